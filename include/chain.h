@@ -1,0 +1,181 @@
+/*
+ * chain.h: the chain of steps, as loaded from YAML (assets/chain/, format in
+ * assets/chain/README.md). libyaml types never leave steps/chain-load.c: the rest of the
+ * program sees only these plain structs. A loaded chain is immutable and fully checked:
+ * ids unique, requires known and acyclic, every ${name} defined, secrets only in env:/stdin:,
+ * no command that runs on the server can see a local-scoped secret, every regex compiled.
+ */
+#ifndef DW_CHAIN_H
+#define DW_CHAIN_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Where a step (or one command of it) runs. */
+enum place {
+	PLACE_LOCAL,   /* the operator's machine */
+	PLACE_SERVER,  /* the TDX host, over SSH */
+	PLACE_MANUAL,  /* something only a person can do; probes then say on: local|server */
+};
+const char *place_name(enum place p);            /* "local", "server", "manual" */
+
+enum input_type {
+	IT_TEXT,
+	IT_SECRET,       /* text, always secret */
+	IT_ETH_ADDRESS,
+	IT_IP,           /* ipv4 or ipv6 */
+	IT_IPV4,
+	IT_IPV6,
+	IT_DOMAIN,
+	IT_URL,
+	IT_PORT,
+	IT_EMAIL,
+	IT_VERSION,
+	IT_PATH,
+};
+const char *input_type_name(enum input_type t);  /* as written in YAML */
+int input_type_parse(const char *s, enum input_type *out);
+
+/* Which commands may see a secret input. */
+enum scope {
+	SCOPE_ANY,       /* local and server commands */
+	SCOPE_LOCAL,     /* never sent to the server (the Ethereum private key) */
+};
+
+/* A position in a chain file, for messages: "file:line:column". */
+struct srcpos {
+	const char *file;   /* points into chain->files */
+	int line;           /* 1-based */
+	int col;            /* 1-based */
+};
+
+/* Side effects an action has; the UI asks before running such an action. */
+#define EFFECT_SUDO         0x1   /* runs commands as root */
+#define EFFECT_TRANSACTION  0x2   /* sends a blockchain transaction (costs gas) */
+#define EFFECT_REBOOT       0x4   /* reboots the server */
+#define EFFECT_LONG         0x8   /* takes many minutes */
+
+struct input_def {
+	char *name;          /* [a-z][a-z0-9_]* */
+	char *label;         /* short human name */
+	char *help;          /* optional longer text */
+	enum input_type type;
+	bool secret;         /* never stored, logged, shown or put in argv */
+	enum scope scope;
+	bool optional;       /* an empty value is valid */
+	char *def;           /* default; may reference other inputs as ${name}; NULL if none */
+	char *pattern;       /* optional extra ERE the value must match */
+	regex_t pattern_re;  /* compiled when pattern != NULL */
+	char *verify;        /* optional extra verification, e.g. "contract_code" (remote issue) */
+	struct srcpos pos;
+};
+
+struct env_var {
+	char *name;          /* environment variable name */
+	char *value;         /* may reference ${input}, secrets allowed */
+};
+
+/* One command of a check or an action. */
+struct command {
+	char *name;          /* optional label, e.g. "node is 18 or newer" */
+	char *run;           /* bash script; ${input} refers to inputs, exported to its env */
+	char *cwd;           /* optional; "~" and ${input} are expanded; NULL = home */
+	struct env_var *env; /* extra environment */
+	size_t nenv;
+	char *stdin_text;    /* optional text fed to stdin; may reference secrets */
+	char *expect;        /* optional ERE that stdout must match (checks), ${input} expanded */
+	int timeout;         /* seconds; 0 = the default (checks 60, actions 3600) */
+	enum place on;       /* PLACE_LOCAL or PLACE_SERVER (never MANUAL) */
+	struct srcpos pos;
+};
+
+struct capture {
+	char *name;          /* an input name: the captured value becomes that input */
+	char *regex;         /* ERE with one group */
+	regex_t re;
+	struct srcpos pos;
+};
+
+struct hint {
+	char *match;         /* ERE matched against each output line */
+	regex_t re;
+	char *say;           /* the cause, in one line */
+	char *fix;           /* what to do (optional) */
+	struct srcpos pos;
+};
+
+struct section {
+	char *id;
+	char *title;
+	struct srcpos pos;
+};
+
+struct step {
+	char *id;
+	size_t section;      /* index into chain->sections */
+	char *title;
+	char *summary;       /* one line; may be NULL */
+	char *guide;         /* may be NULL */
+	enum place place;
+	unsigned effects;    /* EFFECT_* */
+
+	char **requires;     /* step ids, as written */
+	size_t *req;         /* indices into chain->steps */
+	size_t nrequires;
+
+	size_t *inputs;      /* indices into chain->inputs: listed + referenced, no duplicates */
+	size_t ninputs;
+
+	char **checklist;    /* manual tasks for the operator; may be empty */
+	size_t nchecklist;
+	struct command *check;
+	size_t ncheck;
+	struct command *action;
+	size_t naction;
+	struct capture *captures;
+	size_t ncaptures;
+	struct hint *hints;
+	size_t nhints;
+
+	char *file;          /* the step's file, relative to the chain dir */
+	struct srcpos pos;   /* position of its id */
+};
+
+struct chain {
+	char *dir;
+	char *title;               /* from chain.yaml; may be NULL */
+	struct section *sections;
+	size_t nsections;
+	struct input_def *inputs;
+	size_t ninputs;
+	struct step *steps;        /* in walking order: section order, then file name order */
+	size_t nsteps;
+	char **files;              /* interned file names for srcpos */
+	size_t nfiles;
+};
+
+/*
+ * Load the chain in dir: dir/chain.yaml names the sections (in order) and defines the inputs;
+ * every other *.yaml file below dir (one level of subdirectories too) is one step.
+ * On error returns -1 and *cause lists every problem found, one per line, each starting
+ * "file:line:column: ".
+ */
+int chain_load(const char *dir, struct chain **out, char **cause);
+void chain_free(struct chain **chainp);
+
+/* Look-ups; -1 when unknown. */
+int chain_step_index(const struct chain *c, const char *id);
+int chain_input_index(const struct chain *c, const char *name);
+int chain_section_index(const struct chain *c, const char *id);
+
+/* Does step a require b, directly or transitively? */
+bool chain_depends_on(const struct chain *c, size_t a, size_t b);
+
+/*
+ * Call fn for every ${name} reference in s (name = [a-z][a-z0-9_]*). Other $ forms, and
+ * ${UPPER_CASE} shell variables, are not references. Returns how many were found.
+ */
+size_t chain_refs(const char *s, void (*fn)(const char *name, size_t len, void *data), void *data);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * engine.h: the chain, the profile's state and the running steps, together. The TUI and the
+ * headless CLI both drive the wizard only through this interface.
+ *
+ * Status of a step (derived, never stored as such):
+ *   locked   a required step is not done, or an input it uses is missing or invalid
+ *   ready    can run, never ran (or its record was cleared)
+ *   checking its check is running     running  its action is running
+ *   done     its last check passed    failed   its last action or check failed
+ *   stale    was done, but a step it requires re-ran or an input it uses changed since
+ */
+#ifndef DW_ENGINE_H
+#define DW_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "chain.h"
+#include "runner.h"
+#include "state.h"
+#include "validate.h"
+
+struct engine;
+struct loop;
+struct logbuf;
+
+enum step_status {
+	ST_LOCKED,
+	ST_READY,
+	ST_CHECKING,
+	ST_RUNNING,
+	ST_DONE,
+	ST_FAILED,
+	ST_STALE,
+};
+const char *step_status_name(enum step_status s);   /* "locked", "ready", ... */
+
+enum run_kind {
+	RUN_CHECK,    /* the step's check probes */
+	RUN_ACTION,   /* its action, then (if the action succeeded) its check */
+};
+
+struct engine_opts {
+	const char *chain_dir;     /* NULL: the installed (or build-tree) assets/chain */
+	const char *profile;       /* NULL: "default" */
+	const char *state_dir;     /* NULL: from state_dir(profile); tests point it elsewhere */
+	const char *target;        /* "local": server steps run on this machine; NULL: no server */
+	bool verbose;
+};
+
+/* Why a step cannot run: one entry per unmet requirement. */
+enum blocker_kind { BLOCK_STEP, BLOCK_INPUT, BLOCK_TARGET };
+struct blocker {
+	enum blocker_kind kind;
+	size_t index;        /* step or input index */
+	char *why;           /* "requires contract-deploy (failed)", "kms_contract_address: ..." */
+};
+
+/* What is known about an input's current value. */
+struct input_value {
+	char *value;               /* a copy, NULL if none; a secret's value is never handed out */
+	bool present;              /* a value (or a secret) is there */
+	enum value_source source;
+	char *from_step;           /* a copy, for SRC_CAPTURE */
+	time_t at;                 /* when it was set; 0 for defaults */
+	struct verdict verdict;    /* validity of the value (why/suggestion allocated) */
+};
+void input_value_clear(struct input_value *iv);
+
+/* Callbacks for a run started with engine_start(). All optional. */
+struct engine_cbs {
+	void (*line)(void *data, size_t step, int stream, const char *text, size_t len);
+	void (*cmd_start)(void *data, size_t step, enum run_kind kind, size_t index,
+	    const struct run_cmd *cmd);
+	void (*cmd_end)(void *data, size_t step, enum run_kind kind, size_t index,
+	    const struct cmd_result *res);
+	/* The run is over and the state is saved; res is valid during the call only. */
+	void (*done)(void *data, size_t step, enum run_kind kind, const struct run_result *res);
+	void *data;
+};
+
+/* Exit-code classes for errors (the CLI maps them to its exit codes). */
+enum engine_err { EERR_NONE, EERR_FAILED = 1, EERR_USAGE = 2, EERR_REFUSED = 3, EERR_BAD_FILE = 4 };
+
+int engine_open(const struct engine_opts *o, struct engine **out, char **cause);
+void engine_close(struct engine **ep);
+
+const struct chain *engine_chain(const struct engine *e);
+struct loop *engine_loop(struct engine *e);
+const char *engine_state_path(const struct engine *e);
+const char *engine_profile(const struct engine *e);
+/* A one-time message from loading (e.g. a corrupt state file was moved aside); may be NULL. */
+const char *engine_notice(const struct engine *e);
+
+/* Inputs. */
+void engine_input(const struct engine *e, size_t input, struct input_value *out);
+/* Set a non-secret input typed by the operator; validates first (-1 with EERR_REFUSED
+ * in *err and why in *cause if invalid). Marks dependent done steps stale. Saves. */
+int engine_set_input(struct engine *e, const char *name, const char *value,
+    enum engine_err *err, char **cause);
+int engine_unset_input(struct engine *e, const char *name, char **cause);
+/* Hold a secret in memory only (source: SRC_ENV, SRC_FILE or SRC_PROMPT). Validates. */
+int engine_set_secret(struct engine *e, const char *name, const char *value,
+    enum value_source source, char **cause);
+/* Read DSTACK_WIZARD_<NAME> variables for every secret input. */
+void engine_secrets_from_env(struct engine *e);
+/* NAME=PATH: read a secret from a file, refused unless the file is 0600 (or stricter). */
+int engine_secret_file(struct engine *e, const char *spec, char **cause);
+
+/* Status and gating. */
+enum step_status engine_status(const struct engine *e, size_t step);
+const struct state_step *engine_step_state(const struct engine *e, size_t step);
+/* Fill *out with the blockers of step (empty when it may run); returns their number. */
+size_t engine_blockers(const struct engine *e, size_t step, struct blocker **out);
+void blockers_free(struct blocker **bp, size_t n);
+/* The inputs step uses that are secrets and not yet held (for prompting). */
+size_t engine_missing_secrets(const struct engine *e, size_t step, size_t **out);
+
+/*
+ * Start a check or an action of step in the engine's loop. Refused (-1, *err EERR_REFUSED,
+ * *cause listing every blocker, one per line) when the step is locked or already running.
+ */
+int engine_start(struct engine *e, size_t step, enum run_kind kind,
+    const struct engine_cbs *cbs, enum engine_err *err, char **cause);
+void engine_cancel(struct engine *e, size_t step);
+bool engine_busy(const struct engine *e);
+/* The live log of a step's latest run (NULL if it never ran in this process). */
+struct logbuf *engine_log(struct engine *e, size_t step);
+/* Build the commands a step would run (for display): caller frees with run_cmds_free. */
+int engine_commands(const struct engine *e, size_t step, enum run_kind kind,
+    struct run_cmd **out, size_t *n, char **cause);
+void run_cmds_free(struct run_cmd **cmds, size_t n);
+
+/* Where the assets are: $DSTACK_WIZARD_DATADIR, the source tree when run from the build
+ * tree, else the installed pkgdatadir. */
+const char *engine_datadir(void);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * state.h: what the wizard remembers about one profile, kept in
+ * $XDG_STATE_HOME/dstack-wizard/<profile>/state.json (dir 0700, file 0600) through cJSON.
+ * cJSON types never leave steps/state.c. Writes are atomic (temp file, fsync, rename, fsync
+ * the directory). Secret input values are never put in a struct state, so never written.
+ */
+#ifndef DW_STATE_H
+#define DW_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define STATE_SCHEMA 1
+/* A larger state file is not valid (it is moved aside like a corrupt one). */
+#define STATE_MAX_SIZE (16 * 1024 * 1024)
+
+/* Where an input value came from. */
+enum value_source {
+	SRC_NONE,      /* no value */
+	SRC_DEFAULT,   /* the chain's default (never stored, derived at run time) */
+	SRC_USER,      /* typed by the operator (set NAME VALUE, or the form) */
+	SRC_CAPTURE,   /* captured from an earlier step's output */
+	SRC_ENV,       /* a secret from DSTACK_WIZARD_<NAME> (never stored) */
+	SRC_FILE,      /* a secret from --secret-file (never stored) */
+	SRC_PROMPT,    /* a secret typed at a prompt (never stored) */
+};
+const char *value_source_name(enum value_source s);   /* "user", "capture", ... */
+
+/* A step's remembered outcome. Runtime states (locked, ready, running) are not stored. */
+enum saved_status {
+	SAVED_NONE,    /* never ran */
+	SAVED_DONE,    /* its check passed */
+	SAVED_FAILED,  /* its action or check failed */
+	SAVED_STALE,   /* was done, but something it depends on changed since */
+};
+const char *saved_status_name(enum saved_status s);    /* "none", "done", "failed", "stale" */
+
+struct state_input {
+	char *name;
+	char *value;
+	enum value_source source;   /* SRC_USER or SRC_CAPTURE */
+	char *from_step;            /* for SRC_CAPTURE: the step id; else NULL */
+	time_t at;                  /* when it was set */
+};
+
+struct state_step {
+	char *id;
+	enum saved_status status;
+	time_t done_at;        /* last time its check passed; 0 if never */
+	time_t started_at;     /* start of the last run (check or action) */
+	time_t finished_at;
+	long duration_ms;      /* of the last run */
+	int exit_code;         /* of the last failing command, or 0 */
+	char *message;         /* why it failed / went stale; may be NULL */
+	char *log_path;        /* log file of the last run; may be NULL */
+};
+
+struct state {
+	int schema;
+	char *path;                 /* where it is saved */
+	struct state_input *inputs;
+	size_t ninputs;
+	struct state_step *steps;
+	size_t nsteps;
+	char *notice;               /* e.g. "state file was corrupt; moved to X" (NULL if none) */
+};
+
+/*
+ * The state directory of a profile: $XDG_STATE_HOME (or ~/.local/state)/dstack-wizard/<profile>,
+ * created 0700. A profile name is [A-Za-z0-9._-]+, not starting with '.'.
+ */
+int state_dir(const char *profile, char **out, char **cause);
+
+/*
+ * Load path. A missing file gives an empty state. A file that is not valid state JSON is
+ * renamed to "<path>.corrupt-<UTC time>" and an empty state is returned with ->notice set
+ * saying so. Returns -1 only when the file cannot be read or moved aside.
+ */
+int state_load(const char *path, struct state **out, char **cause);
+/* Atomically write the state to st->path (0600). */
+int state_save(const struct state *st, char **cause);
+void state_free(struct state **stp);
+
+struct state *state_new(const char *path);
+
+/* Inputs: get (NULL if unset), set (copies; replaces), unset. */
+const struct state_input *state_get_input(const struct state *st, const char *name);
+void state_set_input(struct state *st, const char *name, const char *value,
+    enum value_source source, const char *from_step, time_t at);
+void state_unset_input(struct state *st, const char *name);
+
+/* Steps: get (NULL if none), or get-or-create. */
+struct state_step *state_get_step(const struct state *st, const char *id);
+struct state_step *state_step(struct state *st, const char *id);
+
+#endif

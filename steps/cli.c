@@ -1,0 +1,694 @@
+/*
+ * cli.c: the headless commands. Each prints plain text (or JSON) on stdout, errors on stderr,
+ * and returns one of the documented exit codes (cli.h). Runs are driven to their end in the
+ * engine's loop; Ctrl-C cancels the running step (its process group gets SIGTERM, then SIGKILL).
+ */
+#include "config.h"
+
+#include "cli.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "logbuf.h"
+#include "loop.h"
+#include "util.h"
+
+struct cli {
+	struct engine *e;
+	const struct cli_opts *o;
+	bool done;
+	bool ok;
+	bool interrupted;
+	size_t step;
+};
+
+/* ANSI colour for a status, or "" when colour is off. */
+static const char *
+color_of(const struct cli_opts *o, enum step_status s)
+{
+	if (!o->color)
+		return "";
+	switch (s) {
+	case ST_DONE:
+		return "\033[32m";
+	case ST_FAILED:
+		return "\033[31m";
+	case ST_STALE:
+		return "\033[33m";
+	case ST_LOCKED:
+		return "\033[2m";
+	case ST_RUNNING:
+	case ST_CHECKING:
+		return "\033[36m";
+	case ST_READY:
+		return "\033[1m";
+	}
+	return "";
+}
+
+static const char *
+color_end(const struct cli_opts *o)
+{
+	return o->color ? "\033[0m" : "";
+}
+
+static const char *
+place_badge(enum place p)
+{
+	switch (p) {
+	case PLACE_LOCAL:
+		return "LOCAL";
+	case PLACE_SERVER:
+		return "SERVER";
+	case PLACE_MANUAL:
+		return "MANUAL";
+	}
+	return "?";
+}
+
+/* Find a step by id, or say there is none (with a suggestion). */
+static int
+find_step(struct engine *e, const char *id)
+{
+	const struct chain *c = engine_chain(e);
+	int idx = chain_step_index(c, id);
+	const char *best = NULL;
+	size_t bestd = 4;
+
+	if (idx >= 0)
+		return idx;
+	for (size_t i = 0; i < c->nsteps; i++) {
+		size_t d = str_distance(id, c->steps[i].id);
+
+		if (d < bestd) {
+			bestd = d;
+			best = c->steps[i].id;
+		}
+	}
+	if (best)
+		fprintf(stderr, "dstack-wizard: no step '%s' (did you mean '%s'?)\n", id, best);
+	else
+		fprintf(stderr, "dstack-wizard: no step '%s' (see 'dstack-wizard list')\n", id);
+	return -1;
+}
+
+/* list: the steps in walking order. */
+static int
+cmd_list(struct cli *cl)
+{
+	const struct chain *c = engine_chain(cl->e);
+	size_t sec = (size_t)-1;
+
+	for (size_t i = 0; i < c->nsteps; i++) {
+		const struct step *st = &c->steps[i];
+
+		if (st->section != sec) {
+			sec = st->section;
+			printf("%s%s: %s\n", i ? "\n" : "", c->sections[sec].id, c->sections[sec].title);
+		}
+		printf("  %-32s %-7s %s\n", st->id, place_badge(st->place), st->title);
+	}
+	return EXIT_OK;
+}
+
+/* The date of a time, for status lines. */
+static const char *
+short_time(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+	return buf;
+}
+
+/* status: every step with its status. */
+static int
+cmd_status(struct cli *cl)
+{
+	const struct chain *c = engine_chain(cl->e);
+	size_t sec = (size_t)-1;
+
+	if (cl->o->json) {
+		cJSON *root = cJSON_CreateObject(), *steps = cJSON_AddArrayToObject(root, "steps");
+		char *text;
+
+		cJSON_AddStringToObject(root, "profile", engine_profile(cl->e));
+		cJSON_AddStringToObject(root, "state", engine_state_path(cl->e));
+		for (size_t i = 0; i < c->nsteps; i++) {
+			const struct step *st = &c->steps[i];
+			const struct state_step *ss = engine_step_state(cl->e, i);
+			cJSON *o = cJSON_CreateObject(), *bl;
+			struct blocker *b;
+			size_t nb;
+			char buf[32];
+
+			cJSON_AddStringToObject(o, "id", st->id);
+			cJSON_AddStringToObject(o, "section", c->sections[st->section].id);
+			cJSON_AddStringToObject(o, "place", place_name(st->place));
+			cJSON_AddStringToObject(o, "title", st->title);
+			cJSON_AddStringToObject(o, "status", step_status_name(engine_status(cl->e, i)));
+			if (ss && ss->done_at)
+				cJSON_AddStringToObject(o, "done_at", iso_time(ss->done_at, buf, sizeof buf));
+			if (ss && ss->message)
+				cJSON_AddStringToObject(o, "message", ss->message);
+			if (ss && ss->log_path)
+				cJSON_AddStringToObject(o, "log", ss->log_path);
+			bl = cJSON_AddArrayToObject(o, "blockers");
+			nb = engine_blockers(cl->e, i, &b);
+			for (size_t k = 0; k < nb; k++)
+				cJSON_AddItemToArray(bl, cJSON_CreateString(b[k].why));
+			blockers_free(&b, nb);
+			cJSON_AddItemToArray(steps, o);
+		}
+		text = cJSON_Print(root);
+		puts(text);
+		free(text);
+		cJSON_Delete(root);
+		return EXIT_OK;
+	}
+	printf("profile %s (%s)\n", engine_profile(cl->e), engine_state_path(cl->e));
+	for (size_t i = 0; i < c->nsteps; i++) {
+		const struct step *st = &c->steps[i];
+		enum step_status s = engine_status(cl->e, i);
+		const struct state_step *ss = engine_step_state(cl->e, i);
+		char buf[32];
+
+		if (st->section != sec) {
+			size_t total = 0, done = 0;
+
+			sec = st->section;
+			for (size_t k = 0; k < c->nsteps; k++)
+				if (c->steps[k].section == sec) {
+					total++;
+					done += engine_status(cl->e, k) == ST_DONE;
+				}
+			printf("\n%s: %s (%zu/%zu done)\n", c->sections[sec].id, c->sections[sec].title,
+			    done, total);
+		}
+		printf("  %s%-8s%s %-32s %-7s %s", color_of(cl->o, s), step_status_name(s),
+		    color_end(cl->o), st->id, place_badge(st->place), st->title);
+		if (s == ST_DONE && ss && ss->done_at)
+			printf(" (done %s)", short_time(ss->done_at, buf, sizeof buf));
+		putchar('\n');
+		if ((s == ST_FAILED || s == ST_STALE) && ss && ss->message)
+			printf("           %s\n", ss->message);
+	}
+	return EXIT_OK;
+}
+
+/* why ID: what keeps a step from running. */
+static int
+cmd_why(struct cli *cl, int argc, char **argv)
+{
+	const struct chain *c = engine_chain(cl->e);
+	struct blocker *b;
+	size_t nb, *miss, nmiss;
+	int idx;
+
+	if (argc != 2) {
+		fprintf(stderr, "dstack-wizard: usage: why STEP\n");
+		return EXIT_USAGE;
+	}
+	if ((idx = find_step(cl->e, argv[1])) < 0)
+		return EXIT_USAGE;
+	nb = engine_blockers(cl->e, (size_t)idx, &b);
+	nmiss = engine_missing_secrets(cl->e, (size_t)idx, &miss);
+	if (nb == 0) {
+		printf("%s can run: every step it requires is done and every input it uses is valid.\n",
+		    argv[1]);
+		for (size_t k = 0; k < nmiss; k++)
+			printf("  it will ask for the secret %s\n", c->inputs[miss[k]].name);
+	} else {
+		printf("%s is locked:\n", argv[1]);
+		for (size_t k = 0; k < nb; k++)
+			printf("  - %s\n", b[k].why);
+		for (size_t k = 0; k < nmiss; k++)
+			printf("  - input %s: a secret, asked for when the step runs\n",
+			    c->inputs[miss[k]].name);
+	}
+	free(miss);
+	blockers_free(&b, nb);
+	return nb ? EXIT_REFUSED : EXIT_OK;
+}
+
+/* Read a line from the terminal with echo off. */
+static int
+prompt_secret(const char *label, char **out)
+{
+	struct termios old, quiet;
+	struct strbuf sb = {0};
+	int fd, c;
+	char ch;
+
+	fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	dprintf(fd, "%s (input hidden): ", label);
+	tcgetattr(fd, &old);
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	tcsetattr(fd, TCSAFLUSH, &quiet);
+	while ((c = (int)read(fd, &ch, 1)) == 1 && ch != '\n' && ch != '\r')
+		sb_addc(&sb, ch);
+	tcsetattr(fd, TCSAFLUSH, &old);
+	dprintf(fd, "\n");
+	close(fd);
+	*out = sb_detach(&sb);
+	return c < 0 ? -1 : 0;
+}
+
+/* Ask yes/no on the terminal; default no. */
+static bool
+confirm(const char *question)
+{
+	char line[16];
+	FILE *tty = fopen("/dev/tty", "r+");
+	bool yes;
+
+	if (tty == NULL)
+		return false;
+	fprintf(tty, "%s [y/N] ", question);
+	fflush(tty);
+	yes = fgets(line, sizeof line, tty) != NULL && (line[0] == 'y' || line[0] == 'Y');
+	fclose(tty);
+	return yes;
+}
+
+/* Get the secrets a step needs: prompt on a terminal, else refuse. */
+static int
+need_secrets(struct cli *cl, size_t s)
+{
+	const struct chain *c = engine_chain(cl->e);
+	size_t *miss, n = engine_missing_secrets(cl->e, s, &miss);
+	int rc = EXIT_OK;
+
+	for (size_t k = 0; k < n && rc == EXIT_OK; k++) {
+		const struct input_def *d = &c->inputs[miss[k]];
+		char *v = NULL, *why = NULL;
+
+		if (!isatty(STDIN_FILENO) || prompt_secret(d->label ? d->label : d->name, &v) != 0) {
+			fprintf(stderr, "dstack-wizard: %s needs the secret %s: set DSTACK_WIZARD_%s or "
+			    "use --secret-file %s=FILE (mode 0600)\n", c->steps[s].id, d->name,
+			    d->name, d->name);
+			rc = EXIT_REFUSED;
+		} else if (engine_set_secret(cl->e, d->name, v, SRC_PROMPT, &why) != 0) {
+			fprintf(stderr, "dstack-wizard: %s\n", why);
+			rc = EXIT_REFUSED;
+		}
+		secret_free(&v);
+		free(why);
+	}
+	free(miss);
+	return rc;
+}
+
+static void
+on_line(void *data, size_t step, int stream, const char *text, size_t len)
+{
+	switch (stream) {
+	case STREAM_ERR:
+		printf("  ! %.*s\n", (int)len, text);
+		break;
+	case STREAM_META:
+		printf("  # %.*s\n", (int)len, text);
+		break;
+	default:
+		printf("    %.*s\n", (int)len, text);
+		break;
+	}
+	fflush(stdout);
+}
+
+static void
+on_cmd_start(void *data, size_t step, enum run_kind kind, size_t index, const struct run_cmd *cmd)
+{
+	printf("  %s %s\n", kind == RUN_CHECK ? "?" : "$", cmd->label ? cmd->label : cmd->display);
+	fflush(stdout);
+}
+
+static void
+on_cmd_end(void *data, size_t step, enum run_kind kind, size_t index, const struct cmd_result *r)
+{
+	struct cli *cl = data;
+
+	if (r->ok)
+		printf("  %sok%s (%.1f s)\n", color_of(cl->o, ST_DONE), color_end(cl->o),
+		    (double)r->duration_ms / 1000);
+	else if (!r->skipped)
+		printf("  %sFAILED%s: %s\n", color_of(cl->o, ST_FAILED), color_end(cl->o),
+		    r->reason ? r->reason : "failed");
+	fflush(stdout);
+}
+
+static void
+on_done(void *data, size_t step, enum run_kind kind, const struct run_result *res)
+{
+	struct cli *cl = data;
+
+	cl->done = true;
+	cl->ok = res->ok && !res->canceled;
+	for (size_t i = 0; i < res->nhints; i++) {
+		printf("  hint: %s\n", res->hints[i].hint->say);
+		if (res->hints[i].hint->fix)
+			printf("        fix: %s\n", res->hints[i].hint->fix);
+		printf("        (matched: %s)\n", res->hints[i].line);
+	}
+}
+
+static void
+on_sigint(int sig, void *data)
+{
+	struct cli *cl = data;
+
+	if (!cl->done) {
+		cl->interrupted = true;
+		engine_cancel(cl->e, cl->step);
+	}
+}
+
+/* Run a check or an action of step s to its end; returns an exit code. */
+static int
+drive(struct cli *cl, size_t s, enum run_kind kind)
+{
+	const struct step *st = &engine_chain(cl->e)->steps[s];
+	struct engine_cbs cbs = { on_line, on_cmd_start, on_cmd_end, on_done, cl };
+	const struct state_step *ss;
+	enum engine_err err;
+	char *cause = NULL;
+	uint64_t sig;
+
+	cl->done = cl->ok = false;
+	cl->step = s;
+	printf("==> %s of %s: %s\n", kind == RUN_CHECK ? "check" : "action", st->id, st->title);
+	fflush(stdout);
+	if (engine_start(cl->e, s, kind, &cbs, &err, &cause) != 0) {
+		fprintf(stderr, "dstack-wizard: %s\n", cause);
+		free(cause);
+		return err == EERR_REFUSED ? EXIT_REFUSED : EXIT_FAILED;
+	}
+	sig = loop_on_signal(engine_loop(cl->e), SIGINT, on_sigint, cl);
+	while (!cl->done)
+		if (loop_run_once(engine_loop(cl->e), -1) < 0 && errno != EINTR)
+			break;
+	loop_del_signal(engine_loop(cl->e), sig);
+	ss = engine_step_state(cl->e, s);
+	if (cl->ok)
+		printf("==> %s is %sdone%s\n", st->id, color_of(cl->o, ST_DONE), color_end(cl->o));
+	else
+		printf("==> %s %sfailed%s: %s\n", st->id, color_of(cl->o, ST_FAILED), color_end(cl->o),
+		    ss && ss->message ? ss->message : "failed");
+	if (ss && ss->log_path)
+		printf("    log: %s\n", ss->log_path);
+	fflush(stdout);
+	return cl->ok ? EXIT_OK : EXIT_FAILED;
+}
+
+/* check [ID...]: run checks; with no ids, every step whose gate holds, in order. */
+static int
+cmd_check(struct cli *cl, int argc, char **argv)
+{
+	const struct chain *c = engine_chain(cl->e);
+	int rc = EXIT_OK;
+
+	if (argc > 1) {
+		for (int i = 1; i < argc; i++)
+			if (find_step(cl->e, argv[i]) < 0)
+				return EXIT_USAGE;
+		for (int i = 1; i < argc && !cl->interrupted; i++) {
+			size_t s = (size_t)chain_step_index(c, argv[i]);
+			int r = need_secrets(cl, s);
+
+			if (r == EXIT_OK)
+				r = drive(cl, s, RUN_CHECK);
+			if (r > rc)
+				rc = r;
+		}
+		return rc;
+	}
+	for (size_t s = 0; s < c->nsteps && !cl->interrupted; s++) {
+		struct blocker *b;
+		size_t nb = engine_blockers(cl->e, s, &b), *miss;
+		size_t nmiss = engine_missing_secrets(cl->e, s, &miss);
+
+		free(miss);
+		if (nb > 0 || nmiss > 0) {
+			printf("==> skip %s: %s\n", c->steps[s].id,
+			    nb ? b[0].why : "it needs a secret that is not provided");
+			blockers_free(&b, nb);
+			continue;
+		}
+		if (drive(cl, s, RUN_CHECK) != EXIT_OK)
+			rc = EXIT_FAILED;
+	}
+	return rc;
+}
+
+/* Show what an action will run, and ask unless --yes. */
+static int
+approve(struct cli *cl, size_t s)
+{
+	const struct step *st = &engine_chain(cl->e)->steps[s];
+	struct run_cmd *cmds;
+	size_t n;
+	char *cause = NULL, *q;
+	bool yes;
+
+	for (size_t k = 0; k < st->nchecklist; k++)
+		printf("  [ ] %s\n", st->checklist[k]);
+	if (engine_commands(cl->e, s, RUN_ACTION, &cmds, &n, &cause) == 0) {
+		if (n > 0)
+			printf("%s will run:\n", st->id);
+		for (size_t k = 0; k < n; k++)
+			printf("  %zu. %s\n", k + 1, cmds[k].display);
+		run_cmds_free(&cmds, n);
+	} else
+		free(cause);
+	if (st->effects & EFFECT_SUDO)
+		printf("  note: it runs commands as root (sudo)\n");
+	if (st->effects & EFFECT_TRANSACTION)
+		printf("  note: it sends blockchain transactions (costs gas)\n");
+	if (st->effects & EFFECT_REBOOT)
+		printf("  note: it reboots the server\n");
+	if (cl->o->yes)
+		return EXIT_OK;
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr, "dstack-wizard: not running %s without confirmation: pass --yes\n",
+		    st->id);
+		return EXIT_USAGE;
+	}
+	q = xprintf(st->place == PLACE_MANUAL ? "Have you done the above for %s? Check it now?" :
+	    "Run the action of %s?", st->id);
+	yes = confirm(q);
+	free(q);
+	return yes ? EXIT_OK : EXIT_REFUSED;
+}
+
+/* Run one step's action then check, after the gate and the operator agree. */
+static int
+run_one(struct cli *cl, size_t s)
+{
+	struct blocker *b;
+	size_t nb = engine_blockers(cl->e, s, &b);
+	int rc;
+
+	if (nb > 0) {
+		fprintf(stderr, "dstack-wizard: %s cannot run yet:\n", engine_chain(cl->e)->steps[s].id);
+		for (size_t k = 0; k < nb; k++)
+			fprintf(stderr, "  - %s\n", b[k].why);
+		blockers_free(&b, nb);
+		return EXIT_REFUSED;
+	}
+	if ((rc = need_secrets(cl, s)) != EXIT_OK)
+		return rc;
+	if ((rc = approve(cl, s)) != EXIT_OK)
+		return rc;
+	return drive(cl, s, RUN_ACTION);
+}
+
+/* run ID | run --all: the action then the check. */
+static int
+cmd_run(struct cli *cl, int argc, char **argv)
+{
+	const struct chain *c = engine_chain(cl->e);
+	int idx, rc;
+
+	if (cl->o->all) {
+		if (argc != 1) {
+			fprintf(stderr, "dstack-wizard: usage: run --all (no step ids)\n");
+			return EXIT_USAGE;
+		}
+		for (size_t s = 0; s < c->nsteps; s++) {
+			if (engine_status(cl->e, s) == ST_DONE)
+				continue;
+			if ((rc = run_one(cl, s)) != EXIT_OK)
+				return rc;
+		}
+		printf("every step is done\n");
+		return EXIT_OK;
+	}
+	if (argc != 2) {
+		fprintf(stderr, "dstack-wizard: usage: run STEP [--yes] | run --all [--yes]\n");
+		return EXIT_USAGE;
+	}
+	if ((idx = find_step(cl->e, argv[1])) < 0)
+		return EXIT_USAGE;
+	return run_one(cl, (size_t)idx);
+}
+
+/* set NAME VALUE. */
+static int
+cmd_set(struct cli *cl, int argc, char **argv)
+{
+	enum engine_err err;
+	char *cause = NULL;
+
+	if (argc != 3) {
+		fprintf(stderr, "dstack-wizard: usage: set NAME VALUE\n");
+		return EXIT_USAGE;
+	}
+	if (engine_set_input(cl->e, argv[1], argv[2], &err, &cause) != 0) {
+		fprintf(stderr, "dstack-wizard: %s\n", cause);
+		free(cause);
+		return err == EERR_REFUSED ? EXIT_REFUSED : err == EERR_USAGE ? EXIT_USAGE :
+		    EXIT_BAD_FILE;
+	}
+	printf("%s = %s\n", argv[1], argv[2]);
+	return EXIT_OK;
+}
+
+/* unset NAME. */
+static int
+cmd_unset(struct cli *cl, int argc, char **argv)
+{
+	char *cause = NULL;
+
+	if (argc != 2) {
+		fprintf(stderr, "dstack-wizard: usage: unset NAME\n");
+		return EXIT_USAGE;
+	}
+	if (engine_unset_input(cl->e, argv[1], &cause) != 0) {
+		fprintf(stderr, "dstack-wizard: %s\n", cause);
+		free(cause);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* Describe where a value came from: "user, 2026-11-24 10:02". */
+static char *
+provenance(const struct input_value *iv)
+{
+	char buf[32];
+
+	switch (iv->source) {
+	case SRC_CAPTURE:
+		return xprintf("captured from %s, %s", iv->from_step ? iv->from_step : "?",
+		    short_time(iv->at, buf, sizeof buf));
+	case SRC_USER:
+		return xprintf("set %s", short_time(iv->at, buf, sizeof buf));
+	default:
+		return xstrdup(value_source_name(iv->source));
+	}
+}
+
+/* inputs: every input, its value (never a secret's), provenance and validity. */
+static int
+cmd_inputs(struct cli *cl)
+{
+	const struct chain *c = engine_chain(cl->e);
+	cJSON *root = cl->o->json ? cJSON_CreateArray() : NULL;
+
+	for (size_t i = 0; i < c->ninputs; i++) {
+		const struct input_def *d = &c->inputs[i];
+		struct input_value iv;
+		char *prov;
+		const char *shown;
+
+		engine_input(cl->e, i, &iv);
+		prov = provenance(&iv);
+		shown = d->secret ? (iv.present ? "****" : "") : iv.value ? iv.value : "";
+		if (root) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "name", d->name);
+			cJSON_AddStringToObject(o, "type", input_type_name(d->type));
+			cJSON_AddBoolToObject(o, "secret", d->secret);
+			if (iv.present)
+				cJSON_AddStringToObject(o, "value", shown);
+			cJSON_AddStringToObject(o, "source", value_source_name(iv.source));
+			if (iv.from_step)
+				cJSON_AddStringToObject(o, "from_step", iv.from_step);
+			cJSON_AddBoolToObject(o, "valid", iv.verdict.ok);
+			if (!iv.verdict.ok && iv.verdict.why)
+				cJSON_AddStringToObject(o, "why", iv.verdict.why);
+			cJSON_AddItemToArray(root, o);
+		} else {
+			printf("%-24s %-12s %s%s", d->name, input_type_name(d->type),
+			    iv.present ? shown : "-", d->secret ? " (secret)" : "");
+			if (iv.present)
+				printf("  [%s]", prov);
+			if (!iv.verdict.ok && iv.verdict.why)
+				printf("  %s!! %s%s", color_of(cl->o, ST_FAILED), iv.verdict.why,
+				    color_end(cl->o));
+			else if (iv.verdict.unchecksummed)
+				printf("  (no EIP-55 checksum)");
+			putchar('\n');
+		}
+		free(prov);
+		input_value_clear(&iv);
+	}
+	if (root) {
+		char *text = cJSON_Print(root);
+
+		puts(text);
+		free(text);
+		cJSON_Delete(root);
+	}
+	return EXIT_OK;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *, int, char **);
+} commands[] = {
+	{ "list", NULL }, { "status", NULL }, { "inputs", NULL },
+	{ "why", cmd_why }, { "check", cmd_check }, { "run", cmd_run },
+	{ "set", cmd_set }, { "unset", cmd_unset },
+};
+
+bool
+cli_is_command(const char *name)
+{
+	for (size_t i = 0; i < nitems(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* Run a headless command. */
+int
+cli_run(struct engine *e, int argc, char **argv, const struct cli_opts *o)
+{
+	struct cli cl = { .e = e, .o = o };
+
+	if (strcmp(argv[0], "list") == 0)
+		return argc == 1 ? cmd_list(&cl) : EXIT_USAGE;
+	if (strcmp(argv[0], "status") == 0)
+		return argc == 1 ? cmd_status(&cl) : EXIT_USAGE;
+	if (strcmp(argv[0], "inputs") == 0)
+		return argc == 1 ? cmd_inputs(&cl) : EXIT_USAGE;
+	for (size_t i = 0; i < nitems(commands); i++)
+		if (commands[i].fn && strcmp(commands[i].name, argv[0]) == 0)
+			return commands[i].fn(&cl, argc, argv);
+	fprintf(stderr, "dstack-wizard: unknown command '%s' (see --help)\n", argv[0]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,1188 @@
+/*
+ * engine.c: the chain, the profile's state and the running steps, together.
+ *
+ * Values. An input's value is, in order: a secret held in memory (secrets never reach the
+ * state), the value in the state (typed by the operator or captured from a step's output), or
+ * the chain's default with its ${name} references resolved. Validity comes from validate.c.
+ *
+ * Gating. A step may run (check or action) only when every step it requires is done, every
+ * input it uses is present and valid, and a place to run its commands exists. The displayed
+ * status keeps a step's history (done, failed, stale) and shows locked/ready otherwise.
+ *
+ * Staleness. When an action starts, when a done step's check fails, or when an input changes,
+ * every done step that depends on it (through requires, or by using the input) becomes stale.
+ *
+ * Runs. A check is one runner pass over the probes; an action is a runner pass over the
+ * action's commands, its captures applied, then a check pass. Inputs referenced in a command's
+ * script are exported to the child under their own names (bash expands them); secrets reach a
+ * child only through env:/stdin:, and every held secret is redacted from all output.
+ */
+#include "config.h"
+
+#include "engine.h"
+
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "logbuf.h"
+#include "loop.h"
+#include "runner.h"
+#include "util.h"
+
+#define CHECK_TIMEOUT_S   60
+#define ACTION_TIMEOUT_S  3600
+#define LOG_RING_BYTES    (1024 * 1024)
+#define EXPAND_DEPTH      8
+
+struct step_rt {
+	struct engine *e;
+	size_t index;
+	struct run *run;
+	struct run *done_runs[2];    /* finished passes, freed outside their callbacks */
+	enum run_kind kind;          /* what the caller asked for */
+	bool in_check;               /* the current pass is the check */
+	struct run_cmd *cmds;
+	size_t ncmds;
+	struct logbuf *log;
+	struct engine_cbs cbs;
+	char **secrets;              /* copies of the held secrets, for redaction */
+	size_t nsecrets;
+	time_t started;
+	uint64_t t0;
+	bool failed_action;
+};
+
+struct engine {
+	struct chain *chain;
+	struct state *state;
+	char *profile;
+	char *dir;                   /* the profile's state directory */
+	struct loop *loop;
+	char **secrets;              /* per input, NULL if not held */
+	enum value_source *secret_src;
+	struct step_rt *rt;          /* per step */
+	bool target_local;
+	struct transport *local;
+	char *notice;
+};
+
+static void engine_run_done(void *data, const struct run_result *res);
+static void rt_free_done_runs(struct step_rt *rt);
+
+/* Name of a step status. */
+const char *
+step_status_name(enum step_status s)
+{
+	static const char *names[] = { "locked", "ready", "checking", "running", "done", "failed",
+	    "stale" };
+
+	return (size_t)s < nitems(names) ? names[s] : "?";
+}
+
+/* Free what an input_value holds. */
+void
+input_value_clear(struct input_value *iv)
+{
+	verdict_clear(&iv->verdict);
+	free(iv->value);
+	free(iv->from_step);
+	memset(iv, 0, sizeof *iv);
+}
+
+/* Where the assets are. */
+const char *
+engine_datadir(void)
+{
+	static char *dir;
+	char exe[4096], *slash;
+	ssize_t n;
+
+	if (dir != NULL)
+		return dir;
+	if (getenv("DSTACK_WIZARD_DATADIR") && *getenv("DSTACK_WIZARD_DATADIR")) {
+		dir = xstrdup(getenv("DSTACK_WIZARD_DATADIR"));
+		return dir;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			/* Run from the build tree (the binary, or a test under tests/...). */
+			if (strcmp(exe, ABS_TOP_BUILDDIR) == 0 ||
+			    str_has_prefix(exe, ABS_TOP_BUILDDIR "/tests")) {
+				dir = xstrdup(ABS_TOP_SRCDIR "/assets");
+				return dir;
+			}
+		}
+	}
+	dir = xstrdup(PKGDATADIR);
+	return dir;
+}
+
+/* Open the engine: load the chain and the profile's state. */
+int
+engine_open(const struct engine_opts *o, struct engine **out, char **cause)
+{
+	struct engine *e = xcalloc(1, sizeof *e);
+	char *chain_dir = NULL, *path;
+	int rc;
+
+	*out = NULL;
+	e->profile = xstrdup(o->profile ? o->profile : "default");
+	if (o->chain_dir)
+		chain_dir = xstrdup(o->chain_dir);
+	else
+		chain_dir = xprintf("%s/chain", engine_datadir());
+	rc = chain_load(chain_dir, &e->chain, cause);
+	free(chain_dir);
+	if (rc != 0)
+		goto fail;
+	if (o->state_dir) {
+		if (mkdir_p(o->state_dir, 0700, cause) != 0)
+			goto fail;
+		e->dir = xstrdup(o->state_dir);
+	} else if (state_dir(e->profile, &e->dir, cause) != 0)
+		goto fail;
+	path = xprintf("%s/state.json", e->dir);
+	rc = state_load(path, &e->state, cause);
+	free(path);
+	if (rc != 0)
+		goto fail;
+	if (e->state->notice)
+		e->notice = xstrdup(e->state->notice);
+	e->loop = loop_new();
+	e->secrets = xcalloc(e->chain->ninputs, sizeof *e->secrets);
+	e->secret_src = xcalloc(e->chain->ninputs, sizeof *e->secret_src);
+	e->rt = xcalloc(e->chain->nsteps, sizeof *e->rt);
+	e->local = xcalloc(1, sizeof *e->local);
+	e->local->ops = &transport_local_ops;
+	e->target_local = o->target != NULL && strcmp(o->target, "local") == 0;
+	if (o->target != NULL && !e->target_local) {
+		set_cause(cause, "--target %s: only 'local' (run server steps on this machine) is "
+		    "supported until the SSH transport lands", o->target);
+		goto fail;
+	}
+	*out = e;
+	return 0;
+fail:
+	engine_close(&e);
+	return -1;
+}
+
+/* Close the engine: cancel runs, wipe secrets, free everything. */
+void
+engine_close(struct engine **ep)
+{
+	struct engine *e = *ep;
+
+	if (e == NULL)
+		return;
+	if (e->rt != NULL) {
+		for (size_t i = 0; i < e->chain->nsteps; i++) {
+			struct step_rt *rt = &e->rt[i];
+
+			if (rt->run)
+				run_free(&rt->run);
+			rt_free_done_runs(rt);
+			run_cmds_free(&rt->cmds, rt->ncmds);
+			logbuf_free(&rt->log);
+			free(rt->secrets);
+		}
+		free(e->rt);
+	}
+	if (e->secrets != NULL) {
+		for (size_t i = 0; i < e->chain->ninputs; i++)
+			secret_free(&e->secrets[i]);
+		free(e->secrets);
+	}
+	free(e->secret_src);
+	free(e->local);
+	loop_free(&e->loop);
+	state_free(&e->state);
+	chain_free(&e->chain);
+	free(e->profile);
+	free(e->dir);
+	free(e->notice);
+	free(e);
+	*ep = NULL;
+}
+
+const struct chain *
+engine_chain(const struct engine *e)
+{
+	return e->chain;
+}
+
+struct loop *
+engine_loop(struct engine *e)
+{
+	return e->loop;
+}
+
+const char *
+engine_state_path(const struct engine *e)
+{
+	return e->state->path;
+}
+
+const char *
+engine_profile(const struct engine *e)
+{
+	return e->profile;
+}
+
+const char *
+engine_notice(const struct engine *e)
+{
+	return e->notice;
+}
+
+/* The raw value of input i and where it came from (NULL if none). depth bounds defaults. */
+static char *
+value_of(const struct engine *e, size_t i, enum value_source *src, int depth);
+
+struct expand_ctx {
+	const struct engine *e;
+	bool mask_secrets;
+	int depth;
+	bool missing;
+};
+
+/* Expand ${name} references in s with input values. Secrets are masked when asked. */
+static char *
+expand(const struct engine *e, const char *s, bool mask_secrets, int depth, bool *missing)
+{
+	struct strbuf sb = {0};
+	const char *p = s;
+
+	if (s == NULL)
+		return NULL;
+	while (*p != '\0') {
+		const char *q = p;
+		size_t n = 0;
+		int idx;
+
+		if (p[0] == '$' && p[1] == '{' && p[2] >= 'a' && p[2] <= 'z') {
+			q = p + 2;
+			while ((q[n] >= 'a' && q[n] <= 'z') || (q[n] >= '0' && q[n] <= '9') ||
+			    q[n] == '_')
+				n++;
+			if (q[n] == '}') {
+				char *name = xstrndup(q, n), *v;
+				enum value_source src;
+
+				idx = chain_input_index(e->chain, name);
+				free(name);
+				if (idx >= 0) {
+					const struct input_def *d = &e->chain->inputs[idx];
+
+					if (d->secret && mask_secrets)
+						v = xstrdup("****");
+					else
+						v = value_of(e, (size_t)idx, &src, depth + 1);
+					if (v == NULL && missing)
+						*missing = true;
+					sb_adds(&sb, v ? v : "");
+					if (d->secret && v)
+						explicit_bzero(v, strlen(v));
+					free(v);
+					p = q + n + 1;
+					continue;
+				}
+			}
+		}
+		sb_addc(&sb, *p++);
+	}
+	return sb_detach(&sb);
+}
+
+static char *
+value_of(const struct engine *e, size_t i, enum value_source *src, int depth)
+{
+	const struct input_def *d = &e->chain->inputs[i];
+	const struct state_input *si;
+	bool missing = false;
+	char *v;
+
+	*src = SRC_NONE;
+	if (d->secret) {
+		if (e->secrets[i] == NULL)
+			return NULL;
+		*src = e->secret_src[i];
+		return xstrdup(e->secrets[i]);
+	}
+	si = state_get_input(e->state, d->name);
+	if (si != NULL) {
+		*src = si->source;
+		return xstrdup(si->value);
+	}
+	if (d->def == NULL || depth > EXPAND_DEPTH)
+		return NULL;
+	v = expand(e, d->def, false, depth, &missing);
+	if (missing) {
+		free(v);
+		return NULL;
+	}
+	*src = SRC_DEFAULT;
+	return v;
+}
+
+/* Describe input i's current value and its validity. */
+void
+engine_input(const struct engine *e, size_t i, struct input_value *out)
+{
+	const struct input_def *d = &e->chain->inputs[i];
+	const struct state_input *si;
+	char *v;
+
+	memset(out, 0, sizeof *out);
+	v = value_of(e, i, &out->source, 0);
+	out->present = v != NULL;
+	validate_input(d, v ? v : "", &out->verdict);
+	if (v == NULL && !d->optional) {
+		verdict_clear(&out->verdict);
+		out->verdict.ok = false;
+		if (d->secret)
+			out->verdict.why = xprintf("not provided (a secret: set DSTACK_WIZARD_%s, use "
+			    "--secret-file, or type it when asked)", d->name);
+		else if (d->def != NULL)
+			out->verdict.why = xstrdup("not set, and its default needs inputs that are "
+			    "not set");
+		else
+			out->verdict.why = xstrdup("not set");
+	}
+	if (d->secret) {
+		if (v)
+			explicit_bzero(v, strlen(v));
+		free(v);
+		return;
+	}
+	si = state_get_input(e->state, d->name);
+	if (si != NULL) {
+		out->from_step = xstrdup(si->from_step);
+		out->at = si->at;
+	}
+	out->value = v;
+}
+
+/* Does step s use input i (listed or referenced)? */
+static bool
+step_uses_input(const struct step *s, size_t i)
+{
+	for (size_t k = 0; k < s->ninputs; k++)
+		if (s->inputs[k] == i)
+			return true;
+	return false;
+}
+
+/* Does any command of step s (check or action) run on the server? */
+static bool
+step_needs_server(const struct step *s)
+{
+	for (size_t k = 0; k < s->ncheck; k++)
+		if (s->check[k].on == PLACE_SERVER)
+			return true;
+	for (size_t k = 0; k < s->naction; k++)
+		if (s->action[k].on == PLACE_SERVER)
+			return true;
+	return false;
+}
+
+/* Mark every done step that depends on step `from` (or uses input `input`) stale. */
+static void
+mark_stale(struct engine *e, int from, int input, const char *why)
+{
+	const struct chain *c = e->chain;
+
+	for (size_t k = 0; k < c->nsteps; k++) {
+		bool hit = false;
+		struct state_step *ss;
+
+		if (from >= 0 && (size_t)from != k && chain_depends_on(c, k, (size_t)from))
+			hit = true;
+		if (input >= 0) {
+			if (step_uses_input(&c->steps[k], (size_t)input))
+				hit = true;
+			for (size_t j = 0; j < c->nsteps && !hit; j++)
+				if (step_uses_input(&c->steps[j], (size_t)input) &&
+				    chain_depends_on(c, k, j))
+					hit = true;
+		}
+		ss = state_get_step(e->state, c->steps[k].id);
+		if (hit && ss != NULL && ss->status == SAVED_DONE) {
+			ss->status = SAVED_STALE;
+			free(ss->message);
+			ss->message = xstrdup(why);
+		}
+	}
+}
+
+/* Save the state; a failure goes to the notice (and the caller's cause if given). */
+static int
+save(struct engine *e, char **cause)
+{
+	char *why = NULL;
+
+	if (state_save(e->state, &why) != 0) {
+		free(e->notice);
+		e->notice = xprintf("could not save the state: %s", why);
+		if (cause)
+			set_cause(cause, "%s", why);
+		free(why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Set an input's stored value (user or capture); marks dependents stale if it changed. */
+static int
+store_input(struct engine *e, int idx, const char *value, enum value_source src,
+    const char *from_step, char **cause)
+{
+	const struct input_def *d = &e->chain->inputs[idx];
+	const struct state_input *old = state_get_input(e->state, d->name);
+	char *why;
+
+	if (old != NULL && strcmp(old->value, value) == 0 && old->source == src)
+		return 0;
+	state_set_input(e->state, d->name, value, src, from_step, time(NULL));
+	why = xprintf("input %s changed", d->name);
+	mark_stale(e, -1, idx, why);
+	free(why);
+	return save(e, cause);
+}
+
+/* Set a non-secret input typed by the operator. */
+int
+engine_set_input(struct engine *e, const char *name, const char *value, enum engine_err *err,
+    char **cause)
+{
+	int idx = chain_input_index(e->chain, name);
+	const struct input_def *d;
+	struct verdict v;
+	int rc;
+
+	*err = EERR_USAGE;
+	if (idx < 0) {
+		const char *best = NULL;
+		size_t bestd = 3;
+
+		for (size_t i = 0; i < e->chain->ninputs; i++) {
+			size_t dist = str_distance(name, e->chain->inputs[i].name);
+
+			if (dist < bestd) {
+				bestd = dist;
+				best = e->chain->inputs[i].name;
+			}
+		}
+		if (best)
+			return set_cause(cause, "unknown input '%s' (did you mean '%s'?)", name, best);
+		return set_cause(cause, "unknown input '%s' (see 'dstack-wizard inputs')", name);
+	}
+	d = &e->chain->inputs[idx];
+	if (d->secret) {
+		*err = EERR_REFUSED;
+		return set_cause(cause, "%s is a secret: secrets are never taken from the command line "
+		    "(other users can read it); set DSTACK_WIZARD_%s, use --secret-file %s=FILE, or "
+		    "type it when asked", name, d->name, name);
+	}
+	validate_input(d, value, &v);
+	if (!v.ok) {
+		*err = EERR_REFUSED;
+		if (v.suggestion)
+			set_cause(cause, "%s: %s (did you mean %s?)", name, v.why, v.suggestion);
+		else
+			set_cause(cause, "%s: %s", name, v.why);
+		verdict_clear(&v);
+		return -1;
+	}
+	verdict_clear(&v);
+	*err = EERR_BAD_FILE;
+	rc = store_input(e, idx, value, SRC_USER, NULL, cause);
+	if (rc == 0)
+		*err = EERR_NONE;
+	return rc;
+}
+
+/* Forget a stored input value. */
+int
+engine_unset_input(struct engine *e, const char *name, char **cause)
+{
+	int idx = chain_input_index(e->chain, name);
+	char *why;
+
+	if (idx < 0)
+		return set_cause(cause, "unknown input '%s'", name);
+	if (state_get_input(e->state, name) == NULL)
+		return 0;
+	state_unset_input(e->state, name);
+	why = xprintf("input %s changed", name);
+	mark_stale(e, -1, idx, why);
+	free(why);
+	return save(e, cause);
+}
+
+/* Hold a secret in memory. */
+int
+engine_set_secret(struct engine *e, const char *name, const char *value,
+    enum value_source source, char **cause)
+{
+	int idx = chain_input_index(e->chain, name);
+	struct verdict v;
+
+	if (idx < 0)
+		return set_cause(cause, "unknown input '%s'", name);
+	if (!e->chain->inputs[idx].secret)
+		return set_cause(cause, "%s is not a secret input", name);
+	validate_input(&e->chain->inputs[idx], value, &v);
+	if (!v.ok) {
+		set_cause(cause, "%s: %s", name, v.why);
+		verdict_clear(&v);
+		return -1;
+	}
+	verdict_clear(&v);
+	secret_free(&e->secrets[idx]);
+	e->secrets[idx] = xstrdup(value);
+	e->secret_src[idx] = source;
+	return 0;
+}
+
+/* Take secrets from DSTACK_WIZARD_<NAME>. */
+void
+engine_secrets_from_env(struct engine *e)
+{
+	for (size_t i = 0; i < e->chain->ninputs; i++) {
+		const struct input_def *d = &e->chain->inputs[i];
+		char var[128], *p;
+		const char *v;
+
+		if (!d->secret)
+			continue;
+		snprintf(var, sizeof var, "DSTACK_WIZARD_%s", d->name);
+		for (p = var; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+		v = getenv(var);
+		if (v != NULL && *v != '\0') {
+			char *why = NULL;
+
+			if (engine_set_secret(e, d->name, v, SRC_ENV, &why) != 0) {
+				free(e->notice);
+				e->notice = xprintf("%s: %s", var, why);
+			}
+			free(why);
+		}
+	}
+}
+
+/* Read NAME=PATH. */
+int
+engine_secret_file(struct engine *e, const char *spec, char **cause)
+{
+	const char *eq = strchr(spec, '=');
+	char *name, *text = NULL, *nl;
+	struct stat sb;
+	size_t len;
+	int rc;
+
+	if (eq == NULL || eq == spec || eq[1] == '\0')
+		return set_cause(cause, "--secret-file wants NAME=PATH, not '%s'", spec);
+	name = xstrndup(spec, (size_t)(eq - spec));
+	if (stat(eq + 1, &sb) != 0) {
+		rc = set_cause(cause, "--secret-file %s: %s", eq + 1, strerror(errno));
+		goto out;
+	}
+	if ((sb.st_mode & 077) != 0) {
+		rc = set_cause(cause, "--secret-file %s: refused, the file can be read by others "
+		    "(mode %03o); chmod 600 it", eq + 1, (unsigned)(sb.st_mode & 0777));
+		goto out;
+	}
+	if (read_file(eq + 1, 65536, &text, &len, cause) != 0) {
+		rc = -1;
+		goto out;
+	}
+	nl = strchr(text, '\n');
+	if (nl != NULL && nl[strspn(nl, "\r\n")] == '\0')
+		*nl = '\0';
+	if (nl != NULL && nl > text && nl[-1] == '\r')
+		nl[-1] = '\0';
+	rc = engine_set_secret(e, name, text, SRC_FILE, cause);
+out:
+	secret_free(&text);
+	free(name);
+	return rc;
+}
+
+/* The saved record of a step, or NULL. */
+const struct state_step *
+engine_step_state(const struct engine *e, size_t step)
+{
+	return state_get_step(e->state, e->chain->steps[step].id);
+}
+
+/* Is step s running (check or action)? */
+static bool
+running(const struct engine *e, size_t s)
+{
+	return e->rt[s].run != NULL;
+}
+
+static void
+add_blocker(struct blocker **out, size_t *n, enum blocker_kind kind, size_t index, char *why)
+{
+	*out = xreallocarray(*out, *n + 1, sizeof **out);
+	(*out)[*n].kind = kind;
+	(*out)[*n].index = index;
+	(*out)[*n].why = why;
+	(*n)++;
+}
+
+/* The unmet requirements of a step. Missing secrets are not blockers: they are asked for. */
+size_t
+engine_blockers(const struct engine *e, size_t s, struct blocker **out)
+{
+	const struct step *st = &e->chain->steps[s];
+	size_t n = 0;
+
+	*out = NULL;
+	for (size_t k = 0; k < st->nrequires; k++) {
+		size_t r = st->req[k];
+		enum step_status rs = engine_status(e, r);
+
+		if (rs != ST_DONE)
+			add_blocker(out, &n, BLOCK_STEP, r, xprintf("requires %s (%s), which is %s",
+			    e->chain->steps[r].id, e->chain->steps[r].title, step_status_name(rs)));
+	}
+	for (size_t k = 0; k < st->ninputs; k++) {
+		size_t i = st->inputs[k];
+		const struct input_def *d = &e->chain->inputs[i];
+		struct input_value iv;
+
+		if (d->secret && e->secrets[i] == NULL)
+			continue;
+		engine_input(e, i, &iv);
+		if (!iv.verdict.ok) {
+			if (iv.verdict.suggestion)
+				add_blocker(out, &n, BLOCK_INPUT, i, xprintf("input %s: %s (did you mean "
+				    "%s?)", d->name, iv.verdict.why, iv.verdict.suggestion));
+			else
+				add_blocker(out, &n, BLOCK_INPUT, i, xprintf("input %s: %s", d->name,
+				    iv.verdict.why ? iv.verdict.why : "invalid"));
+		}
+		input_value_clear(&iv);
+	}
+	if (step_needs_server(st) && !e->target_local)
+		add_blocker(out, &n, BLOCK_TARGET, 0, xstrdup("its commands run on the TDX server, "
+		    "and no server is configured (--target local runs them on this machine)"));
+	return n;
+}
+
+void
+blockers_free(struct blocker **bp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((*bp)[i].why);
+	free(*bp);
+	*bp = NULL;
+}
+
+/* The secret inputs a step uses that are not held. */
+size_t
+engine_missing_secrets(const struct engine *e, size_t s, size_t **out)
+{
+	const struct step *st = &e->chain->steps[s];
+	size_t n = 0;
+
+	*out = NULL;
+	for (size_t k = 0; k < st->ninputs; k++) {
+		size_t i = st->inputs[k];
+
+		if (e->chain->inputs[i].secret && e->secrets[i] == NULL) {
+			*out = xreallocarray(*out, n + 1, sizeof **out);
+			(*out)[n++] = i;
+		}
+	}
+	return n;
+}
+
+/* The status of a step: running, its history, or whether it could run. */
+enum step_status
+engine_status(const struct engine *e, size_t s)
+{
+	const struct state_step *ss;
+	struct blocker *b;
+	size_t n;
+
+	if (running(e, s))
+		return e->rt[s].in_check ? ST_CHECKING : ST_RUNNING;
+	ss = engine_step_state(e, s);
+	if (ss != NULL) {
+		switch (ss->status) {
+		case SAVED_DONE:
+			return ST_DONE;
+		case SAVED_FAILED:
+			return ST_FAILED;
+		case SAVED_STALE:
+			return ST_STALE;
+		case SAVED_NONE:
+			break;
+		}
+	}
+	n = engine_blockers(e, s, &b);
+	blockers_free(&b, n);
+	return n ? ST_LOCKED : ST_READY;
+}
+
+bool
+engine_busy(const struct engine *e)
+{
+	for (size_t s = 0; s < e->chain->nsteps; s++)
+		if (running(e, s))
+			return true;
+	return false;
+}
+
+struct logbuf *
+engine_log(struct engine *e, size_t s)
+{
+	return e->rt[s].log;
+}
+
+void
+run_cmds_free(struct run_cmd **cmds, size_t n)
+{
+	if (*cmds == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		run_cmd_clear(&(*cmds)[i]);
+	free(*cmds);
+	*cmds = NULL;
+}
+
+struct env_ctx {
+	const struct engine *e;
+	struct strvec *env;
+};
+
+/* Export a referenced non-secret input to the child's environment under its own name. */
+static void
+export_ref(const char *name, size_t len, void *data)
+{
+	struct env_ctx *ctx = data;
+	char *n = xstrndup(name, len), *v;
+	int idx = chain_input_index(ctx->e->chain, n);
+	enum value_source src;
+	size_t k;
+
+	if (idx < 0 || ctx->e->chain->inputs[idx].secret) {
+		free(n);
+		return;
+	}
+	for (k = 0; k < ctx->env->n; k++)
+		if (str_has_prefix(ctx->env->v[k], n) && ctx->env->v[k][len] == '=')
+			break;
+	if (k == ctx->env->n) {
+		v = value_of(ctx->e, (size_t)idx, &src, 0);
+		sv_push_take(ctx->env, xprintf("%s=%s", n, v ? v : ""));
+		free(v);
+	}
+	free(n);
+}
+
+/* Build one run_cmd from a chain command. */
+static int
+build_cmd(const struct engine *e, const struct command *c, enum run_kind kind,
+    struct run_cmd *rc, char **cause)
+{
+	struct strvec env = {0};
+	struct env_ctx ctx = { e, &env };
+	struct strbuf disp = {0};
+	char *body;
+
+	memset(rc, 0, sizeof *rc);
+	if (c->on == PLACE_SERVER && !e->target_local)
+		return set_cause(cause, "this command runs on the server, and no server is configured");
+	rc->transport = e->local;
+	rc->tc.script = xstrdup(c->run);
+	if (c->cwd)
+		rc->tc.cwd = expand(e, c->cwd, false, 0, NULL);
+	chain_refs(c->run, export_ref, &ctx);
+	for (size_t k = 0; k < c->nenv; k++) {
+		char *v = expand(e, c->env[k].value, false, 0, NULL);
+
+		sv_push_take(&env, xprintf("%s=%s", c->env[k].name, v));
+		explicit_bzero(v, strlen(v));
+		free(v);
+	}
+	rc->tc.env = env.v;    /* owned by rc now (NULL when empty) */
+	if (c->stdin_text) {
+		char *in = expand(e, c->stdin_text, false, 0, NULL);
+		size_t len = strlen(in);
+
+		if (len == 0 || in[len - 1] != '\n') {
+			char *t = xprintf("%s\n", in);
+
+			explicit_bzero(in, len);
+			free(in);
+			in = t;
+		}
+		rc->tc.stdin_data = in;
+		rc->tc.stdin_len = strlen(in);
+	}
+	if (c->expect) {
+		char *re = expand(e, c->expect, true, 0, NULL);
+
+		rc->expect = xmalloc(sizeof *rc->expect);
+		if (regcomp(rc->expect, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0) {
+			free(rc->expect);
+			rc->expect = NULL;
+			set_cause(cause, "expect /%s/ does not compile once its inputs are filled in", re);
+			free(re);
+			return -1;
+		}
+		rc->expect_text = re;
+	}
+	rc->label = xstrdup(c->name);
+	body = expand(e, c->run, true, 0, NULL);
+	sb_addf(&disp, "[%s] ", place_name(c->on));
+	if (rc->tc.cwd)
+		sb_addf(&disp, "(cd %s) ", rc->tc.cwd);
+	sb_adds(&disp, body);
+	free(body);
+	rc->display = sb_detach(&disp);
+	rc->timeout_ms = 1000u * (unsigned)(c->timeout > 0 ? c->timeout :
+	    kind == RUN_CHECK ? CHECK_TIMEOUT_S : ACTION_TIMEOUT_S);
+	return 0;
+}
+
+/* Build the commands of a step's check or action. */
+int
+engine_commands(const struct engine *e, size_t s, enum run_kind kind, struct run_cmd **out,
+    size_t *n, char **cause)
+{
+	const struct step *st = &e->chain->steps[s];
+	const struct command *cmds = kind == RUN_CHECK ? st->check : st->action;
+	size_t count = kind == RUN_CHECK ? st->ncheck : st->naction;
+	struct run_cmd *rc = xcalloc(count ? count : 1, sizeof *rc);
+
+	for (size_t i = 0; i < count; i++) {
+		if (build_cmd(e, &cmds[i], kind, &rc[i], cause) != 0) {
+			run_cmds_free(&rc, i + 1);
+			return -1;
+		}
+	}
+	*out = rc;
+	*n = count;
+	return 0;
+}
+
+/* Free the finished runs of a step (never called from their own callbacks). */
+static void
+rt_free_done_runs(struct step_rt *rt)
+{
+	for (size_t i = 0; i < nitems(rt->done_runs); i++)
+		if (rt->done_runs[i] != NULL)
+			run_free(&rt->done_runs[i]);
+}
+
+/* The first failing command's label and reason, plus the first hint. */
+static char *
+failure_message(const struct run_result *res, const struct run_cmd *cmds, bool check, int *code)
+{
+	struct strbuf sb = {0};
+
+	*code = 0;
+	if (res->canceled)
+		sb_adds(&sb, "canceled");
+	for (size_t i = 0; i < res->ncmds && sb.len == 0; i++) {
+		const struct cmd_result *cr = &res->cmds[i];
+
+		if (cr->ok || cr->skipped)
+			continue;
+		*code = cr->how == TJOB_EXITED ? cr->code : -1;
+		sb_addf(&sb, "%s failed: %s: %s", check ? "check" : "action",
+		    cmds[i].label ? cmds[i].label : cmds[i].display, cr->reason ? cr->reason : "failed");
+	}
+	if (sb.len == 0)
+		sb_adds(&sb, check ? "check failed" : "action failed");
+	if (res->nhints > 0)
+		sb_addf(&sb, "; hint: %s", res->hints[0].hint->say);
+	return sb_detach(&sb);
+}
+
+/* Wipe the step_rt's secret copies. */
+static void
+rt_drop_secrets(struct step_rt *rt)
+{
+	for (size_t i = 0; i < rt->nsecrets; i++) {
+		secret_free(&rt->secrets[i]);
+	}
+	free(rt->secrets);
+	rt->secrets = NULL;
+	rt->nsecrets = 0;
+}
+
+static int start_pass(struct engine *e, size_t s, bool check, char **cause);
+
+/* Apply an action's captures: each becomes the value of its input (when valid). */
+static void
+apply_captures(struct engine *e, struct step_rt *rt, const struct run_result *res)
+{
+	const struct step *st = &e->chain->steps[rt->index];
+
+	for (size_t i = 0; i < res->ncaptures; i++) {
+		const struct capture_hit *h = &res->captures[i];
+		int idx = chain_input_index(e->chain, h->capture->name);
+		struct verdict v;
+		char *line;
+
+		if (idx < 0 || e->chain->inputs[idx].secret)
+			continue;
+		validate_input(&e->chain->inputs[idx], h->value, &v);
+		if (v.ok) {
+			store_input(e, idx, h->value, SRC_CAPTURE, st->id, NULL);
+			line = xprintf("captured %s = %s", h->capture->name, h->value);
+		} else
+			line = xprintf("captured %s = %s, which is not valid (%s): not used",
+			    h->capture->name, h->value, v.why);
+		logbuf_push(rt->log, STREAM_META, line, strlen(line));
+		if (rt->cbs.line)
+			rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
+		free(line);
+		verdict_clear(&v);
+	}
+}
+
+/* A pass ended: record it, and go on to the check after a successful action. */
+static void
+engine_run_done(void *data, const struct run_result *res)
+{
+	struct step_rt *rt = data;
+	struct engine *e = rt->e;
+	const struct step *st = &e->chain->steps[rt->index];
+	struct state_step *ss = state_step(e->state, st->id);
+	bool was_done = ss->status == SAVED_DONE, check = rt->in_check;
+	char *cause = NULL;
+
+	rt->done_runs[rt->done_runs[0] != NULL] = rt->run;
+	rt->run = NULL;
+	if (!check) {
+		apply_captures(e, rt, res);
+		ss = state_step(e->state, st->id);
+		if (res->ok && !res->canceled) {
+			if (start_pass(e, rt->index, true, &cause) == 0) {
+				free(cause);
+				return;
+			}
+			logbuf_push(rt->log, STREAM_META, cause, strlen(cause));
+		}
+	}
+	ss = state_step(e->state, st->id);
+	ss->finished_at = time(NULL);
+	ss->duration_ms = (long)(now_ms() - rt->t0);
+	free(ss->message);
+	ss->message = NULL;
+	if (cause != NULL) {
+		ss->status = SAVED_FAILED;
+		ss->message = cause;
+		ss->exit_code = -1;
+		cause = NULL;
+	} else if (check && res->ok && !res->canceled) {
+		ss->status = SAVED_DONE;
+		ss->done_at = ss->finished_at;
+		ss->exit_code = 0;
+	} else {
+		ss->status = SAVED_FAILED;
+		ss->message = failure_message(res, rt->cmds, check, &ss->exit_code);
+		if (was_done) {
+			char *why = xprintf("%s is no longer done", st->id);
+
+			mark_stale(e, (int)rt->index, -1, why);
+			free(why);
+		}
+	}
+	save(e, NULL);
+	rt_drop_secrets(rt);
+	if (rt->cbs.done)
+		rt->cbs.done(rt->cbs.data, rt->index, rt->kind, res);
+}
+
+static void
+rt_line(void *data, int stream, const char *text, size_t len)
+{
+	struct step_rt *rt = data;
+
+	if (rt->cbs.line)
+		rt->cbs.line(rt->cbs.data, rt->index, stream, text, len);
+}
+
+static void
+rt_cmd_start(void *data, size_t index, const struct run_cmd *cmd)
+{
+	struct step_rt *rt = data;
+
+	if (rt->cbs.cmd_start)
+		rt->cbs.cmd_start(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
+		    index, cmd);
+}
+
+static void
+rt_cmd_end(void *data, size_t index, const struct cmd_result *res)
+{
+	struct step_rt *rt = data;
+
+	if (rt->cbs.cmd_end)
+		rt->cbs.cmd_end(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
+		    index, res);
+}
+
+/* Start one pass (action or check) of a step. */
+static int
+start_pass(struct engine *e, size_t s, bool check, char **cause)
+{
+	const struct step *st = &e->chain->steps[s];
+	struct step_rt *rt = &e->rt[s];
+	struct run_opts ro = {0};
+	struct run_cbs cbs = {0};
+	struct state_step *ss;
+	char *logdir, *logpath, stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	static unsigned serial;
+
+	run_cmds_free(&rt->cmds, rt->ncmds);
+	rt->ncmds = 0;
+	if (engine_commands(e, s, check ? RUN_CHECK : RUN_ACTION, &rt->cmds, &rt->ncmds,
+	    cause) != 0)
+		return -1;
+	logdir = xprintf("%s/logs", e->dir);
+	if (mkdir_p(logdir, 0700, cause) != 0) {
+		free(logdir);
+		return -1;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	logpath = xprintf("%s/%s-%s-%s-%d-%u.log", logdir, st->id, check ? "check" : "action",
+	    stamp, (int)getpid(), serial++);
+	free(logdir);
+
+	rt->in_check = check;
+	ro.log_path = logpath;
+	ro.title = check ? "check" : "action";
+	ro.secrets = (const char *const *)rt->secrets;
+	ro.nsecrets = rt->nsecrets;
+	if (!check) {
+		ro.captures = st->captures;
+		ro.ncaptures = st->ncaptures;
+	}
+	ro.hints = st->hints;
+	ro.nhints = st->nhints;
+	ro.ring = rt->log;
+	ro.stop_on_failure = !check;
+	cbs.line = rt_line;
+	cbs.cmd_start = rt_cmd_start;
+	cbs.cmd_end = rt_cmd_end;
+	cbs.done = engine_run_done;
+	cbs.data = rt;
+	ss = state_step(e->state, st->id);
+	free(ss->log_path);
+	ss->log_path = logpath;
+	rt->run = run_start(e->loop, rt->cmds, rt->ncmds, &ro, &cbs, cause);
+	return rt->run != NULL ? 0 : -1;
+}
+
+/* Start a check or an action of a step, if the gate allows it. */
+int
+engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine_cbs *cbs,
+    enum engine_err *err, char **cause)
+{
+	const struct step *st = &e->chain->steps[s];
+	struct step_rt *rt = &e->rt[s];
+	struct blocker *b;
+	size_t nb, *miss, nmiss;
+	struct state_step *ss;
+	bool check;
+
+	*err = EERR_REFUSED;
+	if (running(e, s))
+		return set_cause(cause, "%s is already running", st->id);
+	nb = engine_blockers(e, s, &b);
+	if (nb > 0) {
+		struct strbuf sb = {0};
+
+		sb_addf(&sb, "%s cannot run yet:", st->id);
+		for (size_t i = 0; i < nb; i++)
+			sb_addf(&sb, "\n  - %s", b[i].why);
+		blockers_free(&b, nb);
+		free(*cause);
+		*cause = sb_detach(&sb);
+		return -1;
+	}
+	nmiss = engine_missing_secrets(e, s, &miss);
+	if (nmiss > 0) {
+		struct strbuf sb = {0};
+
+		sb_addf(&sb, "%s needs secrets that are not provided:", st->id);
+		for (size_t i = 0; i < nmiss; i++)
+			sb_addf(&sb, "\n  - %s (set DSTACK_WIZARD_%s, use --secret-file, or type it "
+			    "when asked)", e->chain->inputs[miss[i]].name, e->chain->inputs[miss[i]].name);
+		free(miss);
+		free(*cause);
+		*cause = sb_detach(&sb);
+		return -1;
+	}
+	rt_free_done_runs(rt);
+	rt->e = e;
+	rt->index = s;
+	rt->kind = kind;
+	memset(&rt->cbs, 0, sizeof rt->cbs);
+	if (cbs)
+		rt->cbs = *cbs;
+	if (rt->log == NULL)
+		rt->log = logbuf_new(LOG_RING_BYTES);
+	else
+		logbuf_clear(rt->log);
+	rt_drop_secrets(rt);
+	rt->secrets = xcalloc(e->chain->ninputs ? e->chain->ninputs : 1, sizeof *rt->secrets);
+	for (size_t i = 0; i < e->chain->ninputs; i++)
+		if (e->secrets[i] != NULL)
+			rt->secrets[rt->nsecrets++] = xstrdup(e->secrets[i]);
+	rt->started = time(NULL);
+	rt->t0 = now_ms();
+	ss = state_step(e->state, st->id);
+	ss->started_at = rt->started;
+	check = kind == RUN_CHECK || st->naction == 0;
+	if (!check) {
+		char *why = xprintf("%s re-ran", st->id);
+
+		mark_stale(e, (int)s, -1, why);
+		free(why);
+	}
+	if (start_pass(e, s, check, cause) != 0) {
+		*err = EERR_FAILED;
+		rt_drop_secrets(rt);
+		ss = state_step(e->state, st->id);
+		ss->status = SAVED_FAILED;
+		free(ss->message);
+		ss->message = xstrdup(*cause);
+		save(e, NULL);
+		return -1;
+	}
+	*err = EERR_NONE;
+	return 0;
+}
+
+/* Cancel a running step. */
+void
+engine_cancel(struct engine *e, size_t s)
+{
+	if (running(e, s))
+		run_cancel(e->rt[s].run);
+}

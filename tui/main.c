@@ -1,0 +1,176 @@
+/*
+ * main.c: the command line. Options are GNU style (getopt_long, anywhere on the line); a
+ * headless command (list, status, why, check, run, set, unset, inputs) runs without the
+ * screen; with no command on a terminal the wizard opens.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "engine.h"
+#include "util.h"
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"Usage: dstack-wizard [OPTION]... [COMMAND [ARG]...]\n"
+"Walk the chain that ends with a dstack KMS running in an Intel TDX confidential VM:\n"
+"every step has a check (is it done?) and an action (do it), and a step runs only when\n"
+"the steps it requires are done and the inputs it uses are valid.\n"
+"\n"
+"With no COMMAND on a terminal, the interactive wizard opens. Commands:\n"
+"  list                 the steps, in order, with where each runs\n"
+"  status [--json]      every step's status (locked, ready, done, failed, stale, ...)\n"
+"  why STEP             what keeps STEP from running\n"
+"  check [STEP]...      run checks (no STEP: every step whose requirements hold)\n"
+"  run STEP [--yes]     run a step's action, then its check\n"
+"  run --all [--yes]    run every step that is not done, in order, stopping at a failure\n"
+"  set NAME VALUE       set an input (validated; secrets are refused here)\n"
+"  unset NAME           forget an input's value\n"
+"  inputs [--json]      every input, its value, where it came from, and whether it is valid\n"
+"\n"
+"Options:\n"
+"  -p, --profile NAME   keep state under this profile (default: default)\n"
+"  -c, --chain DIR      load the step definitions from DIR\n"
+"  -t, --target local   run server steps on this machine (when the wizard runs on the host)\n"
+"      --secret-file NAME=PATH  read the secret input NAME from PATH (mode 0600 required)\n"
+"      --json           JSON output (status, inputs)\n"
+"  -y, --yes            do not ask for confirmation\n"
+"      --all            with run: every step that is not done\n"
+"      --no-color       no colour (also when NO_COLOR is set)\n"
+"  -v, --verbose        more detail\n"
+"  -h, --help           show this help and exit\n"
+"  -V, --version        show the version and exit\n"
+"\n"
+"Secrets (the Ethereum private key, API keys) are never taken from the command line: set\n"
+"DSTACK_WIZARD_<NAME> (e.g. DSTACK_WIZARD_PRIVATE_KEY), use --secret-file, or type them\n"
+"when asked. They are never written to the state or the logs.\n"
+"\n"
+"Exit status: 0 ok; 1 a check or an action failed; 2 usage error; 3 refused (a step is\n"
+"locked, or an input is invalid); 4 bad chain file or unreadable state file.\n"
+"\n"
+"State: $XDG_STATE_HOME/dstack-wizard/PROFILE/state.json (default ~/.local/state/...),\n"
+"with a log file per run under logs/. See dstack-wizard(1).\n");
+}
+
+enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR };
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "chain", required_argument, NULL, 'c' },
+		{ "target", required_argument, NULL, 't' },
+		{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
+		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "yes", no_argument, NULL, 'y' },
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct engine_opts eo = {0};
+	struct cli_opts co = {0};
+	struct strvec secret_files = {0};
+	struct engine *e = NULL;
+	char *cause = NULL;
+	bool no_color = false;
+	int c, rc;
+
+	setlocale(LC_ALL, "");
+	while ((c = getopt_long(argc, argv, "p:c:t:yvhV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			eo.profile = optarg;
+			break;
+		case 'c':
+			eo.chain_dir = optarg;
+			break;
+		case 't':
+			eo.target = optarg;
+			break;
+		case OPT_SECRET_FILE:
+			sv_push(&secret_files, optarg);
+			break;
+		case OPT_STATE_DIR:
+			eo.state_dir = optarg;
+			break;
+		case OPT_JSON:
+			co.json = true;
+			break;
+		case 'y':
+			co.yes = true;
+			break;
+		case OPT_ALL:
+			co.all = true;
+			break;
+		case OPT_NO_COLOR:
+			no_color = true;
+			break;
+		case 'v':
+			eo.verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try 'dstack-wizard --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 0 && !cli_is_command(argv[0])) {
+		fprintf(stderr, "dstack-wizard: unknown command '%s'\nTry 'dstack-wizard --help'.\n",
+		    argv[0]);
+		sv_free(&secret_files);
+		return EXIT_USAGE;
+	}
+	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+
+	if (engine_open(&eo, &e, &cause) != 0) {
+		fprintf(stderr, "dstack-wizard: %s\n", cause);
+		free(cause);
+		sv_free(&secret_files);
+		return EXIT_BAD_FILE;
+	}
+	engine_secrets_from_env(e);
+	for (size_t i = 0; i < secret_files.n; i++) {
+		if (engine_secret_file(e, secret_files.v[i], &cause) != 0) {
+			fprintf(stderr, "dstack-wizard: %s\n", cause);
+			free(cause);
+			sv_free(&secret_files);
+			engine_close(&e);
+			return EXIT_REFUSED;
+		}
+	}
+	sv_free(&secret_files);
+	if (engine_notice(e) != NULL)
+		fprintf(stderr, "dstack-wizard: %s\n", engine_notice(e));
+
+	if (argc == 0) {
+		char *status[] = { (char *)"status", NULL };
+
+		if (isatty(STDOUT_FILENO))
+			fprintf(stderr, "dstack-wizard: the interactive wizard is not built yet; "
+			    "showing the status (see --help for commands)\n");
+		rc = cli_run(e, 1, status, &co);
+	} else
+		rc = cli_run(e, argc, argv, &co);
+	engine_close(&e);
+	return rc;
+}
