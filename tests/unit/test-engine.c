@@ -1,0 +1,460 @@
+/*
+ * test-engine.c: gating, staleness, values and their provenance, captures, secrets and
+ * failures, driven through the engine on tests/chains/engine with real child processes.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "testlib.h"
+
+#include <sys/stat.h>
+
+#include "engine.h"
+#include "logbuf.h"
+#include "loop.h"
+#include "util.h"
+
+struct fx {
+	char *tmp;
+	char *work;
+	struct engine *e;
+	bool done;
+	bool ok;
+	struct strbuf lines;
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof *f);
+	struct engine_opts o = {0};
+	enum engine_err err;
+	char *chain, *sdir, *cause = NULL;
+
+	f->tmp = tl_tmpdir();
+	f->work = xprintf("%s/work", f->tmp);
+	chain = xprintf("%s/tests/chains/engine", tl_srcdir());
+	sdir = xprintf("%s/state", f->tmp);
+	o.chain_dir = chain;
+	o.state_dir = sdir;
+	if (engine_open(&o, &f->e, &err, &cause) != 0)
+		fail_msg("engine_open: %s", cause);
+	free(chain);
+	free(sdir);
+	assert_int_equal(engine_set_input(f->e, "work_dir", f->work, &err, &cause), 0);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	engine_close(&f->e);
+	tl_rmrf(f->tmp);
+	free(f->tmp);
+	free(f->work);
+	sb_free(&f->lines);
+	free(f);
+	return 0;
+}
+
+static size_t
+idx(struct fx *f, const char *id)
+{
+	int i = chain_step_index(engine_chain(f->e), id);
+
+	assert_true(i >= 0);
+	return (size_t)i;
+}
+
+static void
+on_line(void *data, size_t step, int stream, const char *text, size_t len)
+{
+	struct fx *f = data;
+
+	sb_add(&f->lines, text, len);
+	sb_addc(&f->lines, '\n');
+}
+
+static void
+on_done(void *data, size_t step, enum run_kind kind, const struct run_result *res)
+{
+	struct fx *f = data;
+
+	f->done = true;
+	f->ok = res->ok;
+}
+
+/* Start a step's check or action and drive the loop until it ends; returns its ok. */
+static bool
+drive(struct fx *f, const char *id, enum run_kind kind)
+{
+	struct engine_cbs cbs = { .line = on_line, .done = on_done, .data = f };
+	enum engine_err err;
+	char *cause = NULL;
+	uint64_t t0 = now_ms();
+
+	f->done = f->ok = false;
+	if (engine_start(f->e, idx(f, id), kind, &cbs, &err, &cause) != 0)
+		fail_msg("engine_start %s: %s", id, cause);
+	while (!f->done && now_ms() - t0 < 20000)
+		loop_run_once(engine_loop(f->e), 100);
+	assert_true(f->done);
+	return f->ok;
+}
+
+static enum step_status
+status(struct fx *f, const char *id)
+{
+	return engine_status(f->e, idx(f, id));
+}
+
+/* A step with unmet requirements is locked and its blockers say why. */
+static void
+test_locked_until_required_done(void **state)
+{
+	struct fx *f = *state;
+	struct blocker *b;
+	size_t n;
+	enum engine_err err;
+	char *cause = NULL;
+
+	assert_int_equal(status(f, "alpha"), ST_READY);
+	assert_int_equal(status(f, "beta"), ST_LOCKED);
+	n = engine_blockers(f->e, idx(f, "beta"), &b);
+	assert_int_equal(n, 1);
+	assert_int_equal(b[0].kind, BLOCK_STEP);
+	assert_non_null(strstr(b[0].why, "requires alpha"));
+	assert_non_null(strstr(b[0].why, "ready"));
+	blockers_free(&b, n);
+
+	/* Refused with every reason listed. */
+	assert_int_equal(engine_start(f->e, idx(f, "beta"), RUN_ACTION, NULL, &err, &cause), -1);
+	assert_int_equal(err, EERR_REFUSED);
+	assert_non_null(strstr(cause, "beta cannot run yet"));
+	assert_non_null(strstr(cause, "requires alpha"));
+	free(cause);
+
+	assert_false(drive(f, "alpha", RUN_CHECK));
+	assert_int_equal(status(f, "alpha"), ST_FAILED);
+	assert_int_equal(status(f, "beta"), ST_LOCKED);
+
+	assert_true(drive(f, "alpha", RUN_ACTION));
+	assert_int_equal(status(f, "alpha"), ST_DONE);
+	assert_int_equal(status(f, "beta"), ST_READY);
+}
+
+/* An action's capture becomes an input, with its provenance. */
+static void
+test_capture_provenance(void **state)
+{
+	struct fx *f = *state;
+	const struct chain *c = engine_chain(f->e);
+	struct input_value iv;
+	time_t before = time(NULL);
+
+	assert_true(drive(f, "alpha", RUN_ACTION));
+	engine_input(f->e, (size_t)chain_input_index(c, "contract"), &iv);
+	assert_true(iv.present);
+	assert_string_equal(iv.value, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+	assert_int_equal(iv.source, SRC_CAPTURE);
+	assert_string_equal(iv.from_step, "alpha");
+	assert_true(iv.at >= before && iv.at <= time(NULL));
+	assert_true(iv.verdict.ok);
+	input_value_clear(&iv);
+
+	/* The check of beta expects the captured value, filled into its regex. */
+	assert_true(drive(f, "beta", RUN_ACTION));
+	assert_int_equal(status(f, "beta"), ST_DONE);
+}
+
+/* Invalid inputs are refused with a reason; an invalid value already set locks the step. */
+static void
+test_invalid_input(void **state)
+{
+	struct fx *f = *state;
+	enum engine_err err;
+	char *cause = NULL;
+	struct blocker *b;
+	size_t n;
+
+	assert_int_equal(engine_set_input(f->e, "contract",
+	    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", &err, &cause), -1);
+	assert_int_equal(err, EERR_REFUSED);
+	assert_non_null(strstr(cause, "EIP-55"));
+	assert_non_null(strstr(cause, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"));
+	free(cause);
+	cause = NULL;
+
+	assert_int_equal(engine_set_input(f->e, "no_such", "x", &err, &cause), -1);
+	assert_int_equal(err, EERR_USAGE);
+	free(cause);
+	cause = NULL;
+
+	/* A secret is never taken through set. */
+	assert_int_equal(engine_set_input(f->e, "token", "tok-abcdefgh", &err, &cause), -1);
+	assert_int_equal(err, EERR_REFUSED);
+	assert_non_null(strstr(cause, "secret"));
+	free(cause);
+	cause = NULL;
+
+	/* theta needs site = www.${zone}: no zone, no site. */
+	assert_true(drive(f, "alpha", RUN_ACTION));
+	n = engine_blockers(f->e, idx(f, "theta"), &b);
+	assert_int_equal(n, 1);
+	assert_int_equal(b[0].kind, BLOCK_INPUT);
+	assert_non_null(strstr(b[0].why, "site"));
+	blockers_free(&b, n);
+	assert_int_equal(engine_set_input(f->e, "zone", "example.org", &err, &cause), 0);
+	assert_int_equal(status(f, "theta"), ST_READY);
+	assert_true(drive(f, "theta", RUN_CHECK));
+	/* A bad zone is refused, and what was saved stays. */
+	assert_int_equal(engine_set_input(f->e, "zone", "-bad-.org", &err, &cause), -1);
+	assert_int_equal(err, EERR_REFUSED);
+	free(cause);
+	assert_int_equal(status(f, "theta"), ST_DONE);
+}
+
+/* Re-running a step, a done step's check failing, or an input change make dependents stale. */
+static void
+test_staleness(void **state)
+{
+	struct fx *f = *state;
+	enum engine_err err;
+	char *cause = NULL, *path;
+	const struct state_step *ss;
+
+	assert_true(drive(f, "alpha", RUN_ACTION));
+	assert_true(drive(f, "beta", RUN_ACTION));
+	assert_int_equal(status(f, "beta"), ST_DONE);
+
+	/* Re-running alpha's action marks beta stale, and beta then is not "done". */
+	assert_true(drive(f, "alpha", RUN_ACTION));
+	assert_int_equal(status(f, "alpha"), ST_DONE);
+	assert_int_equal(status(f, "beta"), ST_STALE);
+	ss = engine_step_state(f->e, idx(f, "beta"));
+	assert_non_null(strstr(ss->message, "alpha re-ran"));
+	assert_true(drive(f, "beta", RUN_CHECK));
+	assert_int_equal(status(f, "beta"), ST_DONE);
+
+	/* Changing an input beta uses marks it stale; theta (not using it) stays as it was. */
+	assert_int_equal(engine_set_input(f->e, "contract",
+	    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359", &err, &cause), 0);
+	assert_int_equal(status(f, "beta"), ST_STALE);
+	assert_int_equal(status(f, "alpha"), ST_DONE);
+	assert_false(drive(f, "beta", RUN_CHECK));   /* file holds the old address */
+	assert_int_equal(status(f, "beta"), ST_FAILED);
+	assert_true(drive(f, "beta", RUN_ACTION));
+
+	/* A done step whose check now fails turns failed, and its dependents stale. */
+	assert_true(drive(f, "alpha", RUN_CHECK));
+	path = xprintf("%s/alpha", f->work);
+	assert_int_equal(unlink(path), 0);
+	free(path);
+	assert_false(drive(f, "alpha", RUN_CHECK));
+	assert_int_equal(status(f, "alpha"), ST_FAILED);
+	assert_int_equal(status(f, "beta"), ST_STALE);
+}
+
+/* Status and inputs survive a restart (the state file); secrets do not. */
+static void
+test_state_persists(void **state)
+{
+	struct fx *f = *state;
+	struct engine_opts o = {0};
+	enum engine_err err;
+	char *chain, *sdir, *cause = NULL, *text = NULL;
+	size_t len;
+
+	assert_int_equal(engine_set_secret(f->e, "token", "tok-persisted1", SRC_PROMPT, &cause), 0);
+	assert_true(drive(f, "alpha", RUN_ACTION));
+	engine_close(&f->e);
+
+	chain = xprintf("%s/tests/chains/engine", tl_srcdir());
+	sdir = xprintf("%s/state", f->tmp);
+	o.chain_dir = chain;
+	o.state_dir = sdir;
+	assert_int_equal(engine_open(&o, &f->e, &err, &cause), 0);
+	assert_int_equal(status(f, "alpha"), ST_DONE);
+	assert_int_equal(status(f, "beta"), ST_READY);
+	free(sdir);
+	sdir = xprintf("%s/state/state.json", f->tmp);
+	assert_int_equal(read_file(sdir, 1 << 20, &text, &len, &cause), 0);
+	assert_null(strstr(text, "tok-persisted1"));
+	assert_non_null(strstr(text, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"));
+	free(text);
+	free(sdir);
+	free(chain);
+}
+
+/* A secret reaches the child through env and stdin, and is redacted everywhere. */
+static void
+test_secret_redacted(void **state)
+{
+	struct fx *f = *state;
+	const struct state_step *ss;
+	enum engine_err err;
+	char *cause = NULL, *log = NULL, *st = NULL, *gamma, *path;
+	size_t len, *miss, n;
+	struct logbuf *lb;
+	struct logline ll;
+	const char *secret = "tok-s3cr3tvalue";
+
+	assert_true(drive(f, "alpha", RUN_ACTION));
+	assert_true(drive(f, "beta", RUN_ACTION));
+	n = engine_missing_secrets(f->e, idx(f, "gamma"), &miss);
+	assert_int_equal(n, 1);
+	free(miss);
+	assert_int_equal(engine_start(f->e, idx(f, "gamma"), RUN_ACTION, NULL, &err, &cause), -1);
+	assert_non_null(strstr(cause, "token"));
+	free(cause);
+	cause = NULL;
+	/* A malformed secret is refused without echoing it. */
+	assert_int_equal(engine_set_secret(f->e, "token", "nope-value", SRC_ENV, &cause), -1);
+	assert_null(strstr(cause, "nope-value"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(engine_set_secret(f->e, "token", secret, SRC_ENV, &cause), 0);
+	assert_true(drive(f, "gamma", RUN_ACTION));
+
+	/* The child got it: gamma holds its length (15 + newline), and stdin was read. */
+	path = xprintf("%s/gamma", f->work);
+	assert_int_equal(read_file(path, 4096, &gamma, &len, &cause), 0);
+	assert_int_equal(atoi(gamma), 16);
+	free(gamma);
+	free(path);
+	assert_non_null(strstr(f->lines.s, "the token is ****"));
+	assert_non_null(strstr(f->lines.s, "read 15 characters; echo ****"));
+	assert_null(strstr(f->lines.s, secret));
+
+	lb = engine_log(f->e, idx(f, "gamma"));
+	assert_non_null(lb);
+	for (uint64_t s = logbuf_first(lb); s < logbuf_end(lb); s++)
+		if (logbuf_get(lb, s, &ll) == 0)
+			assert_null(strstr(ll.text, secret));
+	ss = engine_step_state(f->e, idx(f, "gamma"));
+	assert_non_null(ss->log_path);
+	/* The check's log is the last; the action's log sits beside it. Read every log. */
+	{
+		char *dir = xprintf("%s/state/logs", f->tmp);
+		char *cmd = xprintf("grep -rl '%s' '%s' >/dev/null", secret, dir);
+
+		assert_int_not_equal(system(cmd), 0);
+		free(cmd);
+		cmd = xprintf("grep -rq 'the token is \\*\\*\\*\\*' '%s'", dir);
+		assert_int_equal(system(cmd), 0);
+		free(cmd);
+		free(dir);
+	}
+	path = xprintf("%s/state/state.json", f->tmp);
+	assert_int_equal(read_file(path, 1 << 20, &st, &len, &cause), 0);
+	assert_null(strstr(st, secret));
+	free(st);
+	free(path);
+	free(log);
+}
+
+/* A failing action: status failed, exit code, the matching hint in the message. */
+static void
+test_failure_and_hint(void **state)
+{
+	struct fx *f = *state;
+	const struct state_step *ss;
+
+	assert_false(drive(f, "zeta", RUN_ACTION));
+	assert_int_equal(status(f, "zeta"), ST_FAILED);
+	ss = engine_step_state(f->e, idx(f, "zeta"));
+	assert_int_equal(ss->exit_code, 7);
+	assert_non_null(strstr(ss->message, "exit status 7"));
+	assert_non_null(strstr(ss->message, "The disk is full."));
+	assert_non_null(strstr(f->lines.s, "ERROR: disk full"));
+	/* stop_on_failure: the second command did not run. */
+	assert_false(drive(f, "zeta", RUN_CHECK));
+}
+
+static void
+cancel_soon(void *data)
+{
+	struct fx *f = data;
+
+	engine_cancel(f->e, idx(f, "eta"));
+}
+
+/* A running action is cancelled; it shows as running meanwhile and fails as canceled. */
+static void
+test_cancel(void **state)
+{
+	struct fx *f = *state;
+	struct engine_cbs cbs = { .line = on_line, .done = on_done, .data = f };
+	const struct state_step *ss;
+	enum engine_err err;
+	char *cause = NULL;
+	uint64_t t0 = now_ms();
+
+	f->done = false;
+	assert_int_equal(engine_start(f->e, idx(f, "eta"), RUN_ACTION, &cbs, &err, &cause), 0);
+	assert_int_equal(status(f, "eta"), ST_RUNNING);
+	assert_true(engine_busy(f->e));
+	/* Starting it twice is refused. */
+	assert_int_equal(engine_start(f->e, idx(f, "eta"), RUN_ACTION, &cbs, &err, &cause), -1);
+	assert_non_null(strstr(cause, "already running"));
+	free(cause);
+	loop_add_timer(engine_loop(f->e), 300, cancel_soon, f);
+	while (!f->done && now_ms() - t0 < 10000)
+		loop_run_once(engine_loop(f->e), 100);
+	assert_true(f->done);
+	assert_true(now_ms() - t0 < 5000);
+	assert_false(engine_busy(f->e));
+	assert_int_equal(status(f, "eta"), ST_FAILED);
+	ss = engine_step_state(f->e, idx(f, "eta"));
+	assert_non_null(strstr(ss->message, "cancel"));
+}
+
+/* Manual and server steps: a server step needs a target; a manual step runs its check. */
+static void
+test_manual_and_server(void **state)
+{
+	struct fx *f = *state;
+	struct blocker *b;
+	size_t n;
+	char *path;
+
+	n = engine_blockers(f->e, idx(f, "epsilon"), &b);
+	assert_int_equal(n, 1);
+	assert_int_equal(b[0].kind, BLOCK_TARGET);
+	blockers_free(&b, n);
+	assert_int_equal(status(f, "epsilon"), ST_LOCKED);
+
+	assert_false(drive(f, "delta", RUN_ACTION));
+	path = xprintf("%s/delta", f->work);
+	mkdir(f->work, 0700);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	free(path);
+	assert_true(drive(f, "delta", RUN_ACTION));
+	assert_int_equal(status(f, "delta"), ST_DONE);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_locked_until_required_done, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_provenance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_invalid_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_staleness, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_persists, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_redacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failure_and_hint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manual_and_server, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
