@@ -124,7 +124,8 @@ struct step {
 	size_t *req;         /* indices into chain->steps */
 	size_t nrequires;
 
-	size_t *inputs;      /* indices into chain->inputs: listed + referenced, no duplicates */
+	size_t *inputs;      /* indices into chain->inputs: listed + referenced by ${name} in its
+	                        commands, no duplicates; NOT its captures (those are outputs) */
 	size_t ninputs;
 
 	char **checklist;    /* manual tasks for the operator; may be empty */

@@ -83,7 +83,9 @@ struct engine_cbs {
 /* Exit-code classes for errors (the CLI maps them to its exit codes). */
 enum engine_err { EERR_NONE, EERR_FAILED = 1, EERR_USAGE = 2, EERR_REFUSED = 3, EERR_BAD_FILE = 4 };
 
-int engine_open(const struct engine_opts *o, struct engine **out, char **cause);
+/* Open: -1 with *err EERR_USAGE (bad profile name or target) or EERR_BAD_FILE (chain, state). */
+int engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *err,
+    char **cause);
 void engine_close(struct engine **ep);
 
 const struct chain *engine_chain(const struct engine *e);

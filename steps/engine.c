@@ -128,28 +128,37 @@ engine_datadir(void)
 
 /* Open the engine: load the chain and the profile's state. */
 int
-engine_open(const struct engine_opts *o, struct engine **out, char **cause)
+engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *err,
+    char **cause)
 {
-	struct engine *e = xcalloc(1, sizeof *e);
+	struct engine *e;
 	char *chain_dir = NULL, *path;
 	int rc;
 
 	*out = NULL;
+	*err = EERR_USAGE;
+	if (o->target != NULL && strcmp(o->target, "local") != 0)
+		return set_cause(cause, "--target %s: only 'local' (run server steps on this "
+		    "machine) is supported until the SSH transport lands", o->target);
+	e = xcalloc(1, sizeof *e);
 	e->profile = xstrdup(o->profile ? o->profile : "default");
 	if (o->chain_dir)
 		chain_dir = xstrdup(o->chain_dir);
 	else
 		chain_dir = xprintf("%s/chain", engine_datadir());
+	*err = EERR_BAD_FILE;
 	rc = chain_load(chain_dir, &e->chain, cause);
 	free(chain_dir);
 	if (rc != 0)
 		goto fail;
+	*err = EERR_USAGE;
 	if (o->state_dir) {
 		if (mkdir_p(o->state_dir, 0700, cause) != 0)
 			goto fail;
 		e->dir = xstrdup(o->state_dir);
 	} else if (state_dir(e->profile, &e->dir, cause) != 0)
 		goto fail;
+	*err = EERR_BAD_FILE;
 	path = xprintf("%s/state.json", e->dir);
 	rc = state_load(path, &e->state, cause);
 	free(path);
@@ -163,12 +172,8 @@ engine_open(const struct engine_opts *o, struct engine **out, char **cause)
 	e->rt = xcalloc(e->chain->nsteps, sizeof *e->rt);
 	e->local = xcalloc(1, sizeof *e->local);
 	e->local->ops = &transport_local_ops;
-	e->target_local = o->target != NULL && strcmp(o->target, "local") == 0;
-	if (o->target != NULL && !e->target_local) {
-		set_cause(cause, "--target %s: only 'local' (run server steps on this machine) is "
-		    "supported until the SSH transport lands", o->target);
-		goto fail;
-	}
+	e->target_local = o->target != NULL;
+	*err = EERR_NONE;
 	*out = e;
 	return 0;
 fail:
@@ -907,8 +912,16 @@ failure_message(const struct run_result *res, const struct run_cmd *cmds, bool c
 		if (cr->ok || cr->skipped)
 			continue;
 		*code = cr->how == TJOB_EXITED ? cr->code : -1;
-		sb_addf(&sb, "%s failed: %s: %s", check ? "check" : "action",
-		    cmds[i].label ? cmds[i].label : cmds[i].display, cr->reason ? cr->reason : "failed");
+		if (cmds[i].label)
+			sb_addf(&sb, "%s failed: %s: ", check ? "check" : "action", cmds[i].label);
+		else {
+			/* The first line of the command, for a one-line message. */
+			size_t n = strcspn(cmds[i].display, "\n");
+
+			sb_addf(&sb, "%s failed: %.*s%s: ", check ? "check" : "action", (int)n,
+			    cmds[i].display, cmds[i].display[n] ? " ..." : "");
+		}
+		sb_adds(&sb, cr->reason ? cr->reason : "failed");
 	}
 	if (sb.len == 0)
 		sb_adds(&sb, check ? "check failed" : "action failed");

@@ -86,6 +86,7 @@ main(int argc, char **argv)
 	struct engine *e = NULL;
 	char *cause = NULL;
 	bool no_color = false;
+	enum engine_err err;
 	int c, rc;
 
 	setlocale(LC_ALL, "");
@@ -142,11 +143,11 @@ main(int argc, char **argv)
 	}
 	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 
-	if (engine_open(&eo, &e, &cause) != 0) {
+	if (engine_open(&eo, &e, &err, &cause) != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
 		free(cause);
 		sv_free(&secret_files);
-		return EXIT_BAD_FILE;
+		return err == EERR_USAGE ? EXIT_USAGE : EXIT_BAD_FILE;
 	}
 	engine_secrets_from_env(e);
 	for (size_t i = 0; i < secret_files.n; i++) {

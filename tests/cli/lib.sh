@@ -10,11 +10,13 @@ mkdir -p "$HOME"
 unset DSTACK_WIZARD_DATADIR
 n=0 failures=0
 
-# ok DESCRIPTION COMMAND...: one TAP test that passes when COMMAND succeeds.
+# ok DESCRIPTION SCRIPT: one TAP test that passes when the shell SCRIPT (eval'ed, so it
+# may chain several checks with &&) succeeds.
 ok() {
 	local desc=$1; shift
 	n=$((n + 1))
-	if "$@"; then
+	: >"$TMP/out"; : >"$TMP/err"
+	if eval "$1"; then
 		echo "ok $n - $desc"
 	else
 		echo "not ok $n - $desc"
@@ -36,9 +38,6 @@ wiz() {
 out_has() { grep -qE -- "$1" "$TMP/out" || { echo "# stdout lacks /$1/"; return 1; }; }
 err_has() { grep -qE -- "$1" "$TMP/err" || { echo "# stderr lacks /$1/"; return 1; }; }
 out_lacks() { ! grep -qE -- "$1" "$TMP/out" || { echo "# stdout has /$1/"; return 1; }; }
-
-# both: run two checks as one test.
-both() { "$@"; }
 
 done_testing() {
 	echo "1..$n"

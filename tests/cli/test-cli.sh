@@ -1,72 +1,76 @@
 #!/usr/bin/env bash
 # test-cli.sh: the headless commands end to end, on the real binary, with the engine test
 # chain (tests/chains/engine), a state under a temp XDG_STATE_HOME, and real child processes.
+# Each test is one `ok "description" 'script'`; the script may chain checks with &&.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/cli/lib.sh"
 C=(--chain "$top_srcdir/tests/chains/engine")
 W="$TMP/work"
 ADDR=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed
+SECRET=tok-verysecret42
+state="$XDG_STATE_HOME/dstack-wizard/default/state.json"
 
 ok "--help exits 0 and documents commands and exit codes" \
-	both wiz 0 --help && out_has '^Usage: dstack-wizard' && out_has 'why STEP' && out_has '3 refused'
-ok "--version prints the version" both wiz 0 --version && out_has '^dstack-wizard [0-9]+\.[0-9]+\.[0-9]+$'
-ok "an unknown option exits 2" both wiz 2 --frobnicate && err_has 'unrecognized option'
-ok "an unknown command exits 2" both wiz 2 "${C[@]}" frobnicate && err_has "unknown command 'frobnicate'"
+	'wiz 0 --help && out_has "^Usage: dstack-wizard" && out_has "why STEP" && out_has "3 refused"'
+ok "--version prints the version" 'wiz 0 --version && out_has "^dstack-wizard [0-9]+\.[0-9]+\.[0-9]+$"'
+ok "an unknown option exits 2" 'wiz 2 --frobnicate && err_has "unrecognized option"'
+ok "an unknown command exits 2" 'wiz 2 "${C[@]}" frobnicate && err_has "unknown command .frobnicate."'
 ok "list shows sections and steps in order" \
-	both wiz 0 "${C[@]}" list && out_has '^one: First section' && out_has '^  alpha +LOCAL' && out_has '^  epsilon +SERVER'
+	'wiz 0 "${C[@]}" list && out_has "^one: First section" && out_has "^  alpha +LOCAL" && out_has "^  epsilon +SERVER"'
 ok "status on a fresh profile: alpha locked (no work_dir), beta locked" \
-	both wiz 0 "${C[@]}" status && out_has 'locked +alpha' && out_has 'locked +beta' && out_has 'one: First section \(0/3 done\)'
+	'wiz 0 "${C[@]}" status && out_has "locked +alpha" && out_has "locked +beta" && out_has "one: First section \(0/3 done\)"'
 ok "why names every blocker and exits 3" \
-	both wiz 3 "${C[@]}" why beta && out_has 'requires alpha' && out_has 'input work_dir: not set|requires alpha'
-ok "why on an unknown step suggests the nearest" both wiz 2 "${C[@]}" why alpah && err_has "did you mean 'alpha'"
-ok "set refuses an invalid value with exit 3 and the reason" \
-	both wiz 3 "${C[@]}" set contract 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD && err_has 'EIP-55' && err_has "$ADDR"
-ok "set refuses a secret from the command line" both wiz 3 "${C[@]}" set token tok-12345678 && err_has 'secret'
-ok "set on an unknown input exits 2 with a suggestion" both wiz 2 "${C[@]}" set work_dri x && err_has "did you mean 'work_dir'"
-ok "set a valid path" both wiz 0 "${C[@]}" set work_dir "$W"
-ok "alpha is ready now" both wiz 0 "${C[@]}" status && out_has 'ready +alpha'
-ok "run without --yes and no terminal is refused (exit 2)" both wiz 2 "${C[@]}" run alpha && err_has 'pass --yes'
-ok "run a locked step exits 3 and says why" both wiz 3 "${C[@]}" run beta --yes && err_has 'requires alpha'
+	'wiz 3 "${C[@]}" why alpha && out_has "alpha is locked" && out_has "input work_dir: not set"'
+ok "why on an unknown step suggests the nearest" 'wiz 2 "${C[@]}" why alpah && err_has "did you mean .alpha."'
+ok "set refuses an invalid checksum with exit 3, the reason and the checksummed form" \
+	'wiz 3 "${C[@]}" set contract 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD && err_has "EIP-55" && err_has "$ADDR"'
+ok "set refuses a secret from the command line" 'wiz 3 "${C[@]}" set token tok-12345678 && err_has "never taken from the command line"'
+ok "set on an unknown input exits 2 with a suggestion" 'wiz 2 "${C[@]}" set work_dri x && err_has "did you mean .work_dir."'
+ok "set a valid path" 'wiz 0 "${C[@]}" set work_dir "$W"'
+ok "alpha is ready now" 'wiz 0 "${C[@]}" status && out_has "ready +alpha"'
+ok "state file is 0600 and its directory 0700" \
+	'[ "$(stat -c %a "$state")" = 600 ] && [ "$(stat -c %a "$(dirname "$state")")" = 700 ]'
+ok "run without --yes and no terminal is refused (exit 2)" 'wiz 2 "${C[@]}" run alpha && err_has "pass --yes"'
+ok "run a locked step exits 3 and says why" 'wiz 3 "${C[@]}" run beta --yes && err_has "requires alpha"'
 ok "run alpha --yes: the action, then its check, then done" \
-	both wiz 0 "${C[@]}" run alpha --yes && out_has 'Deployed to: 0x' && out_has 'captured contract' && out_has 'alpha is done'
+	'wiz 0 "${C[@]}" run alpha --yes && out_has "Deployed to: 0x" && out_has "captured contract" && out_has "alpha is done"'
 ok "the capture is an input with its provenance" \
-	both wiz 0 "${C[@]}" inputs && out_has "^contract +eth_address +$ADDR +\[captured from alpha"
+	'wiz 0 "${C[@]}" inputs && out_has "^contract +eth_address +$ADDR +\[captured from alpha"'
 ok "status --json is JSON with the statuses" \
-	both wiz 0 "${C[@]}" status --json && out_has '"id": *"alpha"' && out_has '"status": *"done"'
-ok "check of a done step passes (exit 0)" both wiz 0 "${C[@]}" check alpha
+	'wiz 0 "${C[@]}" status --json && out_has "\"id\":[[:space:]]*\"alpha\"" && out_has "\"status\":[[:space:]]*\"done\""'
+ok "check of a done step passes (exit 0)" 'wiz 0 "${C[@]}" check alpha && out_has "alpha is done"'
 ok "gamma refuses without its secret and says how to give it" \
-	both wiz 0 "${C[@]}" run beta --yes && wiz 3 "${C[@]}" run gamma --yes && err_has 'DSTACK_WIZARD_token'
-SECRET=tok-verysecret42
+	'wiz 0 "${C[@]}" run beta --yes && wiz 3 "${C[@]}" run gamma --yes && err_has "DSTACK_WIZARD_token"'
 ok "the secret from the environment reaches the child, redacted in the output" \
-	both env DSTACK_WIZARD_TOKEN=$SECRET "$WIZ" "${C[@]}" run gamma --yes </dev/null >"$TMP/out" 2>"$TMP/err" && out_has 'the token is \*\*\*\*' && out_lacks "$SECRET"
-ok "the secret is in no file of the state directory" bash -c "! grep -rq '$SECRET' '$XDG_STATE_HOME'"
-printf '%s\n' "$SECRET" >"$TMP/token"; chmod 644 "$TMP/token"
-ok "--secret-file refuses a file others can read" both wiz 3 "${C[@]}" --secret-file token="$TMP/token" run gamma --yes && err_has 'chmod 600'
+	'DSTACK_WIZARD_TOKEN=$SECRET wiz 0 "${C[@]}" run gamma --yes && out_has "the token is \*\*\*\*" && out_lacks "$SECRET"'
+ok "the secret is in no file of the state directory" '! grep -rq "$SECRET" "$XDG_STATE_HOME"'
+printf '%s\n' "$SECRET" >"$TMP/token"
+chmod 644 "$TMP/token"
+ok "--secret-file refuses a file others can read" \
+	'wiz 3 "${C[@]}" --secret-file token="$TMP/token" run gamma --yes && err_has "chmod 600"'
 chmod 600 "$TMP/token"
-ok "--secret-file with a 0600 file works" both wiz 0 "${C[@]}" --secret-file token="$TMP/token" run gamma --yes && out_lacks "$SECRET"
+ok "--secret-file with a 0600 file works" \
+	'wiz 0 "${C[@]}" --secret-file token="$TMP/token" run gamma --yes && out_has "gamma is done" && out_lacks "$SECRET"'
 ok "a failing action exits 1 and shows the hint" \
-	both wiz 1 "${C[@]}" run zeta --yes && out_has 'ERROR: disk full' && out_has 'hint: The disk is full' && out_has 'exit status 7'
-ok "status shows the failure message" both wiz 0 "${C[@]}" status && out_has 'failed +zeta' && out_has 'exit status 7'
-ok "a server step without a target is locked" both wiz 3 "${C[@]}" run epsilon --yes && err_has 'no server is configured'
-ok "--target local runs a server step here" both wiz 0 "${C[@]}" --target local run epsilon --yes && out_has 'on the server'
-ok "an unknown --target is refused" both wiz 2 "${C[@]}" --target example.org status && err_has "only 'local'"
-ok "a manual step shows its checklist, then its check fails" \
-	both wiz 1 "${C[@]}" run delta --yes && out_has '\[ \] Create the file delta' && out_has 'hint: The delta file is missing'
-ok "changing an input marks the steps using it stale" \
-	both wiz 0 "${C[@]}" set contract 0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359 && wiz 0 "${C[@]}" status && out_has 'stale +beta'
+	'wiz 1 "${C[@]}" run zeta --yes && out_has "ERROR: disk full" && out_has "hint: The disk is full" && out_has "exit status 7"'
+ok "status shows the failure message" 'wiz 0 "${C[@]}" status && out_has "failed +zeta" && out_has "exit status 7"'
+ok "a server step without a target is locked" 'wiz 3 "${C[@]}" run epsilon --yes && err_has "no server is configured"'
+ok "--target local runs a server step here" 'wiz 0 "${C[@]}" --target local run epsilon --yes && out_has "on the server"'
+ok "an unknown --target is refused" 'wiz 2 "${C[@]}" --target example.org status && err_has "only .local."'
+ok "a manual step shows its checklist, then its check fails with the hint" \
+	'wiz 1 "${C[@]}" run delta --yes && out_has "\[ \] Create the file delta" && out_has "hint: The delta file is missing"'
+ok "changing an input marks the steps using it stale, not the step that captured it" \
+	'wiz 0 "${C[@]}" set contract 0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359 && wiz 0 "${C[@]}" status && out_has "stale +beta" && out_has "done +alpha"'
 ok "check with no ids checks what can be checked and skips the locked" \
-	both wiz 1 "${C[@]}" check && out_has '==> check of alpha' && out_has '==> skip gamma'
-ok "profiles keep separate states" both wiz 0 "${C[@]}" --profile other status && out_has 'locked +alpha'
-ok "a bad profile name is refused" both wiz 2 "${C[@]}" --profile ../x status
-mkdir -p "$TMP/badchain"; cp "$top_srcdir"/tests/chains/engine/*.yaml "$TMP/badchain/"
+	'wiz 1 "${C[@]}" check && out_has "==> check of alpha" && out_has "==> skip epsilon"'
+ok "profiles keep separate states" 'wiz 0 "${C[@]}" --profile other status && out_has "locked +alpha"'
+ok "a bad profile name is refused" 'wiz 2 "${C[@]}" --profile ../x status && err_has "profile"'
+mkdir -p "$TMP/badchain"
+cp "$top_srcdir"/tests/chains/engine/*.yaml "$TMP/badchain/"
 sed -i 's/^requires: \[alpha\]/requries: [alpha]/' "$TMP/badchain/02-beta.yaml"
 ok "a bad chain file exits 4 with file:line:column and a suggestion" \
-	both wiz 4 --chain "$TMP/badchain" status && err_has '02-beta.yaml:5:1' && err_has "did you mean 'requires'"
-state="$XDG_STATE_HOME/dstack-wizard/default/state.json"
-cp "$state" "$TMP/state-before"
+	'wiz 4 --chain "$TMP/badchain" status && err_has "02-beta.yaml:5:1" && err_has "did you mean .requires."'
 printf '{"schema": 1, "inputs": {' >"$state"
 ok "a corrupt state file is moved aside and reported, not dropped" \
-	both wiz 0 "${C[@]}" status && err_has 'moved it to' && ls "$state".corrupt-* >/dev/null
-ok "the moved-aside file keeps the corrupt bytes" bash -c "grep -q '\"schema\": 1, \"inputs\"' '$state'.corrupt-*"
-ok "state file is 0600 and its directory 0700" \
-	bash -c "[ \$(stat -c %a '$state') = 600 ] && [ \$(stat -c %a '$(dirname "$state")') = 700 ]"
+	'wiz 0 "${C[@]}" status && err_has "moved it to" && ls "$state".corrupt-* >/dev/null'
+ok "the moved-aside file keeps the corrupt bytes" 'grep -q "\"schema\": 1, \"inputs\"" "$state".corrupt-*'
 done_testing
