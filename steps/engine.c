@@ -43,7 +43,6 @@ struct step_rt {
 	struct engine *e;
 	size_t index;
 	struct run *run;
-	struct run *done_runs[2];    /* finished passes, freed outside their callbacks */
 	enum run_kind kind;          /* what the caller asked for */
 	bool in_check;               /* the current pass is the check */
 	struct run_cmd *cmds;
@@ -72,7 +71,6 @@ struct engine {
 };
 
 static void engine_run_done(void *data, const struct run_result *res);
-static void rt_free_done_runs(struct step_rt *rt);
 
 /* Name of a step status. */
 const char *
@@ -195,7 +193,6 @@ engine_close(struct engine **ep)
 
 			if (rt->run)
 				run_free(&rt->run);
-			rt_free_done_runs(rt);
 			run_cmds_free(&rt->cmds, rt->ncmds);
 			logbuf_free(&rt->log);
 			free(rt->secrets);
@@ -888,15 +885,6 @@ engine_commands(const struct engine *e, size_t s, enum run_kind kind, struct run
 	return 0;
 }
 
-/* Free the finished runs of a step (never called from their own callbacks). */
-static void
-rt_free_done_runs(struct step_rt *rt)
-{
-	for (size_t i = 0; i < nitems(rt->done_runs); i++)
-		if (rt->done_runs[i] != NULL)
-			run_free(&rt->done_runs[i]);
-}
-
 /* The first failing command's label and reason, plus the first hint. */
 static char *
 failure_message(const struct run_result *res, const struct run_cmd *cmds, bool check, int *code)
@@ -982,9 +970,9 @@ engine_run_done(void *data, const struct run_result *res)
 	const struct step *st = &e->chain->steps[rt->index];
 	struct state_step *ss = state_step(e->state, st->id);
 	bool was_done = ss->status == SAVED_DONE, check = rt->in_check;
+	struct run *finished = rt->run;    /* freed at the end: res belongs to it */
 	char *cause = NULL;
 
-	rt->done_runs[rt->done_runs[0] != NULL] = rt->run;
 	rt->run = NULL;
 	if (!check) {
 		apply_captures(e, rt, res);
@@ -992,6 +980,7 @@ engine_run_done(void *data, const struct run_result *res)
 		if (res->ok && !res->canceled) {
 			if (start_pass(e, rt->index, true, &cause) == 0) {
 				free(cause);
+				run_free(&finished);
 				return;
 			}
 			logbuf_push(rt->log, STREAM_META, cause, strlen(cause));
@@ -1025,6 +1014,7 @@ engine_run_done(void *data, const struct run_result *res)
 	rt_drop_secrets(rt);
 	if (rt->cbs.done)
 		rt->cbs.done(rt->cbs.data, rt->index, rt->kind, res);
+	run_free(&finished);    /* the runner allows this from its done callback */
 }
 
 static void
@@ -1151,7 +1141,6 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		*cause = sb_detach(&sb);
 		return -1;
 	}
-	rt_free_done_runs(rt);
 	rt->e = e;
 	rt->index = s;
 	rt->kind = kind;
