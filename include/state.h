@@ -75,7 +75,8 @@ int state_dir(const char *profile, char **out, char **cause);
 /*
  * Load path. A missing file gives an empty state. A file that is not valid state JSON is
  * renamed to "<path>.corrupt-<UTC time>" and an empty state is returned with ->notice set
- * saying so. Returns -1 only when the file cannot be read or moved aside.
+ * saying so. Returns -1 only when the file cannot be read or moved aside, or when it is from a
+ * newer schema (then it is left alone). Temp files left by a killed writer are removed.
  */
 int state_load(const char *path, struct state **out, char **cause);
 /* Atomically write the state to st->path (0600). */
@@ -84,13 +85,21 @@ void state_free(struct state **stp);
 
 struct state *state_new(const char *path);
 
-/* Inputs: get (NULL if unset), set (copies; replaces), unset. */
+/*
+ * Inputs: get (NULL if unset), set (copies; replaces in place, so the order is that of first
+ * setting), unset. Only SRC_USER and SRC_CAPTURE values are held: setting any other source is
+ * a caller's bug and is ignored (secrets never reach the file); from_step is kept for
+ * SRC_CAPTURE only.
+ */
 const struct state_input *state_get_input(const struct state *st, const char *name);
 void state_set_input(struct state *st, const char *name, const char *value,
     enum value_source source, const char *from_step, time_t at);
 void state_unset_input(struct state *st, const char *name);
 
-/* Steps: get (NULL if none), or get-or-create. */
+/*
+ * Steps: get (NULL if none), or get-or-create (SAVED_NONE, appended). Creating a step moves
+ * the array, so earlier struct state_step pointers are then no longer valid.
+ */
 struct state_step *state_get_step(const struct state *st, const char *id);
 struct state_step *state_step(struct state *st, const char *id);
 

@@ -1,0 +1,1091 @@
+/*
+ * state.c: the profile's state file, state.json, and the struct state that holds it in memory.
+ *
+ * This file owns the on-disk format. It is the only place that sees cJSON; callers get plain
+ * structs. The format, version STATE_SCHEMA = 1:
+ *
+ *	{ "schema": 1,
+ *	  "inputs": { "<name>": { "value": "...", "source": "user" | "capture",
+ *	                          "from_step": "<id>", "at": "2026-11-24T10:02:00Z" } },
+ *	  "steps":  { "<id>": { "status": "done" | "failed" | "stale" | "none",
+ *	                        "done_at": T, "started_at": T, "finished_at": T,
+ *	                        "duration_ms": N, "exit_code": N, "message": "...", "log": "path" } } }
+ *
+ * Times are ISO 8601 UTC as iso_time() writes them; zero times and NULL strings are left out.
+ * "schema", an input's "value" and "source" and a step's "status" are required; every other
+ * field is optional, and unknown keys are ignored so that a newer wizard of the same schema can
+ * add fields. A file of a newer schema is refused and left alone; a file that is not valid is
+ * moved aside to "<path>.corrupt-<UTC time>" (never silently dropped) and the wizard starts
+ * afresh with a notice that says where the old file went.
+ *
+ * Only SRC_USER and SRC_CAPTURE inputs are ever stored. Asking state_set_input() to hold a value
+ * of any other source (a secret from the environment, a file or a prompt, or a default) is a
+ * bug in the caller: the call is ignored, so the value can never reach the file; state_save()
+ * also skips any such input that was put into the array by hand.
+ *
+ * Writes are atomic: "<path>.tmp-<pid>" is created O_EXCL 0600, written, fsync'd and renamed
+ * over the file, then the directory is fsync'd, so a crash or SIGKILL leaves either the old or
+ * the new file. A writer killed mid-write may leave its temp file behind; the next successful
+ * state_load() or state_save() removes temp files whose writer is gone (its pid no longer
+ * exists, or the file is over an hour old).
+ */
+#include "config.h"
+
+#include "state.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "util.h"
+
+/* A temp file older than this has no live writer, whatever its pid says. */
+#define STATE_TEMP_MAX_AGE (60 * 60)
+
+/* The largest duration_ms: 2^53, the largest integer a JSON number (a double) holds exactly. */
+#define STATE_MAX_DURATION 9007199254740992.0
+
+/* The longest profile name. */
+#define STATE_PROFILE_MAX 64
+
+/* Name a value source. */
+const char *
+value_source_name(enum value_source s)
+{
+	switch (s) {
+	case SRC_NONE:
+		return "none";
+	case SRC_DEFAULT:
+		return "default";
+	case SRC_USER:
+		return "user";
+	case SRC_CAPTURE:
+		return "capture";
+	case SRC_ENV:
+		return "env";
+	case SRC_FILE:
+		return "file";
+	case SRC_PROMPT:
+		return "prompt";
+	}
+	return "unknown";
+}
+
+/* Name a saved status. */
+const char *
+saved_status_name(enum saved_status s)
+{
+	switch (s) {
+	case SAVED_NONE:
+		return "none";
+	case SAVED_DONE:
+		return "done";
+	case SAVED_FAILED:
+		return "failed";
+	case SAVED_STALE:
+		return "stale";
+	}
+	return "unknown";
+}
+
+/* Tell whether a source may be written to the state file. */
+static bool
+state_storable(enum value_source s)
+{
+	return s == SRC_USER || s == SRC_CAPTURE;
+}
+
+/* Check a profile name: [A-Za-z0-9._-]+, not starting with '.', at most 64 bytes. */
+static int
+state_check_profile(const char *profile, char **cause)
+{
+	size_t len;
+
+	if (profile == NULL || *profile == '\0')
+		return set_cause(cause, "the profile name is empty");
+	len = strlen(profile);
+	if (len > STATE_PROFILE_MAX) {
+		return set_cause(cause, "the profile name is longer than %d characters",
+		    STATE_PROFILE_MAX);
+	}
+	if (profile[0] == '.')
+		return set_cause(cause, "the profile name must not start with '.'");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)profile[i];
+
+		if (!(isascii(c) && isalnum(c)) && c != '.' && c != '_' && c != '-') {
+			return set_cause(cause, "the profile name may only contain letters, "
+			    "digits, '.', '_' and '-'");
+		}
+	}
+	return 0;
+}
+
+/* Find the base of the state directories: $XDG_STATE_HOME or ~/.local/state. */
+static int
+state_base_dir(char **out, char **cause)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	/* The XDG spec says a relative path is invalid and must be ignored. */
+	if (xdg != NULL && xdg[0] == '/') {
+		*out = xstrdup(xdg);
+		return 0;
+	}
+	if (home == NULL || home[0] != '/') {
+		pw = getpwuid(getuid());
+		if (pw == NULL || pw->pw_dir == NULL || pw->pw_dir[0] != '/') {
+			return set_cause(cause, "cannot find the state directory: neither "
+			    "XDG_STATE_HOME nor HOME is an absolute path");
+		}
+		home = pw->pw_dir;
+	}
+	*out = xprintf("%s/.local/state", home);
+	return 0;
+}
+
+/* Find (and create, 0700) the state directory of a profile. */
+int
+state_dir(const char *profile, char **out, char **cause)
+{
+	struct stat sb;
+	char *base = NULL, *dir;
+
+	if (state_check_profile(profile, cause) != 0)
+		return -1;
+	if (state_base_dir(&base, cause) != 0)
+		return -1;
+	for (size_t n = strlen(base); n > 1 && base[n - 1] == '/'; n--)
+		base[n - 1] = '\0';
+	dir = xprintf("%s/dstack-wizard/%s", base, profile);
+	free(base);
+
+	if (mkdir_p(dir, 0700, cause) != 0)
+		goto fail;
+	if (lstat(dir, &sb) != 0) {
+		set_cause(cause, "cannot use directory %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISDIR(sb.st_mode)) {
+		set_cause(cause, "cannot use %s: it is not a directory", dir);
+		goto fail;
+	}
+	/*
+	 * mkdir's mode is cut by the umask, and a directory made earlier may be looser: make it
+	 * 0700 when it is ours. (One owned by someone else is left alone; saving into it will
+	 * fail or succeed on its own terms.)
+	 */
+	if ((sb.st_mode & 07777) != 0700 && sb.st_uid == geteuid() && chmod(dir, 0700) != 0) {
+		set_cause(cause, "cannot make %s private (chmod 0700): %s", dir, strerror(errno));
+		goto fail;
+	}
+	*out = dir;
+	return 0;
+
+fail:
+	free(dir);
+	return -1;
+}
+
+/* Create an empty state. */
+struct state *
+state_new(const char *path)
+{
+	struct state *st = xcalloc(1, sizeof *st);
+
+	st->schema = STATE_SCHEMA;
+	st->path = xstrdup(path);
+	return st;
+}
+
+/* Free one input's strings. */
+static void
+state_input_clear(struct state_input *in)
+{
+	free(in->name);
+	free(in->value);
+	free(in->from_step);
+	memset(in, 0, sizeof *in);
+}
+
+/* Free one step's strings. */
+static void
+state_step_clear(struct state_step *s)
+{
+	free(s->id);
+	free(s->message);
+	free(s->log_path);
+	memset(s, 0, sizeof *s);
+}
+
+/* Free a state. */
+void
+state_free(struct state **stp)
+{
+	struct state *st = *stp;
+
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < st->ninputs; i++)
+		state_input_clear(&st->inputs[i]);
+	free(st->inputs);
+	for (size_t i = 0; i < st->nsteps; i++)
+		state_step_clear(&st->steps[i]);
+	free(st->steps);
+	free(st->path);
+	free(st->notice);
+	free(st);
+	*stp = NULL;
+}
+
+/* Find an input's index, or -1. */
+static ssize_t
+state_find_input(const struct state *st, const char *name)
+{
+	for (size_t i = 0; i < st->ninputs; i++) {
+		if (strcmp(st->inputs[i].name, name) == 0)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* Get an input (NULL if unset). */
+const struct state_input *
+state_get_input(const struct state *st, const char *name)
+{
+	ssize_t i = state_find_input(st, name);
+
+	return i < 0 ? NULL : &st->inputs[i];
+}
+
+/*
+ * Set an input, copying every string; an existing input of that name is replaced in place, so
+ * the order is that of first setting. Sources other than SRC_USER and SRC_CAPTURE are never
+ * stored: such a call is a caller's bug and is ignored. from_step is kept only for SRC_CAPTURE.
+ * The arguments may point into the input being replaced.
+ */
+void
+state_set_input(struct state *st, const char *name, const char *value,
+    enum value_source source, const char *from_step, time_t at)
+{
+	struct state_input new;
+	ssize_t i;
+
+	if (name == NULL || value == NULL)
+		fatal("state_set_input: NULL %s", name == NULL ? "name" : "value");
+	if (!state_storable(source))
+		return;
+
+	new.name = xstrdup(name);
+	new.value = xstrdup(value);
+	new.source = source;
+	new.from_step = source == SRC_CAPTURE ? xstrdup(from_step) : NULL;
+	new.at = at;
+
+	i = state_find_input(st, name);
+	if (i >= 0) {
+		state_input_clear(&st->inputs[i]);
+		st->inputs[i] = new;
+		return;
+	}
+	st->inputs = xreallocarray(st->inputs, st->ninputs + 1, sizeof *st->inputs);
+	st->inputs[st->ninputs++] = new;
+}
+
+/* Remove an input, keeping the others in order. */
+void
+state_unset_input(struct state *st, const char *name)
+{
+	ssize_t i = state_find_input(st, name);
+
+	if (i < 0)
+		return;
+	state_input_clear(&st->inputs[i]);
+	memmove(&st->inputs[i], &st->inputs[i + 1],
+	    (st->ninputs - (size_t)i - 1) * sizeof *st->inputs);
+	st->ninputs--;
+}
+
+/* Get a step's saved record (NULL if none). */
+struct state_step *
+state_get_step(const struct state *st, const char *id)
+{
+	for (size_t i = 0; i < st->nsteps; i++) {
+		if (strcmp(st->steps[i].id, id) == 0)
+			return &st->steps[i];
+	}
+	return NULL;
+}
+
+/*
+ * Get a step's saved record, creating an empty one (SAVED_NONE) at the end if there is none.
+ * Creating one moves the array: earlier pointers from state_step() and state_get_step() are
+ * then no longer valid.
+ */
+struct state_step *
+state_step(struct state *st, const char *id)
+{
+	struct state_step *s = state_get_step(st, id);
+
+	if (s != NULL)
+		return s;
+	if (id == NULL)
+		fatal("state_step: NULL id");
+	st->steps = xreallocarray(st->steps, st->nsteps + 1, sizeof *st->steps);
+	s = &st->steps[st->nsteps++];
+	memset(s, 0, sizeof *s);
+	s->id = xstrdup(id);
+	s->status = SAVED_NONE;
+	return s;
+}
+
+/* ---- Reading. ---- */
+
+/* Copy a name from the file for a message: printable ASCII only, at most 64 bytes. */
+static char *
+state_printable(const char *s)
+{
+	struct strbuf sb = {0};
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < 64; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		sb_addc(&sb, c >= 0x20 && c < 0x7f ? (char)c : '?');
+	}
+	if (s[i] != '\0')
+		sb_adds(&sb, "...");
+	return sb_detach(&sb);
+}
+
+/* Say why a member of the file is wrong: "<what> \"<name>\": <fmt>". */
+static int DW_PRINTF(4, 5)
+state_bad(char **why, const char *what, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg, *p;
+
+	va_start(ap, fmt);
+	msg = xvprintf(fmt, ap);
+	va_end(ap);
+	p = state_printable(name);
+	set_cause(why, "%s \"%s\": %s", what, p, msg);
+	free(p);
+	free(msg);
+	return -1;
+}
+
+/* Read an optional string member; -1 if present but not a string. */
+static int
+state_get_string(const cJSON *obj, const char *key, char **out)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	*out = NULL;
+	if (item == NULL)
+		return 0;
+	if (!cJSON_IsString(item) || item->valuestring == NULL)
+		return -1;
+	*out = xstrdup(item->valuestring);
+	return 0;
+}
+
+/* Read an optional time member; -1 if present but not a canonical ISO 8601 UTC time. */
+static int
+state_get_time(const cJSON *obj, const char *key, time_t *out)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char buf[64];
+	time_t t;
+
+	*out = 0;
+	if (item == NULL)
+		return 0;
+	if (!cJSON_IsString(item) || item->valuestring == NULL)
+		return -1;
+	if (strlen(item->valuestring) >= sizeof buf || parse_iso_time(item->valuestring, &t) != 0)
+		return -1;
+	/* Only the form iso_time() writes, so that what is read is written back the same. */
+	if (strcmp(iso_time(t, buf, sizeof buf), item->valuestring) != 0)
+		return -1;
+	*out = t;
+	return 0;
+}
+
+/* Read an optional integer member within [min, max]; -1 if present but not one. */
+static int
+state_get_integer(const cJSON *obj, const char *key, double min, double max, double *out)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double d;
+
+	*out = 0;
+	if (item == NULL)
+		return 0;
+	if (!cJSON_IsNumber(item))
+		return -1;
+	d = item->valuedouble;
+	if (!isfinite(d) || d != floor(d) || d < min || d > max)
+		return -1;
+	*out = d;
+	return 0;
+}
+
+/* Read one input ("name": {...}) into *in. */
+static int
+state_read_input(const cJSON *item, struct state_input *in, char **why)
+{
+	const char *name = item->string;
+	const cJSON *source;
+
+	if (name == NULL || *name == '\0')
+		return set_cause(why, "an input has an empty name");
+	in->name = xstrdup(name);
+	if (!cJSON_IsObject(item))
+		return state_bad(why, "input", name, "not an object");
+	if (state_get_string(item, "value", &in->value) != 0 || in->value == NULL)
+		return state_bad(why, "input", name, "\"value\" is missing or not a string");
+
+	source = cJSON_GetObjectItemCaseSensitive(item, "source");
+	if (!cJSON_IsString(source) || source->valuestring == NULL)
+		return state_bad(why, "input", name, "\"source\" is missing or not a string");
+	if (strcmp(source->valuestring, "user") == 0)
+		in->source = SRC_USER;
+	else if (strcmp(source->valuestring, "capture") == 0)
+		in->source = SRC_CAPTURE;
+	else
+		return state_bad(why, "input", name, "\"source\" is not \"user\" or \"capture\"");
+
+	if (state_get_string(item, "from_step", &in->from_step) != 0)
+		return state_bad(why, "input", name, "\"from_step\" is not a string");
+	if (in->source != SRC_CAPTURE)
+		freep(&in->from_step);
+	if (state_get_time(item, "at", &in->at) != 0)
+		return state_bad(why, "input", name, "\"at\" is not an ISO 8601 UTC time");
+	return 0;
+}
+
+/* Read one step ("id": {...}) into *s. */
+static int
+state_read_step(const cJSON *item, struct state_step *s, char **why)
+{
+	const char *id = item->string;
+	const cJSON *status;
+	double d;
+
+	if (id == NULL || *id == '\0')
+		return set_cause(why, "a step has an empty id");
+	s->id = xstrdup(id);
+	if (!cJSON_IsObject(item))
+		return state_bad(why, "step", id, "not an object");
+
+	status = cJSON_GetObjectItemCaseSensitive(item, "status");
+	if (!cJSON_IsString(status) || status->valuestring == NULL)
+		return state_bad(why, "step", id, "\"status\" is missing or not a string");
+	if (strcmp(status->valuestring, "none") == 0)
+		s->status = SAVED_NONE;
+	else if (strcmp(status->valuestring, "done") == 0)
+		s->status = SAVED_DONE;
+	else if (strcmp(status->valuestring, "failed") == 0)
+		s->status = SAVED_FAILED;
+	else if (strcmp(status->valuestring, "stale") == 0)
+		s->status = SAVED_STALE;
+	else {
+		return state_bad(why, "step", id,
+		    "\"status\" is not \"none\", \"done\", \"failed\" or \"stale\"");
+	}
+
+	if (state_get_time(item, "done_at", &s->done_at) != 0)
+		return state_bad(why, "step", id, "\"done_at\" is not an ISO 8601 UTC time");
+	if (state_get_time(item, "started_at", &s->started_at) != 0)
+		return state_bad(why, "step", id, "\"started_at\" is not an ISO 8601 UTC time");
+	if (state_get_time(item, "finished_at", &s->finished_at) != 0)
+		return state_bad(why, "step", id, "\"finished_at\" is not an ISO 8601 UTC time");
+	if (state_get_integer(item, "duration_ms", 0, STATE_MAX_DURATION, &d) != 0 ||
+	    d > (double)LONG_MAX) {
+		return state_bad(why, "step", id,
+		    "\"duration_ms\" is not a whole number of milliseconds");
+	}
+	s->duration_ms = (long)d;
+	if (state_get_integer(item, "exit_code", INT_MIN, INT_MAX, &d) != 0)
+		return state_bad(why, "step", id, "\"exit_code\" is not an integer");
+	s->exit_code = (int)d;
+	if (state_get_string(item, "message", &s->message) != 0)
+		return state_bad(why, "step", id, "\"message\" is not a string");
+	if (state_get_string(item, "log", &s->log_path) != 0)
+		return state_bad(why, "step", id, "\"log\" is not a string");
+	return 0;
+}
+
+/* Compare two strings through pointers, for qsort. */
+static int
+state_cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Find a name that occurs twice (NULL if none); names are n strings at stride bytes. */
+static const char *
+state_find_duplicate(const void *base, size_t n, size_t stride)
+{
+	const char **names;
+	const char *dup = NULL;
+
+	if (n < 2)
+		return NULL;
+	names = xreallocarray(NULL, n, sizeof *names);
+	for (size_t i = 0; i < n; i++)
+		names[i] = *(char *const *)((const char *)base + i * stride);
+	qsort(names, n, sizeof *names, state_cmp_names);
+	for (size_t i = 1; i < n && dup == NULL; i++) {
+		if (strcmp(names[i - 1], names[i]) == 0)
+			dup = names[i];
+	}
+	free(names);
+	return dup;
+}
+
+/*
+ * Turn the file's text into st. Returns 0, -1 with *why when the file is not valid state
+ * (it is to be moved aside), or -2 with *why when it is from a newer schema.
+ */
+static int
+state_parse(struct state *st, const char *text, size_t len, char **why)
+{
+	const cJSON *schema, *inputs, *steps, *item;
+	const char *end = NULL, *dup, *nul;
+	cJSON *root;
+	size_t i;
+	double d;
+	int rc = -1;
+
+	if (len == 0)
+		return set_cause(why, "the file is empty");
+	/* cJSON would take a NUL for white space; a crashed file system leaves runs of them. */
+	nul = memchr(text, '\0', len);
+	if (nul != NULL)
+		return set_cause(why, "a NUL byte, at byte %zu", (size_t)(nul - text));
+	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (root == NULL) {
+		if (end != NULL && end >= text && end <= text + len)
+			return set_cause(why, "invalid JSON, at byte %zu", (size_t)(end - text));
+		return set_cause(why, "invalid JSON");
+	}
+	/* cJSON stops after the value; what follows must be only white space. */
+	while (end != NULL && end < text + len && (*end == ' ' || *end == '\t' ||
+	    *end == '\n' || *end == '\r'))
+		end++;
+	if (end == NULL || end != text + len) {
+		set_cause(why, "unexpected data after the JSON value, at byte %zu",
+		    end == NULL ? (size_t)0 : (size_t)(end - text));
+		goto out;
+	}
+	if (!cJSON_IsObject(root)) {
+		set_cause(why, "the top level is not a JSON object");
+		goto out;
+	}
+
+	schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
+	if (schema == NULL) {
+		set_cause(why, "\"schema\" is missing");
+		goto out;
+	}
+	d = cJSON_IsNumber(schema) ? schema->valuedouble : -1;
+	if (!isfinite(d) || d != floor(d) || d < 1 || d > INT_MAX) {
+		set_cause(why, "\"schema\" is not a positive integer");
+		goto out;
+	}
+	if (d > STATE_SCHEMA) {
+		set_cause(why, "is from a newer dstack-wizard (schema %d)", (int)d);
+		rc = -2;
+		goto out;
+	}
+	st->schema = (int)d;
+
+	inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
+	if (inputs != NULL && !cJSON_IsObject(inputs)) {
+		set_cause(why, "\"inputs\" is not a JSON object");
+		goto out;
+	}
+	steps = cJSON_GetObjectItemCaseSensitive(root, "steps");
+	if (steps != NULL && !cJSON_IsObject(steps)) {
+		set_cause(why, "\"steps\" is not a JSON object");
+		goto out;
+	}
+
+	if (inputs != NULL && inputs->child != NULL) {
+		st->inputs = xcalloc((size_t)cJSON_GetArraySize(inputs), sizeof *st->inputs);
+		i = 0;
+		cJSON_ArrayForEach(item, inputs) {
+			st->ninputs = ++i;
+			if (state_read_input(item, &st->inputs[i - 1], why) != 0)
+				goto out;
+		}
+		dup = state_find_duplicate(st->inputs, st->ninputs, sizeof *st->inputs);
+		if (dup != NULL) {
+			state_bad(why, "input", dup, "appears twice");
+			goto out;
+		}
+	}
+	if (steps != NULL && steps->child != NULL) {
+		st->steps = xcalloc((size_t)cJSON_GetArraySize(steps), sizeof *st->steps);
+		i = 0;
+		cJSON_ArrayForEach(item, steps) {
+			st->nsteps = ++i;
+			if (state_read_step(item, &st->steps[i - 1], why) != 0)
+				goto out;
+		}
+		dup = state_find_duplicate(st->steps, st->nsteps, sizeof *st->steps);
+		if (dup != NULL) {
+			state_bad(why, "step", dup, "appears twice");
+			goto out;
+		}
+	}
+	rc = 0;
+
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* Split a path into its directory ("." if none) and base name. */
+static void
+state_split(const char *path, char **dir, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL) {
+		*dir = xstrdup(".");
+		*base = path;
+	} else if (slash == path) {
+		*dir = xstrdup("/");
+		*base = slash + 1;
+	} else {
+		*dir = xstrndup(path, (size_t)(slash - path));
+		*base = slash + 1;
+	}
+}
+
+/* Remove temp files that a killed writer left next to path ("<base>.tmp-<pid>"). */
+static void
+state_clean_temps(const char *path)
+{
+	struct dirent *de;
+	struct stat sb;
+	const char *base, *p;
+	char *dirpath, *prefix, *end;
+	size_t plen;
+	long pid;
+	DIR *d;
+	int dfd;
+
+	state_split(path, &dirpath, &base);
+	prefix = xprintf("%s.tmp-", base);
+	plen = strlen(prefix);
+	d = opendir(dirpath);
+	if (d == NULL)
+		goto out;
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		p = de->d_name + plen;
+		if (!isdigit((unsigned char)*p))
+			continue;
+		errno = 0;
+		pid = strtol(p, &end, 10);
+		if (*end != '\0' || errno != 0 || pid <= 0 || pid > INT_MAX)
+			continue;
+		if (fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+			continue;
+		/* Our own pid: we are not saving now, so it is a leftover of a reused pid. */
+		if (pid != (long)getpid() && !(kill((pid_t)pid, 0) != 0 && errno == ESRCH) &&
+		    time(NULL) - sb.st_mtime < STATE_TEMP_MAX_AGE)
+			continue;
+		unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(d);
+out:
+	free(prefix);
+	free(dirpath);
+}
+
+/* Move a bad state file aside to "<path>.corrupt-<UTC time>[-N]". */
+static int
+state_move_aside(const char *path, char **newpath, char **cause)
+{
+	char stamp[32], *cand;
+	struct stat sb;
+	struct tm tm;
+	time_t now = time(NULL);
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	for (int n = 1; n <= 1000; n++) {
+		if (n == 1)
+			cand = xprintf("%s.corrupt-%s", path, stamp);
+		else
+			cand = xprintf("%s.corrupt-%s-%d", path, stamp, n);
+		if (renameat2(AT_FDCWD, path, AT_FDCWD, cand, RENAME_NOREPLACE) == 0) {
+			*newpath = cand;
+			return 0;
+		}
+		if (errno == EINVAL || errno == ENOSYS) {
+			/* A file system without RENAME_NOREPLACE: check, then rename. */
+			if (lstat(cand, &sb) != 0 && errno == ENOENT) {
+				if (rename(path, cand) == 0) {
+					*newpath = cand;
+					return 0;
+				}
+			} else
+				errno = EEXIST;
+		}
+		if (errno != EEXIST) {
+			set_cause(cause, "state file %s is not valid, and it cannot be moved aside "
+			    "to %s: %s", path, cand, strerror(errno));
+			free(cand);
+			return -1;
+		}
+		free(cand);
+	}
+	return set_cause(cause, "state file %s is not valid, and it cannot be moved aside: too "
+	    "many %s.corrupt-%s* files", path, path, stamp);
+}
+
+/*
+ * Read the file (at most STATE_MAX_SIZE bytes). Returns 0 with *text (NULL if the file is
+ * missing), 1 if it is too large (not read), -1 on error. *sb is the open file's stat.
+ */
+static int
+state_read(const char *path, char **text, size_t *len, struct stat *sb, char **cause)
+{
+	struct strbuf buf = {0};
+	char chunk[65536];
+	ssize_t n;
+	int fd;
+
+	*text = NULL;
+	*len = 0;
+	/* O_NONBLOCK so that a FIFO in its place cannot hang us. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return set_cause(cause, "cannot open state file %s: %s", path, strerror(errno));
+	}
+	if (fstat(fd, sb) != 0) {
+		set_cause(cause, "cannot read state file %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(sb->st_mode)) {
+		set_cause(cause, "cannot read state file %s: it is not a regular file", path);
+		goto fail;
+	}
+	if (sb->st_size > STATE_MAX_SIZE) {
+		close(fd);
+		return 1;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof chunk);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			set_cause(cause, "cannot read state file %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (buf.len + (size_t)n > STATE_MAX_SIZE) {
+			close(fd);
+			sb_free(&buf);
+			return 1;
+		}
+		sb_add(&buf, chunk, (size_t)n);
+	}
+	close(fd);
+	*len = buf.len;
+	*text = sb_detach(&buf);
+	return 0;
+
+fail:
+	close(fd);
+	sb_free(&buf);
+	return -1;
+}
+
+/* Load path; see state.h. */
+int
+state_load(const char *path, struct state **out, char **cause)
+{
+	struct state *st;
+	struct stat sb, now;
+	char *text, *why = NULL, *newpath = NULL;
+	size_t len;
+	int rc, tries = 0;
+
+	*out = NULL;
+	if (path == NULL || *path == '\0')
+		return set_cause(cause, "no state file path");
+again:
+	st = state_new(path);
+	rc = state_read(path, &text, &len, &sb, cause);
+	if (rc < 0) {
+		state_free(&st);
+		return -1;
+	}
+	if (rc == 0 && text == NULL)
+		goto done;	/* no file yet */
+
+	if (rc == 1)
+		set_cause(&why, "it is larger than %d MiB", STATE_MAX_SIZE / (1024 * 1024));
+	else
+		rc = state_parse(st, text, len, &why);
+	free(text);
+	if (rc == 0)
+		goto done;
+	if (rc == -2) {
+		set_cause(cause, "state file %s %s", path, why);
+		free(why);
+		state_free(&st);
+		return -1;
+	}
+
+	/* Not valid. Another wizard may have replaced it since: if so, read it again. */
+	if (lstat(path, &now) != 0 || now.st_ino != sb.st_ino || now.st_dev != sb.st_dev) {
+		free(why);
+		why = NULL;
+		state_free(&st);
+		if (++tries < 3)
+			goto again;
+		return set_cause(cause, "state file %s keeps changing while it is read", path);
+	}
+	if (state_move_aside(path, &newpath, cause) != 0) {
+		free(why);
+		state_free(&st);
+		return -1;
+	}
+	state_free(&st);
+	st = state_new(path);
+	st->notice = xprintf("state file %s was not valid (%s); moved it to %s and started afresh",
+	    path, why, newpath);
+	free(why);
+	free(newpath);
+
+done:
+	state_clean_temps(path);
+	*out = st;
+	return 0;
+}
+
+/* ---- Writing. ---- */
+
+/* Add a time member unless it is zero. */
+static void
+state_add_time(cJSON *obj, const char *key, time_t t)
+{
+	char buf[64];
+
+	if (t != 0)
+		cJSON_AddStringToObject(obj, key, iso_time(t, buf, sizeof buf));
+}
+
+/* Add a string member unless it is NULL. */
+static void
+state_add_string(cJSON *obj, const char *key, const char *s)
+{
+	if (s != NULL)
+		cJSON_AddStringToObject(obj, key, s);
+}
+
+/* Render the state as JSON text (allocated; ends with a newline). */
+static char *
+state_render(const struct state *st)
+{
+	cJSON *root, *inputs, *steps, *obj;
+	char *text, *out, num[32];
+	long ms;
+
+	root = cJSON_CreateObject();
+	if (root == NULL)
+		fatal("out of memory (cJSON)");
+	cJSON_AddNumberToObject(root, "schema", STATE_SCHEMA);
+	inputs = cJSON_AddObjectToObject(root, "inputs");
+	steps = cJSON_AddObjectToObject(root, "steps");
+	if (inputs == NULL || steps == NULL)
+		fatal("out of memory (cJSON)");
+
+	for (size_t i = 0; i < st->ninputs; i++) {
+		const struct state_input *in = &st->inputs[i];
+
+		if (!state_storable(in->source) || in->name == NULL || in->value == NULL)
+			continue;	/* never a secret, whatever ended up in the array */
+		obj = cJSON_AddObjectToObject(inputs, in->name);
+		if (obj == NULL)
+			fatal("out of memory (cJSON)");
+		cJSON_AddStringToObject(obj, "value", in->value);
+		cJSON_AddStringToObject(obj, "source", value_source_name(in->source));
+		if (in->source == SRC_CAPTURE)
+			state_add_string(obj, "from_step", in->from_step);
+		state_add_time(obj, "at", in->at);
+	}
+	for (size_t i = 0; i < st->nsteps; i++) {
+		const struct state_step *s = &st->steps[i];
+
+		if (s->id == NULL)
+			continue;
+		obj = cJSON_AddObjectToObject(steps, s->id);
+		if (obj == NULL)
+			fatal("out of memory (cJSON)");
+		cJSON_AddStringToObject(obj, "status", saved_status_name(s->status));
+		state_add_time(obj, "done_at", s->done_at);
+		state_add_time(obj, "started_at", s->started_at);
+		state_add_time(obj, "finished_at", s->finished_at);
+		/*
+		 * cJSON prints large numbers with 15 significant digits, which can lose the last
+		 * ones; a duration is written exactly, within what the reader accepts.
+		 */
+		ms = s->duration_ms < 0 ? 0 : s->duration_ms;
+		if ((double)ms > STATE_MAX_DURATION)
+			ms = (long)STATE_MAX_DURATION;
+		snprintf(num, sizeof num, "%ld", ms);
+		if (cJSON_AddRawToObject(obj, "duration_ms", num) == NULL)
+			fatal("out of memory (cJSON)");
+		cJSON_AddNumberToObject(obj, "exit_code", s->exit_code);
+		state_add_string(obj, "message", s->message);
+		state_add_string(obj, "log", s->log_path);
+	}
+
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (text == NULL)
+		fatal("out of memory (cJSON_Print)");
+	out = xprintf("%s\n", text);
+	cJSON_free(text);
+	return out;
+}
+
+/* Write all of buf to fd. */
+static int
+state_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Flush a directory's entries to disk. */
+static int
+state_sync_dir(const char *dir)
+{
+	int fd, rc = 0;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* Some file systems cannot sync a directory; that is not an error of ours. */
+	if (fsync(fd) != 0 && errno != EINVAL && errno != EROFS)
+		rc = -1;
+	close(fd);
+	return rc;
+}
+
+/* Save the state atomically: temp file, fsync, rename, fsync the directory. */
+int
+state_save(const struct state *st, char **cause)
+{
+	const char *base;
+	char *text, *tmp, *dir;
+	int fd, saved;
+
+	if (st == NULL || st->path == NULL || *st->path == '\0')
+		return set_cause(cause, "cannot save state: no state file path");
+
+	text = state_render(st);
+	tmp = xprintf("%s.tmp-%ld", st->path, (long)getpid());
+	state_split(st->path, &dir, &base);
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		/* Ours by name: left by an earlier process that had our pid. */
+		unlink(tmp);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	}
+	if (fd < 0) {
+		set_cause(cause, "cannot save state: cannot create %s: %s", tmp, strerror(errno));
+		goto fail_nofile;
+	}
+	/* The umask cannot loosen 0600, but an odd one could tighten it. */
+	if (fchmod(fd, 0600) != 0) {
+		set_cause(cause, "cannot save state: chmod %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (state_write_all(fd, text, strlen(text)) != 0) {
+		set_cause(cause, "cannot save state: cannot write %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (fsync(fd) != 0) {
+		set_cause(cause, "cannot save state: cannot sync %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		set_cause(cause, "cannot save state: cannot write %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, st->path) != 0) {
+		set_cause(cause, "cannot save state: cannot rename %s to %s: %s", tmp, st->path,
+		    strerror(errno));
+		goto fail;
+	}
+	if (state_sync_dir(dir) != 0) {
+		/* The new file is in place; only its durability is in doubt. */
+		set_cause(cause, "saved state to %s, but cannot sync directory %s: %s", st->path,
+		    dir, strerror(errno));
+		free(dir);
+		free(tmp);
+		free(text);
+		return -1;
+	}
+	state_clean_temps(st->path);
+	free(dir);
+	free(tmp);
+	free(text);
+	return 0;
+
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+fail_nofile:
+	free(dir);
+	free(tmp);
+	free(text);
+	return -1;
+}
