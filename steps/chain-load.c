@@ -1,0 +1,2181 @@
+/*
+ * chain-load.c: reads a chain directory (chain.yaml plus one YAML file per step) into the
+ * plain structs of chain.h, and checks it as a whole.
+ *
+ * Each file is parsed with libyaml's event API into a small tree of nodes (struct ynode) that
+ * remembers every node's position; libyaml types never leave this file. The trees are then
+ * decoded field by field. Problems never stop the loader early: every one is recorded as a
+ * line "file:line:column: message" and chain_load() fails at the end with all of them, so an
+ * author fixes a whole file per round. Limits (file size, nesting, node count, regex size)
+ * keep hostile input cheap; aliases are refused outright.
+ *
+ * Order of work: chain.yaml (sections, inputs, their defaults), then each step file in path
+ * order (fields, commands, ${name} references and the secret rules), then the whole graph
+ * (duplicate ids, requires, cycles) and the walking order.
+ */
+#include "config.h"
+
+#include "chain.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "util.h"
+
+#define CHAIN_FILE        "chain.yaml"
+#define MAX_FILE_SIZE     (1024 * 1024)   /* per file */
+#define MAX_DEPTH         16              /* collections inside collections */
+#define MAX_NODES         200000          /* per file */
+#define MAX_STEP_FILES    1000
+#define MAX_ERRORS        100             /* then one "too many errors" line */
+#define MAX_REGEX_LEN     4096
+#define MAX_REGEX_COST    10000           /* regex size once counted repeats are expanded */
+#define MAX_REGEX_TOTAL   200000          /* the same, summed over the whole chain */
+#define MAX_TIMEOUT       604800          /* a week, in seconds */
+#define QUOTE_LEN         48              /* user text echoed in a message */
+
+/* One YAML node with its position. A mapping's kids are key, value, key, value ... */
+enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
+struct ynode {
+	enum ykind kind;
+	int line, col;        /* 1-based start */
+	int endline;          /* 1-based line of the end mark */
+	char *s;              /* scalars: the value, NUL-terminated */
+	size_t len;
+	bool plain;           /* plain scalar: may be null */
+	bool literal;         /* literal block scalar (|): lines map 1:1 to the file */
+	struct ynode **kids;
+	size_t n, cap;
+};
+
+/* A key/value pair found in a mapping. */
+struct field {
+	const struct ynode *key;
+	const struct ynode *val;
+};
+
+/* A step while loading, before the chain is put in walking order. */
+struct pstep {
+	struct step st;
+	bool have_section;          /* st.section is meaningful */
+	struct srcpos *reqpos;      /* position of each requires entry */
+};
+
+struct loader {
+	struct chain *c;
+	struct strbuf err;
+	size_t nerr;
+
+	const char *file;           /* current file (interned) */
+	const char *text;           /* current file's text */
+	size_t len;
+	size_t *lines;              /* offsets of line starts, built on demand */
+	size_t nlines;
+	size_t nodes;               /* nodes made for the current file */
+
+	bool sections_ok;           /* sections are known: check 'section' */
+	bool inputs_ok;             /* inputs are known: check ${name} */
+	bool ids_ok;                /* every step file gave an id: check 'requires' */
+	size_t regex_total;         /* cost of the regexes compiled so far */
+
+	struct pstep **ps;
+	size_t nps;
+
+	char qbuf[4][QUOTE_LEN * 4 + 8];
+	unsigned qnext;
+};
+
+/* -------------------------------------------------------------------------------------- */
+/* Messages. */
+
+/* Record one problem at file:line:col. */
+static void DW_PRINTF(5, 6)
+err_at(struct loader *ld, const char *file, int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ld->nerr > MAX_ERRORS)
+		return;
+	if (ld->err.len > 0)
+		sb_addc(&ld->err, '\n');
+	if (ld->nerr++ == MAX_ERRORS) {
+		sb_addf(&ld->err, "%s:%d:%d: too many errors; the rest are not shown", file, line,
+		    col);
+		return;
+	}
+	sb_addf(&ld->err, "%s:%d:%d: ", file, line, col);
+	va_start(ap, fmt);
+	{
+		char *s = xvprintf(fmt, ap);
+
+		sb_adds(&ld->err, s);
+		free(s);
+	}
+	va_end(ap);
+}
+
+/* Are more messages still recorded? Used to skip costly work for ignored ones. */
+static bool
+err_open(const struct loader *ld)
+{
+	return ld->nerr <= MAX_ERRORS;
+}
+
+#define err_node(ld, n, ...) err_at((ld), (ld)->file, (n)->line, (n)->col, __VA_ARGS__)
+#define err_pos(ld, p, ...) err_at((ld), (p)->file, (p)->line, (p)->col, __VA_ARGS__)
+
+/* Make user text safe to echo in a one-line message: short, no control characters. */
+static const char *
+q(struct loader *ld, const char *s)
+{
+	char *out = ld->qbuf[ld->qnext++ % nitems(ld->qbuf)];
+	size_t i, o = 0;
+
+	if (s == NULL)
+		s = "";
+	for (i = 0; s[i] != '\0' && i < QUOTE_LEN; i++)
+		out[o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	if (s[i] != '\0') {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* Keep the closest of some candidates to a misspelt word. */
+struct suggest {
+	const char *word;
+	const char *best;
+	size_t bestd;
+	size_t limit;
+};
+
+/* Start looking for a suggestion for word. */
+static void
+suggest_init(struct suggest *sg, const char *word)
+{
+	size_t len = strlen(word);
+
+	sg->word = word;
+	sg->best = NULL;
+	sg->bestd = SIZE_MAX;
+	sg->limit = len / 4 > 2 ? len / 4 : 2;
+	if (sg->limit >= len)
+		sg->limit = len > 0 ? len - 1 : 0;
+	if (len > 64)
+		sg->limit = 0;   /* not a typo: not worth the cost */
+}
+
+/* Consider one candidate. */
+static void
+suggest_try(struct suggest *sg, const char *cand)
+{
+	size_t d;
+
+	if (sg->limit == 0 || cand == NULL || strlen(cand) > 64)
+		return;
+	d = str_distance(sg->word, cand);
+	if (d > 0 && d <= sg->limit && d < sg->bestd) {
+		sg->best = cand;
+		sg->bestd = d;
+	}
+}
+
+/* The " (did you mean 'x'?)" suffix, or "". Valid until the next q() calls. */
+static const char *
+suggest_text(struct loader *ld, const struct suggest *sg)
+{
+	char *out;
+
+	if (sg->best == NULL)
+		return "";
+	out = ld->qbuf[ld->qnext++ % nitems(ld->qbuf)];
+	snprintf(out, sizeof ld->qbuf[0], " (did you mean '%s'?)", sg->best);
+	return out;
+}
+
+/* -------------------------------------------------------------------------------------- */
+/* Reading files into node trees. */
+
+/* Free a node tree. */
+static void
+ynode_free(struct ynode *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->n; i++)
+		ynode_free(n->kids[i]);
+	free(n->kids);
+	free(n->s);
+	free(n);
+}
+
+/* Describe what a node is, for "expected X, got Y". */
+static const char *
+ykind_name(const struct ynode *n)
+{
+	if (n == NULL)
+		return "nothing";
+	switch (n->kind) {
+	case Y_SCALAR:
+		if (n->plain && (n->len == 0 || strcmp(n->s, "~") == 0 ||
+		    strcmp(n->s, "null") == 0 || strcmp(n->s, "Null") == 0 ||
+		    strcmp(n->s, "NULL") == 0))
+			return "nothing";
+		return "a string";
+	case Y_SEQ:
+		return "a list";
+	case Y_MAP:
+		return "a mapping";
+	}
+	return "?";
+}
+
+/* Is n absent or a YAML null (empty, ~, null)? */
+static bool
+ynull(const struct ynode *n)
+{
+	return n == NULL || strcmp(ykind_name(n), "nothing") == 0;
+}
+
+/* Offset of the start of 1-based line l in the current file; false if there is none. */
+static bool
+line_span(struct loader *ld, int l, const char **start, size_t *len)
+{
+	size_t end;
+
+	if (ld->lines == NULL) {
+		size_t cap = 64;
+
+		ld->lines = xreallocarray(NULL, cap, sizeof *ld->lines);
+		ld->lines[ld->nlines++] = 0;
+		for (size_t i = 0; i < ld->len; i++) {
+			if (ld->text[i] != '\n')
+				continue;
+			if (ld->nlines == cap) {
+				cap *= 2;
+				ld->lines = xreallocarray(ld->lines, cap, sizeof *ld->lines);
+			}
+			ld->lines[ld->nlines++] = i + 1;
+		}
+	}
+	if (l < 1 || (size_t)l > ld->nlines)
+		return false;
+	*start = ld->text + ld->lines[l - 1];
+	end = (size_t)l < ld->nlines ? ld->lines[l] : ld->len;
+	*len = end - ld->lines[l - 1];
+	return true;
+}
+
+/* Is byte c the first byte of a UTF-8 character? (libyaml counts columns in characters.) */
+static bool
+utf8_lead(char c)
+{
+	return ((unsigned char)c & 0xc0) != 0x80;
+}
+
+/* Line and column (in characters) of a byte offset in the current file. */
+static void
+offset_pos(const struct loader *ld, size_t off, int *line, int *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && i < ld->len; i++) {
+		if (ld->text[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (utf8_lead(ld->text[i]))
+			(*col)++;
+	}
+}
+
+/* Report a libyaml failure. */
+static void
+yaml_problem(struct loader *ld, const yaml_parser_t *p)
+{
+	int line, col;
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		fatal("out of memory (libyaml)");
+	case YAML_READER_ERROR:
+		offset_pos(ld, p->problem_offset, &line, &col);
+		err_at(ld, ld->file, line, col, "not valid text: %s",
+		    p->problem ? p->problem : "unreadable");
+		break;
+	default:
+		line = (int)p->problem_mark.line + 1;
+		col = (int)p->problem_mark.column + 1;
+		if (p->context != NULL) {
+			err_at(ld, ld->file, line, col, "syntax error: %s (%s at line %d, column %d)",
+			    p->problem ? p->problem : "unknown", p->context,
+			    (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+		} else {
+			err_at(ld, ld->file, line, col, "syntax error: %s",
+			    p->problem ? p->problem : "unknown");
+		}
+		break;
+	}
+}
+
+/* Make a node for an event. */
+static struct ynode *
+ynode_new(struct loader *ld, enum ykind kind, const yaml_event_t *ev)
+{
+	struct ynode *n = xcalloc(1, sizeof *n);
+
+	ld->nodes++;
+	n->kind = kind;
+	n->line = (int)ev->start_mark.line + 1;
+	n->col = (int)ev->start_mark.column + 1;
+	n->endline = (int)ev->end_mark.line + 1;
+	if (kind == Y_SCALAR) {
+		n->len = ev->data.scalar.length;
+		n->s = xmalloc(n->len + 1);
+		memcpy(n->s, ev->data.scalar.value, n->len);
+		n->s[n->len] = '\0';
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		n->literal = ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE;
+		if (memchr(n->s, '\0', n->len) != NULL) {
+			err_node(ld, n, "text must not contain NUL characters");
+			n->len = strlen(n->s);
+		}
+	}
+	return n;
+}
+
+/* Hang node n under the open collection (or make it the root); -1 if not allowed. */
+static int
+ynode_attach(struct loader *ld, struct ynode **stack, int depth, struct ynode **root,
+    struct ynode *n)
+{
+	struct ynode *parent;
+
+	if (depth == 0) {
+		*root = n;
+		return 0;
+	}
+	parent = stack[depth - 1];
+	if (parent->kind == Y_MAP && parent->n % 2 == 0 && n->kind != Y_SCALAR) {
+		err_node(ld, n, "a key must be a plain string, not %s", ykind_name(n));
+		ynode_free(n);
+		return -1;
+	}
+	if (parent->n == parent->cap) {
+		parent->cap = parent->cap ? parent->cap * 2 : 8;
+		parent->kids = xreallocarray(parent->kids, parent->cap, sizeof *parent->kids);
+	}
+	parent->kids[parent->n++] = n;
+	return 0;
+}
+
+/* Parse the current file's text into a tree; *out is NULL for an empty file. */
+static int
+yparse(struct loader *ld, struct ynode **out)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	struct ynode *stack[MAX_DEPTH], *root = NULL, *n;
+	int depth = 0, ndocs = 0, rc = 0;
+	yaml_event_type_t type;
+
+	*out = NULL;
+	ld->nodes = 0;
+	if (!yaml_parser_initialize(&p))
+		fatal("out of memory (libyaml)");
+	yaml_parser_set_input_string(&p, (const unsigned char *)ld->text, ld->len);
+	for (;;) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			yaml_problem(ld, &p);
+			rc = -1;
+			break;
+		}
+		type = ev.type;
+		switch (type) {
+		case YAML_DOCUMENT_START_EVENT:
+			if (++ndocs > 1) {
+				err_at(ld, ld->file, (int)ev.start_mark.line + 1,
+				    (int)ev.start_mark.column + 1,
+				    "a second YAML document; a file holds exactly one");
+				rc = -1;
+			}
+			break;
+		case YAML_ALIAS_EVENT:
+			err_at(ld, ld->file, (int)ev.start_mark.line + 1,
+			    (int)ev.start_mark.column + 1,
+			    "aliases (*%s) are not supported; write the value out",
+			    q(ld, (const char *)ev.data.alias.anchor));
+			rc = -1;
+			break;
+		case YAML_SCALAR_EVENT:
+			n = ynode_new(ld, Y_SCALAR, &ev);
+			if (ynode_attach(ld, stack, depth, &root, n) != 0)
+				rc = -1;
+			break;
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			n = ynode_new(ld, type == YAML_SEQUENCE_START_EVENT ? Y_SEQ : Y_MAP, &ev);
+			if (ynode_attach(ld, stack, depth, &root, n) != 0) {
+				rc = -1;
+				break;
+			}
+			if (depth == MAX_DEPTH) {
+				err_node(ld, n, "nested more than %d levels deep", MAX_DEPTH);
+				rc = -1;
+				break;
+			}
+			stack[depth++] = n;
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			if (depth > 0) {
+				stack[depth - 1]->endline = (int)ev.end_mark.line + 1;
+				depth--;
+			}
+			break;
+		default:
+			break;
+		}
+		if (rc == 0 && ld->nodes > MAX_NODES) {
+			err_at(ld, ld->file, (int)ev.start_mark.line + 1,
+			    (int)ev.start_mark.column + 1, "more than %d YAML nodes in one file",
+			    MAX_NODES);
+			rc = -1;
+		}
+		yaml_event_delete(&ev);
+		if (rc != 0 || type == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&p);
+	if (rc != 0) {
+		ynode_free(root);
+		return -1;
+	}
+	*out = root;
+	return 0;
+}
+
+/* Intern a file name for srcpos. */
+static const char *
+intern_file(struct loader *ld, const char *rel)
+{
+	struct chain *c = ld->c;
+
+	c->files = xreallocarray(c->files, c->nfiles + 1, sizeof *c->files);
+	c->files[c->nfiles] = xstrdup(rel);
+	return c->files[c->nfiles++];
+}
+
+/* Read dir/rel as the current file; -1 (reported) if it cannot be read. */
+static int
+load_text(struct loader *ld, const char *rel, char **textp)
+{
+	char *path = xprintf("%s/%s", ld->c->dir, rel), *buf;
+	struct stat sb;
+	size_t got = 0;
+	ssize_t r;
+	int fd;
+
+	*textp = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	free(path);
+	if (fd < 0) {
+		err_at(ld, ld->file, 1, 1, "cannot open %s: %s", rel, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		err_at(ld, ld->file, 1, 1, "%s is not a regular file", rel);
+		close(fd);
+		return -1;
+	}
+	if (sb.st_size > MAX_FILE_SIZE) {
+		err_at(ld, ld->file, 1, 1, "file is larger than %d bytes", MAX_FILE_SIZE);
+		close(fd);
+		return -1;
+	}
+	buf = xmalloc((size_t)sb.st_size + 2);
+	for (;;) {
+		r = read(fd, buf + got, (size_t)sb.st_size + 1 - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err_at(ld, ld->file, 1, 1, "cannot read %s: %s", rel, strerror(errno));
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (got > (size_t)sb.st_size) {
+			err_at(ld, ld->file, 1, 1, "%s changed while it was read", rel);
+			free(buf);
+			close(fd);
+			return -1;
+		}
+	}
+	close(fd);
+	buf[got] = '\0';
+	ld->text = buf;
+	ld->len = got;
+	free(ld->lines);
+	ld->lines = NULL;
+	ld->nlines = 0;
+	*textp = buf;
+	return 0;
+}
+
+/* Forget the current file's text. */
+static void
+unload_text(struct loader *ld, char **textp)
+{
+	free(*textp);
+	*textp = NULL;
+	ld->text = NULL;
+	ld->len = 0;
+	free(ld->lines);
+	ld->lines = NULL;
+	ld->nlines = 0;
+}
+
+/* -------------------------------------------------------------------------------------- */
+/* Decoding nodes. */
+
+/*
+ * Collect the fields of mapping map: out[i] gets the pair whose key is keys[i]. Unknown and
+ * repeated keys are reported.
+ */
+static void
+ymap_fields(struct loader *ld, const struct ynode *map, const char *const *keys, size_t nkeys,
+    struct field *out)
+{
+	memset(out, 0, nkeys * sizeof *out);
+	for (size_t i = 0; i + 1 < map->n; i += 2) {
+		const struct ynode *k = map->kids[i], *v = map->kids[i + 1];
+		size_t j;
+
+		for (j = 0; j < nkeys; j++) {
+			if (strcmp(k->s, keys[j]) == 0)
+				break;
+		}
+		if (j == nkeys) {
+			struct suggest sg;
+
+			suggest_init(&sg, k->s);
+			for (j = 0; j < nkeys; j++)
+				suggest_try(&sg, keys[j]);
+			err_node(ld, k, "unknown key '%s'%s", q(ld, k->s), suggest_text(ld, &sg));
+			continue;
+		}
+		if (out[j].key != NULL) {
+			err_node(ld, k, "duplicate key '%s' (first at line %d)", keys[j],
+			    out[j].key->line);
+			continue;
+		}
+		out[j].key = k;
+		out[j].val = v;
+	}
+}
+
+/* An optional string field: NULL when absent or null. */
+static char *
+ystr(struct loader *ld, const struct ynode *n)
+{
+	if (ynull(n))
+		return NULL;
+	if (n->kind != Y_SCALAR) {
+		err_node(ld, n, "expected a string, got %s", ykind_name(n));
+		return NULL;
+	}
+	return xstrndup(n->s, n->len);
+}
+
+/* A required string field of the mapping map (what: "step", "input" ...). */
+static char *
+ystr_req(struct loader *ld, const struct ynode *map, const struct field *f, const char *what,
+    const char *key)
+{
+	if (f->key == NULL) {
+		err_node(ld, map, "%s has no '%s'", what, key);
+		return NULL;
+	}
+	if (ynull(f->val) || (f->val->kind == Y_SCALAR && f->val->len == 0)) {
+		err_node(ld, f->key, "'%s' is empty", key);
+		return NULL;
+	}
+	return ystr(ld, f->val);
+}
+
+/* A boolean field; *out is left alone when absent. -1 if malformed (reported). */
+static int
+ybool(struct loader *ld, const struct ynode *n, bool *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE", "yes", "Yes", "YES" };
+	static const char *const no[] = { "false", "False", "FALSE", "no", "No", "NO" };
+
+	if (ynull(n))
+		return 0;
+	if (n->kind == Y_SCALAR) {
+		for (size_t i = 0; i < nitems(yes); i++) {
+			if (strcmp(n->s, yes[i]) == 0) {
+				*out = true;
+				return 0;
+			}
+			if (strcmp(n->s, no[i]) == 0) {
+				*out = false;
+				return 0;
+			}
+		}
+		err_node(ld, n, "expected true or false, got '%s'", q(ld, n->s));
+		return -1;
+	}
+	err_node(ld, n, "expected true or false, got %s", ykind_name(n));
+	return -1;
+}
+
+/* One of a fixed set of words; -1 if absent or bad (reported when bad). */
+static int
+yenum(struct loader *ld, const struct ynode *n, const char *key, const char *const *names,
+    size_t count, int *out)
+{
+	struct strbuf allowed = {0};
+	struct suggest sg;
+
+	if (ynull(n))
+		return -1;
+	if (n->kind == Y_SCALAR) {
+		for (size_t i = 0; i < count; i++) {
+			if (names[i] != NULL && strcmp(n->s, names[i]) == 0) {
+				*out = (int)i;
+				return 0;
+			}
+		}
+	}
+	suggest_init(&sg, n->kind == Y_SCALAR ? n->s : "");
+	for (size_t i = 0; i < count; i++) {
+		if (names[i] == NULL)
+			continue;
+		sb_addf(&allowed, "%s%s", allowed.len ? ", " : "", names[i]);
+		if (n->kind == Y_SCALAR)
+			suggest_try(&sg, names[i]);
+	}
+	if (n->kind == Y_SCALAR) {
+		err_node(ld, n, "%s must be one of %s; got '%s'%s", key, sb_str(&allowed),
+		    q(ld, n->s), suggest_text(ld, &sg));
+	} else {
+		err_node(ld, n, "%s must be one of %s; got %s", key, sb_str(&allowed),
+		    ykind_name(n));
+	}
+	sb_free(&allowed);
+	return -1;
+}
+
+/* Check that n is a list (null counts as empty); false if not (reported). */
+static bool
+ylist(struct loader *ld, const struct ynode *n, const char *what)
+{
+	if (ynull(n))
+		return false;
+	if (n->kind != Y_SEQ) {
+		err_node(ld, n, "expected %s, got %s", what, ykind_name(n));
+		return false;
+	}
+	return true;
+}
+
+/* Is s an id: [a-z0-9][a-z0-9-]* ? */
+static bool
+valid_id(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')))
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* Is s an input name: [a-z][a-z0-9_]* ? */
+static bool
+valid_input_name(const char *s)
+{
+	if (!(*s >= 'a' && *s <= 'z'))
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* Is s an environment variable name: [A-Za-z_][A-Za-z0-9_]* ? */
+static bool
+valid_env_name(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return false;
+	for (; *s != '\0'; s++) {
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	}
+	return true;
+}
+
+/* Saturating multiply, for the regex cost estimate. */
+static size_t
+sat_mul(size_t a, size_t b)
+{
+	if (a != 0 && b > SIZE_MAX / 4 / a)
+		return SIZE_MAX / 4;
+	return a * b;
+}
+
+/*
+ * Estimate how large a regex becomes once counted repeats ({n,m}) are unrolled, as regcomp
+ * does; (x{100}){100} costs 10000. Keeps a hostile file from making regcomp eat memory.
+ */
+static size_t
+regex_cost(const char *re)
+{
+	size_t total[MAX_REGEX_LEN / 2 + 2], last[MAX_REGEX_LEN / 2 + 2];
+	size_t depth = 0, i = 0, len = strlen(re);
+
+	total[0] = last[0] = 0;
+	while (i < len) {
+		char ch = re[i];
+		size_t atom = 1;
+
+		if (ch == '(') {
+			if (depth + 1 >= nitems(total))
+				return SIZE_MAX;
+			depth++;
+			total[depth] = last[depth] = 0;
+			i++;
+			continue;
+		}
+		if (ch == ')' && depth > 0) {
+			atom = total[depth] ? total[depth] : 1;
+			depth--;
+			i++;
+		} else if (ch == '|') {
+			last[depth] = 0;
+			i++;
+			continue;
+		} else if (ch == '{' && re[i + 1] >= '0' && re[i + 1] <= '9') {
+			unsigned long lo = 0, hi;
+			char *end;
+
+			lo = strtoul(re + i + 1, &end, 10);
+			hi = lo;
+			if (*end == ',') {
+				if (end[1] >= '0' && end[1] <= '9')
+					hi = strtoul(end + 1, &end, 10);
+				else
+					end++;
+			}
+			if (*end == '}' && end > re + i + 1) {
+				size_t count = hi > lo ? hi : lo;
+
+				if (count > 0xffff)
+					return SIZE_MAX;
+				if (count > 1) {
+					size_t grown = sat_mul(last[depth], count);
+
+					total[depth] += grown - last[depth];
+					last[depth] = grown;
+				}
+				i = (size_t)(end - re) + 1;
+				if (total[depth] > SIZE_MAX / 8)
+					return SIZE_MAX;
+				continue;
+			}
+			i++;
+		} else if (ch == '[') {
+			i++;
+			if (i < len && re[i] == '^')
+				i++;
+			if (i < len && re[i] == ']')
+				i++;
+			while (i < len && re[i] != ']') {
+				if (re[i] == '[' && i + 1 < len &&
+				    (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
+					char close = re[i + 1];
+
+					i += 2;
+					while (i + 1 < len && !(re[i] == close && re[i + 1] == ']'))
+						i++;
+					i += 2;
+					continue;
+				}
+				i++;
+			}
+			i++;
+		} else if (ch == '\\') {
+			i += 2;
+		} else {
+			i++;
+		}
+		total[depth] += atom;
+		last[depth] = atom;
+		if (total[depth] > SIZE_MAX / 8)
+			return SIZE_MAX;
+	}
+	while (depth > 0) {
+		total[depth - 1] += total[depth];
+		depth--;
+	}
+	return total[0];
+}
+
+/* Compile a regex from n (field key); false if it is refused (reported). */
+static bool
+compile_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
+    regex_t *re, int flags)
+{
+	char buf[256];
+	size_t cost;
+	int rc;
+
+	if (strlen(text) > MAX_REGEX_LEN) {
+		err_node(ld, n, "%s: the regex is longer than %d characters", key, MAX_REGEX_LEN);
+		return false;
+	}
+	cost = regex_cost(text);
+	if (cost > MAX_REGEX_COST) {
+		err_node(ld, n, "%s: the regex repeats too much ({n} counts multiply to more "
+		    "than %d)", key, MAX_REGEX_COST);
+		return false;
+	}
+	if (ld->regex_total + cost > MAX_REGEX_TOTAL) {
+		err_node(ld, n, "%s: the chain's regexes are too large in total (more than %d)",
+		    key, MAX_REGEX_TOTAL);
+		return false;
+	}
+	ld->regex_total += cost;
+	rc = regcomp(re, text, flags);
+	if (rc != 0) {
+		regerror(rc, re, buf, sizeof buf);
+		err_node(ld, n, "%s: bad regex '%s': %s", key, q(ld, text), buf);
+		return false;
+	}
+	return true;
+}
+
+/* -------------------------------------------------------------------------------------- */
+/* chain.yaml: sections and inputs. */
+
+enum { CK_TITLE, CK_SECTIONS, CK_INPUTS, CK__N };
+static const char *const chain_keys[] = { "title", "sections", "inputs" };
+
+enum { SK_ID, SK_TITLE, SK__N };
+static const char *const section_keys[] = { "id", "title" };
+
+enum {
+	IK_NAME, IK_LABEL, IK_TYPE, IK_SECRET, IK_SCOPE, IK_OPTIONAL, IK_DEFAULT, IK_PATTERN,
+	IK_VERIFY, IK_HELP, IK__N
+};
+static const char *const input_keys[] = {
+	"name", "label", "type", "secret", "scope", "optional", "default", "pattern", "verify",
+	"help"
+};
+
+static const char *const scope_names[] = { [SCOPE_ANY] = "any", [SCOPE_LOCAL] = "local" };
+
+/* Decode the sections list. */
+static void
+load_sections(struct loader *ld, const struct ynode *list)
+{
+	struct chain *c = ld->c;
+
+	c->sections = xcalloc(list->n, sizeof *c->sections);
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *item = list->kids[i];
+		struct field f[SK__N];
+		char *id, *title;
+		int dup;
+
+		if (item->kind != Y_MAP) {
+			err_node(ld, item, "expected a section (a mapping with id and title), got %s",
+			    ykind_name(item));
+			continue;
+		}
+		ymap_fields(ld, item, section_keys, SK__N, f);
+		id = ystr_req(ld, item, &f[SK_ID], "section", "id");
+		title = ystr_req(ld, item, &f[SK_TITLE], "section", "title");
+		if (id == NULL) {
+			free(title);
+			continue;
+		}
+		if (!valid_id(id)) {
+			err_node(ld, f[SK_ID].val, "section id '%s' must be lowercase letters, digits "
+			    "and '-'", q(ld, id));
+		}
+		dup = chain_section_index(c, id);
+		if (dup >= 0) {
+			err_node(ld, f[SK_ID].val, "duplicate section '%s' (first at line %d)",
+			    q(ld, id), c->sections[dup].pos.line);
+			free(id);
+			free(title);
+			continue;
+		}
+		c->sections[c->nsections].id = id;
+		c->sections[c->nsections].title = title ? title : xstrdup(id);
+		c->sections[c->nsections].pos = (struct srcpos){ ld->file, item->line, item->col };
+		c->nsections++;
+	}
+}
+
+/* Decode one input definition; returns false when it cannot be kept. */
+static bool
+load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
+    const struct ynode **defnode)
+{
+	struct field f[IK__N];
+	int v, dup;
+
+	memset(in, 0, sizeof *in);
+	*defnode = NULL;
+	if (item->kind != Y_MAP) {
+		err_node(ld, item, "expected an input definition (a mapping), got %s",
+		    ykind_name(item));
+		return false;
+	}
+	ymap_fields(ld, item, input_keys, IK__N, f);
+	in->pos = (struct srcpos){ ld->file, item->line, item->col };
+	in->name = ystr_req(ld, item, &f[IK_NAME], "input", "name");
+	in->label = ystr_req(ld, item, &f[IK_LABEL], "input", "label");
+	if (in->name != NULL && !valid_input_name(in->name)) {
+		err_node(ld, f[IK_NAME].val, "input name '%s' must be lowercase letters, digits "
+		    "and '_', starting with a letter", q(ld, in->name));
+	}
+	in->type = IT_TEXT;
+	if (f[IK_TYPE].key != NULL) {
+		const char *names[IT_PATH + 1];
+
+		for (int t = 0; t <= IT_PATH; t++)
+			names[t] = input_type_name((enum input_type)t);
+		if (yenum(ld, f[IK_TYPE].val, "type", names, nitems(names), &v) == 0)
+			in->type = (enum input_type)v;
+		else if (ynull(f[IK_TYPE].val))
+			err_node(ld, f[IK_TYPE].key, "'type' is empty");
+	}
+	if (ybool(ld, f[IK_SECRET].val, &in->secret) == 0 && in->type == IT_SECRET) {
+		if (f[IK_SECRET].key != NULL && !ynull(f[IK_SECRET].val) && !in->secret) {
+			err_node(ld, f[IK_SECRET].val, "an input of type secret is always secret; "
+			    "drop 'secret: false'");
+		}
+		in->secret = true;
+	}
+	if (in->type == IT_SECRET)
+		in->secret = true;
+	in->scope = SCOPE_ANY;
+	if (f[IK_SCOPE].key != NULL) {
+		if (yenum(ld, f[IK_SCOPE].val, "scope", scope_names, nitems(scope_names), &v) == 0)
+			in->scope = (enum scope)v;
+		else if (ynull(f[IK_SCOPE].val))
+			err_node(ld, f[IK_SCOPE].key, "'scope' is empty");
+	}
+	ybool(ld, f[IK_OPTIONAL].val, &in->optional);
+	in->def = ystr(ld, f[IK_DEFAULT].val);
+	if (in->def != NULL) {
+		*defnode = f[IK_DEFAULT].val;
+		if (in->secret) {
+			err_node(ld, f[IK_DEFAULT].val, "secret input '%s' cannot have a default; "
+			    "a secret is never written in a file", q(ld, in->name));
+			freep(&in->def);
+			*defnode = NULL;
+		}
+	}
+	in->pattern = ystr(ld, f[IK_PATTERN].val);
+	if (in->pattern != NULL &&
+	    !compile_regex(ld, f[IK_PATTERN].val, "pattern", in->pattern, &in->pattern_re,
+	    REG_EXTENDED | REG_NOSUB))
+		freep(&in->pattern);
+	in->verify = ystr(ld, f[IK_VERIFY].val);
+	in->help = ystr(ld, f[IK_HELP].val);
+	if (in->name == NULL)
+		return false;
+	dup = chain_input_index(ld->c, in->name);
+	if (dup >= 0) {
+		const struct srcpos *p = &ld->c->inputs[dup].pos;
+
+		err_node(ld, f[IK_NAME].val, "duplicate input '%s' (first at %s:%d:%d)",
+		    q(ld, in->name), p->file, p->line, p->col);
+		return false;
+	}
+	if (in->label == NULL)
+		in->label = xstrdup(in->name);
+	return true;
+}
+
+/* Free a half-made input definition. */
+static void
+input_clear(struct input_def *in)
+{
+	free(in->name);
+	free(in->label);
+	free(in->help);
+	free(in->def);
+	if (in->pattern != NULL)
+		regfree(&in->pattern_re);
+	free(in->pattern);
+	free(in->verify);
+	memset(in, 0, sizeof *in);
+}
+
+/*
+ * Where, in the file, is the reference tok (toklen bytes) found at byte off of scalar n's
+ * value? Exact for single-line and literal (|) scalars; the scalar's start otherwise. Columns
+ * count characters, as libyaml's do.
+ */
+static void
+ref_pos(struct loader *ld, const struct ynode *n, size_t off, const char *tok, size_t toklen,
+    int *line, int *col)
+{
+	const char *vline, *src, *hit;
+	size_t srclen, nth = 0, from;
+	int l;
+
+	*line = n->line;
+	*col = n->col;
+	if (n->literal) {
+		l = n->line + 1;
+		vline = n->s;
+		for (size_t i = 0; i < off; i++) {
+			if (n->s[i] == '\n') {
+				l++;
+				vline = n->s + i + 1;
+			}
+		}
+		from = 0;
+	} else if (n->line == n->endline && memchr(n->s, '\n', n->len) == NULL) {
+		l = n->line;
+		vline = n->s;
+		from = (size_t)n->col - 1;   /* characters, made bytes below */
+	} else
+		return;
+	for (const char *p = vline; p < n->s + off; p += toklen) {
+		p = memmem(p, (size_t)(n->s + off - p), tok, toklen);
+		if (p == NULL)
+			break;
+		nth++;
+	}
+	if (!line_span(ld, l, &src, &srclen))
+		return;
+	hit = src;
+	while (from > 0 && hit < src + srclen) {
+		hit++;
+		if (hit == src + srclen || utf8_lead(*hit))
+			from--;
+	}
+	for (;;) {
+		hit = memmem(hit, srclen - (size_t)(hit - src), tok, toklen);
+		if (hit == NULL)
+			return;
+		if (nth-- == 0)
+			break;
+		hit += toklen;
+	}
+	*line = l;
+	*col = 1;
+	for (const char *p = src; p < hit; p++)
+		*col += utf8_lead(*p);
+}
+
+/* The scan of one scalar for ${name} references. */
+struct refscan {
+	struct loader *ld;
+	const struct ynode *n;
+	void (*fn)(struct refscan *rs, int idx, const char *name);
+	void *data;
+	const char *at;       /* the current reference's "${" in n->s */
+	size_t len;           /* length of the current name */
+};
+
+/* Report a problem at the current reference (its position is worked out only now). */
+static void DW_PRINTF(2, 3)
+ref_err(struct refscan *rs, const char *fmt, ...)
+{
+	struct loader *ld = rs->ld;
+	va_list ap;
+	char *msg;
+	int line, col;
+
+	if (!err_open(ld))
+		return;
+	ref_pos(ld, rs->n, (size_t)(rs->at - rs->n->s), rs->at, rs->len + 3, &line, &col);
+	va_start(ap, fmt);
+	msg = xvprintf(fmt, ap);
+	va_end(ap);
+	err_at(ld, ld->file, line, col, "%s", msg);
+	free(msg);
+}
+
+/* Resolve one reference; report an unknown name. */
+static void
+refscan_cb(const char *name, size_t len, void *data)
+{
+	struct refscan *rs = data;
+	struct loader *ld = rs->ld;
+	char *nm = xstrndup(name, len);
+	int idx = chain_input_index(ld->c, nm);
+
+	rs->at = name - 2;
+	rs->len = len;
+	if (idx < 0) {
+		struct suggest sg;
+
+		if (ld->inputs_ok && err_open(ld)) {
+			suggest_init(&sg, nm);
+			for (size_t i = 0; i < ld->c->ninputs; i++)
+				suggest_try(&sg, ld->c->inputs[i].name);
+			ref_err(rs, "${%s} is not a defined input%s", q(ld, nm),
+			    suggest_text(ld, &sg));
+		}
+	} else if (rs->fn != NULL)
+		rs->fn(rs, idx, nm);
+	free(nm);
+}
+
+/* Scan scalar n for references, calling fn for each defined one. */
+static void
+scan_refs(struct loader *ld, const struct ynode *n,
+    void (*fn)(struct refscan *, int, const char *), void *data)
+{
+	struct refscan rs = { ld, n, fn, data, NULL, 0 };
+
+	if (n != NULL && n->kind == Y_SCALAR)
+		chain_refs(n->s, refscan_cb, &rs);
+}
+
+/* State of the default-reference check. */
+struct defscan {
+	size_t from;          /* the input whose default is scanned */
+	size_t **edges;       /* per input: inputs its default references */
+	size_t *nedges;
+};
+
+/* A default references another input: remember the edge, apply the secret rule. */
+static void
+default_ref(struct refscan *rs, int idx, const char *name)
+{
+	struct defscan *ds = rs->data;
+	struct loader *ld = rs->ld;
+	const struct input_def *from = &ld->c->inputs[ds->from], *to = &ld->c->inputs[idx];
+
+	if (to->secret && !from->secret) {
+		ref_err(rs, "the default of '%s' uses secret input '%s'; a secret cannot flow "
+		    "into an input that is not secret", from->name, name);
+	}
+	ds->edges[ds->from] = xreallocarray(ds->edges[ds->from], ds->nedges[ds->from] + 1,
+	    sizeof **ds->edges);
+	ds->edges[ds->from][ds->nedges[ds->from]++] = (size_t)idx;
+}
+
+/*
+ * Find a cycle in a directed graph of n nodes by depth-first search from each node in order.
+ * Calls found(from, edge, stack, depth) for each edge that closes a cycle; stack[0..depth)
+ * holds the path to from, which ends the path.
+ */
+static void
+find_cycles(size_t n, size_t *const *edges, const size_t *nedges,
+    void (*found)(void *, size_t, size_t, const size_t *, size_t), void *data)
+{
+	unsigned char *color = xcalloc(n, 1);   /* 0 new, 1 on the path, 2 done */
+	size_t *stack = xcalloc(n, sizeof *stack), *next = xcalloc(n, sizeof *next);
+
+	for (size_t s = 0; s < n; s++) {
+		size_t depth = 0;
+
+		if (color[s] != 0)
+			continue;
+		stack[depth++] = s;
+		color[s] = 1;
+		next[s] = 0;
+		while (depth > 0) {
+			size_t v = stack[depth - 1];
+
+			if (next[v] < nedges[v]) {
+				size_t e = next[v]++, w = edges[v][e];
+
+				if (w >= n)
+					continue;
+				if (color[w] == 1)
+					found(data, v, e, stack, depth);
+				else if (color[w] == 0) {
+					color[w] = 1;
+					next[w] = 0;
+					stack[depth++] = w;
+				}
+			} else {
+				color[v] = 2;
+				depth--;
+			}
+		}
+	}
+	free(next);
+	free(stack);
+	free(color);
+}
+
+/* The text "a -> b -> c -> a" of the cycle closed by from's edge e. */
+static char *
+cycle_text(size_t w, const size_t *stack, size_t depth, const char *(*name)(void *, size_t),
+    void *data)
+{
+	struct strbuf sb = {0};
+	size_t start = 0;
+
+	while (start < depth && stack[start] != w)
+		start++;
+	for (size_t i = start; i < depth; i++)
+		sb_addf(&sb, "%s -> ", name(data, stack[i]));
+	sb_adds(&sb, name(data, w));
+	return sb_detach(&sb);
+}
+
+/* Context of the default-cycle report. */
+struct defcycle {
+	struct loader *ld;
+	struct defscan *ds;
+	const struct ynode **defnodes;
+};
+
+/* Name of input i. */
+static const char *
+input_name_at(void *data, size_t i)
+{
+	struct defcycle *dc = data;
+
+	return dc->ld->c->inputs[i].name;
+}
+
+/* Report a cycle among input defaults. */
+static void
+default_cycle(void *data, size_t from, size_t e, const size_t *stack, size_t depth)
+{
+	struct defcycle *dc = data;
+	char *text = cycle_text(dc->ds->edges[from][e], stack, depth, input_name_at, dc);
+
+	err_node(dc->ld, dc->defnodes[from], "input defaults form a cycle: %s", text);
+	free(text);
+}
+
+/* Check every default's references: defined, no secret leaks, no cycles. */
+static void
+check_defaults(struct loader *ld, const struct ynode **defnodes)
+{
+	struct chain *c = ld->c;
+	struct defscan ds;
+	struct defcycle dc = { ld, &ds, defnodes };
+
+	ds.edges = xcalloc(c->ninputs, sizeof *ds.edges);
+	ds.nedges = xcalloc(c->ninputs, sizeof *ds.nedges);
+	for (size_t i = 0; i < c->ninputs; i++) {
+		if (defnodes[i] == NULL)
+			continue;
+		ds.from = i;
+		scan_refs(ld, defnodes[i], default_ref, &ds);
+	}
+	find_cycles(c->ninputs, ds.edges, ds.nedges, default_cycle, &dc);
+	for (size_t i = 0; i < c->ninputs; i++)
+		free(ds.edges[i]);
+	free(ds.edges);
+	free(ds.nedges);
+}
+
+/* Decode the inputs list. */
+static void
+load_inputs(struct loader *ld, const struct ynode *list)
+{
+	struct chain *c = ld->c;
+	const struct ynode **defnodes = xcalloc(list->n, sizeof *defnodes);
+
+	c->inputs = xcalloc(list->n, sizeof *c->inputs);
+	for (size_t i = 0; i < list->n; i++) {
+		struct input_def *in = &c->inputs[c->ninputs];
+
+		if (load_input(ld, list->kids[i], in, &defnodes[c->ninputs]))
+			c->ninputs++;
+		else
+			input_clear(in);
+	}
+	check_defaults(ld, defnodes);
+	free(defnodes);
+}
+
+/* Load chain.yaml. */
+static void
+load_chain_file(struct loader *ld)
+{
+	struct ynode *root = NULL;
+	struct field f[CK__N];
+	char *text;
+
+	ld->file = intern_file(ld, CHAIN_FILE);
+	if (load_text(ld, CHAIN_FILE, &text) != 0)
+		return;
+	if (yparse(ld, &root) != 0)
+		goto out;
+	if (root == NULL || ynull(root)) {
+		err_at(ld, ld->file, 1, 1, "chain.yaml is empty; it needs at least 'sections'");
+		goto out;
+	}
+	if (root->kind != Y_MAP) {
+		err_node(ld, root, "expected a mapping (title, sections, inputs), got %s",
+		    ykind_name(root));
+		goto out;
+	}
+	ymap_fields(ld, root, chain_keys, CK__N, f);
+	ld->c->title = ystr(ld, f[CK_TITLE].val);
+	if (f[CK_SECTIONS].key == NULL)
+		err_node(ld, root, "chain.yaml has no 'sections'");
+	else if (ylist(ld, f[CK_SECTIONS].val, "a list of sections")) {
+		load_sections(ld, f[CK_SECTIONS].val);
+		ld->sections_ok = true;
+	} else if (ynull(f[CK_SECTIONS].val))
+		err_node(ld, f[CK_SECTIONS].key, "'sections' is empty");
+	if (ylist(ld, f[CK_INPUTS].val, "a list of input definitions")) {
+		ld->inputs_ok = true;
+		load_inputs(ld, f[CK_INPUTS].val);
+	} else if (ynull(f[CK_INPUTS].val))
+		ld->inputs_ok = true;   /* a chain without inputs */
+out:
+	ynode_free(root);
+	unload_text(ld, &text);
+}
+
+/* -------------------------------------------------------------------------------------- */
+/* Step files. */
+
+enum {
+	TK_ID, TK_SECTION, TK_TITLE, TK_SUMMARY, TK_PLACE, TK_EFFECTS, TK_REQUIRES, TK_INPUTS,
+	TK_GUIDE, TK_CHECKLIST, TK_CHECK, TK_ACTION, TK_CAPTURE, TK_HINTS, TK__N
+};
+static const char *const step_keys[] = {
+	"id", "section", "title", "summary", "place", "effects", "requires", "inputs", "guide",
+	"checklist", "check", "action", "capture", "hints"
+};
+
+enum { MK_NAME, MK_RUN, MK_CWD, MK_ENV, MK_STDIN, MK_EXPECT, MK_TIMEOUT, MK_ON, MK__N };
+static const char *const command_keys[] = {
+	"name", "run", "cwd", "env", "stdin", "expect", "timeout", "on"
+};
+
+enum { PK_NAME, PK_REGEX, PK__N };
+static const char *const capture_keys[] = { "name", "regex" };
+
+enum { HK_MATCH, HK_SAY, HK_FIX, HK__N };
+static const char *const hint_keys[] = { "match", "say", "fix" };
+
+static const char *const place_names[] = {
+	[PLACE_LOCAL] = "local", [PLACE_SERVER] = "server", [PLACE_MANUAL] = "manual"
+};
+static const char *const on_names[] = {
+	[PLACE_LOCAL] = "local", [PLACE_SERVER] = "server", [PLACE_MANUAL] = NULL
+};
+static const char *const effect_names[] = { "sudo", "transaction", "reboot", "long" };
+
+/* Add input idx to the step's inputs unless it is there. */
+static void
+step_add_input(struct step *st, size_t idx)
+{
+	for (size_t i = 0; i < st->ninputs; i++) {
+		if (st->inputs[i] == idx)
+			return;
+	}
+	st->inputs = xreallocarray(st->inputs, st->ninputs + 1, sizeof *st->inputs);
+	st->inputs[st->ninputs++] = idx;
+}
+
+/* Where a reference in a command sits. */
+enum cfield { CF_RUN, CF_CWD, CF_ENV, CF_STDIN, CF_EXPECT };
+static const char *const cfield_names[] = { "run", "cwd", "env", "stdin", "expect" };
+
+/* Context of the references of one command field. */
+struct cmdscan {
+	struct step *st;
+	enum cfield field;
+	enum place on;
+};
+
+/* A command references an input: record it and apply the secret rules. */
+static void
+command_ref(struct refscan *rs, int idx, const char *name)
+{
+	struct cmdscan *cs = rs->data;
+	struct loader *ld = rs->ld;
+	const struct input_def *in = &ld->c->inputs[idx];
+
+	step_add_input(cs->st, (size_t)idx);
+	if (in->secret && (cs->field == CF_RUN || cs->field == CF_CWD)) {
+		ref_err(rs, "secret input '%s' must not appear in %s: text; pass it to the "
+		    "command through env: or stdin:", name, cfield_names[cs->field]);
+	}
+	if (in->secret && cs->field == CF_EXPECT) {
+		ref_err(rs, "secret input '%s' cannot be used in expect: (output is redacted "
+		    "before it is matched)", name);
+	}
+	if (cs->on == PLACE_SERVER && in->scope == SCOPE_LOCAL) {
+		ref_err(rs, "command runs on the server but references %s, a local-only %s "
+		    "(%s:%d:%d)", name, in->secret ? "secret" : "input", in->pos.file,
+		    in->pos.line, in->pos.col);
+	}
+}
+
+/* Scan one command field for references. */
+static void
+command_scan(struct loader *ld, struct step *st, const struct ynode *n, enum cfield field,
+    enum place on)
+{
+	struct cmdscan cs = { st, field, on };
+
+	scan_refs(ld, n, command_ref, &cs);
+}
+
+/* Check that an expect: regex compiles, with each ${name} standing for a plain word. */
+static void
+check_expect(struct loader *ld, const struct ynode *n, const char *text)
+{
+	struct strbuf sb = {0};
+	const char *p = text;
+	regex_t re;
+
+	while (*p != '\0') {
+		if (p[0] == '$' && p[1] == '{' && p[2] >= 'a' && p[2] <= 'z') {
+			const char *e = p + 3;
+
+			while ((*e >= 'a' && *e <= 'z') || (*e >= '0' && *e <= '9') || *e == '_')
+				e++;
+			if (*e == '}') {
+				sb_addc(&sb, 'x');
+				p = e + 1;
+				continue;
+			}
+		}
+		sb_addc(&sb, *p++);
+	}
+	if (compile_regex(ld, n, "expect", sb_str(&sb), &re, REG_EXTENDED | REG_NEWLINE))
+		regfree(&re);
+	sb_free(&sb);
+}
+
+/* Parse a timeout: a positive whole number of seconds. */
+static void
+load_timeout(struct loader *ld, const struct ynode *n, int *out)
+{
+	unsigned long v = 0;
+	const char *s;
+
+	if (ynull(n))
+		return;
+	if (n->kind != Y_SCALAR) {
+		err_node(ld, n, "timeout must be a positive whole number of seconds, got %s",
+		    ykind_name(n));
+		return;
+	}
+	s = n->s;
+	if (*s == '\0')
+		goto bad;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			goto bad;
+		v = v * 10 + (unsigned long)(*s - '0');
+		if (v > MAX_TIMEOUT) {
+			err_node(ld, n, "timeout is more than %d seconds (a week)", MAX_TIMEOUT);
+			return;
+		}
+	}
+	if (v == 0)
+		goto bad;
+	*out = (int)v;
+	return;
+bad:
+	err_node(ld, n, "timeout must be a positive whole number of seconds, got '%s'",
+	    q(ld, n->s));
+}
+
+/* Decode the env: mapping of a command. */
+static void
+load_env(struct loader *ld, struct step *st, const struct ynode *n, struct command *cmd)
+{
+	if (ynull(n))
+		return;
+	if (n->kind != Y_MAP) {
+		err_node(ld, n, "expected a mapping of environment variables (NAME: value), got %s",
+		    ykind_name(n));
+		return;
+	}
+	cmd->env = xcalloc(n->n / 2 + 1, sizeof *cmd->env);
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		const struct ynode *k = n->kids[i], *v = n->kids[i + 1];
+		char *value;
+		bool dup = false;
+
+		if (!valid_env_name(k->s)) {
+			err_node(ld, k, "'%s' is not a valid environment variable name", q(ld, k->s));
+			continue;
+		}
+		for (size_t j = 0; j < cmd->nenv; j++)
+			dup = dup || strcmp(cmd->env[j].name, k->s) == 0;
+		if (dup) {
+			err_node(ld, k, "environment variable '%s' is set twice", q(ld, k->s));
+			continue;
+		}
+		if (v->kind != Y_SCALAR) {
+			err_node(ld, v, "expected a string, got %s", ykind_name(v));
+			continue;
+		}
+		value = ynull(v) ? xstrdup("") : xstrndup(v->s, v->len);
+		command_scan(ld, st, v, CF_ENV, cmd->on);
+		cmd->env[cmd->nenv].name = xstrdup(k->s);
+		cmd->env[cmd->nenv].value = value;
+		cmd->nenv++;
+	}
+}
+
+/* Free a half-made command. */
+static void
+command_clear(struct command *cmd)
+{
+	free(cmd->name);
+	free(cmd->run);
+	free(cmd->cwd);
+	for (size_t i = 0; i < cmd->nenv; i++) {
+		free(cmd->env[i].name);
+		free(cmd->env[i].value);
+	}
+	free(cmd->env);
+	free(cmd->stdin_text);
+	free(cmd->expect);
+	memset(cmd, 0, sizeof *cmd);
+}
+
+/* Decode one command; false when it cannot be kept. */
+static bool
+load_command(struct loader *ld, struct step *st, const struct ynode *n, struct command *cmd)
+{
+	struct field f[MK__N];
+	int v;
+
+	memset(cmd, 0, sizeof *cmd);
+	cmd->on = st->place == PLACE_SERVER ? PLACE_SERVER : PLACE_LOCAL;
+	cmd->pos = (struct srcpos){ ld->file, n->line, n->col };
+	if (n->kind == Y_SCALAR && !ynull(n)) {
+		cmd->run = xstrndup(n->s, n->len);
+		command_scan(ld, st, n, CF_RUN, cmd->on);
+		return true;
+	}
+	if (n->kind != Y_MAP) {
+		err_node(ld, n, "expected a command (a string or a mapping with run:), got %s",
+		    ykind_name(n));
+		return false;
+	}
+	ymap_fields(ld, n, command_keys, MK__N, f);
+	if (f[MK_ON].key != NULL) {
+		if (yenum(ld, f[MK_ON].val, "on", on_names, nitems(on_names), &v) == 0)
+			cmd->on = (enum place)v;
+		else if (ynull(f[MK_ON].val))
+			err_node(ld, f[MK_ON].key, "'on' is empty");
+	}
+	cmd->name = ystr(ld, f[MK_NAME].val);
+	cmd->run = ystr_req(ld, n, &f[MK_RUN], "command", "run");
+	if (cmd->run != NULL)
+		command_scan(ld, st, f[MK_RUN].val, CF_RUN, cmd->on);
+	cmd->cwd = ystr(ld, f[MK_CWD].val);
+	if (cmd->cwd != NULL)
+		command_scan(ld, st, f[MK_CWD].val, CF_CWD, cmd->on);
+	load_env(ld, st, f[MK_ENV].val, cmd);
+	cmd->stdin_text = ystr(ld, f[MK_STDIN].val);
+	if (cmd->stdin_text != NULL)
+		command_scan(ld, st, f[MK_STDIN].val, CF_STDIN, cmd->on);
+	cmd->expect = ystr(ld, f[MK_EXPECT].val);
+	if (cmd->expect != NULL) {
+		command_scan(ld, st, f[MK_EXPECT].val, CF_EXPECT, cmd->on);
+		check_expect(ld, f[MK_EXPECT].val, cmd->expect);
+	}
+	load_timeout(ld, f[MK_TIMEOUT].val, &cmd->timeout);
+	if (cmd->run == NULL) {
+		command_clear(cmd);
+		return false;
+	}
+	return true;
+}
+
+/* Decode a list of commands (check: or action:). */
+static void
+load_commands(struct loader *ld, struct step *st, const struct ynode *list,
+    struct command **out, size_t *nout)
+{
+	if (!ylist(ld, list, "a list of commands"))
+		return;
+	*out = xcalloc(list->n, sizeof **out);
+	for (size_t i = 0; i < list->n; i++) {
+		if (load_command(ld, st, list->kids[i], &(*out)[*nout]))
+			(*nout)++;
+	}
+}
+
+/* Decode the capture: list. */
+static void
+load_captures(struct loader *ld, struct step *st, const struct ynode *list)
+{
+	if (!ylist(ld, list, "a list of captures"))
+		return;
+	st->captures = xcalloc(list->n, sizeof *st->captures);
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *item = list->kids[i];
+		struct capture *cp = &st->captures[st->ncaptures];
+		struct field f[PK__N];
+		char *name, *regex;
+		int idx;
+
+		if (item->kind != Y_MAP) {
+			err_node(ld, item, "expected a capture (a mapping with name and regex), "
+			    "got %s", ykind_name(item));
+			continue;
+		}
+		ymap_fields(ld, item, capture_keys, PK__N, f);
+		name = ystr_req(ld, item, &f[PK_NAME], "capture", "name");
+		regex = ystr_req(ld, item, &f[PK_REGEX], "capture", "regex");
+		if (name != NULL && ld->inputs_ok) {
+			idx = chain_input_index(ld->c, name);
+			if (idx < 0) {
+				struct suggest sg;
+
+				suggest_init(&sg, name);
+				for (size_t j = 0; j < ld->c->ninputs; j++)
+					suggest_try(&sg, ld->c->inputs[j].name);
+				err_node(ld, f[PK_NAME].val, "capture names '%s', which is not a "
+				    "defined input%s", q(ld, name), suggest_text(ld, &sg));
+			} else if (ld->c->inputs[idx].secret) {
+				err_node(ld, f[PK_NAME].val, "capture cannot fill secret input '%s' "
+				    "(output is redacted before it is matched)", name);
+			}
+			/* A capture is what the step produces, not what it needs: it is not
+			 * added to st->inputs, so it neither gates the step nor makes it stale. */
+		}
+		if (regex != NULL) {
+			if (!compile_regex(ld, f[PK_REGEX].val, "regex", regex, &cp->re,
+			    REG_EXTENDED | REG_NEWLINE))
+				freep(&regex);
+			else if (cp->re.re_nsub < 1) {
+				err_node(ld, f[PK_REGEX].val, "capture regex '%s' has no group; put "
+				    "( ) around the value to capture", q(ld, regex));
+				regfree(&cp->re);
+				freep(&regex);
+			}
+		}
+		if (name == NULL || regex == NULL) {
+			if (regex != NULL)
+				regfree(&cp->re);
+			free(name);
+			free(regex);
+			continue;
+		}
+		cp->name = name;
+		cp->regex = regex;
+		cp->pos = (struct srcpos){ ld->file, item->line, item->col };
+		st->ncaptures++;
+	}
+}
+
+/* Decode the hints: list. */
+static void
+load_hints(struct loader *ld, struct step *st, const struct ynode *list)
+{
+	if (!ylist(ld, list, "a list of hints"))
+		return;
+	st->hints = xcalloc(list->n, sizeof *st->hints);
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *item = list->kids[i];
+		struct hint *h = &st->hints[st->nhints];
+		struct field f[HK__N];
+
+		if (item->kind != Y_MAP) {
+			err_node(ld, item, "expected a hint (a mapping with match and say), got %s",
+			    ykind_name(item));
+			continue;
+		}
+		ymap_fields(ld, item, hint_keys, HK__N, f);
+		h->match = ystr_req(ld, item, &f[HK_MATCH], "hint", "match");
+		h->say = ystr_req(ld, item, &f[HK_SAY], "hint", "say");
+		h->fix = ystr(ld, f[HK_FIX].val);
+		if (h->match != NULL &&
+		    !compile_regex(ld, f[HK_MATCH].val, "match", h->match, &h->re, REG_EXTENDED))
+			freep(&h->match);
+		if (h->match == NULL || h->say == NULL) {
+			if (h->match != NULL)
+				regfree(&h->re);
+			free(h->match);
+			free(h->say);
+			free(h->fix);
+			memset(h, 0, sizeof *h);
+			continue;
+		}
+		h->pos = (struct srcpos){ ld->file, item->line, item->col };
+		st->nhints++;
+	}
+}
+
+/* Decode a list of plain strings (checklist). */
+static void
+load_strings(struct loader *ld, const struct ynode *list, const char *what,
+    const char *itemwhat, char ***out, size_t *nout)
+{
+	if (!ylist(ld, list, what))
+		return;
+	*out = xcalloc(list->n, sizeof **out);
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *item = list->kids[i];
+
+		if (item->kind != Y_SCALAR || ynull(item) || item->len == 0) {
+			err_node(ld, item, "expected %s, got %s", itemwhat, ykind_name(item));
+			continue;
+		}
+		(*out)[(*nout)++] = xstrndup(item->s, item->len);
+	}
+}
+
+/* Decode requires: ids now, indices once every step is known. */
+static void
+load_requires(struct loader *ld, struct pstep *ps, const struct ynode *list)
+{
+	struct step *st = &ps->st;
+
+	if (!ylist(ld, list, "a list of step ids"))
+		return;
+	st->requires = xcalloc(list->n, sizeof *st->requires);
+	st->req = xcalloc(list->n, sizeof *st->req);
+	ps->reqpos = xcalloc(list->n, sizeof *ps->reqpos);
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *item = list->kids[i];
+		bool dup = false;
+
+		if (item->kind != Y_SCALAR || ynull(item) || item->len == 0) {
+			err_node(ld, item, "expected a step id, got %s", ykind_name(item));
+			continue;
+		}
+		for (size_t j = 0; j < st->nrequires; j++)
+			dup = dup || strcmp(st->requires[j], item->s) == 0;
+		if (dup) {
+			err_node(ld, item, "'%s' is listed twice in requires", q(ld, item->s));
+			continue;
+		}
+		ps->reqpos[st->nrequires] = (struct srcpos){ ld->file, item->line, item->col };
+		st->requires[st->nrequires++] = xstrndup(item->s, item->len);
+	}
+}
+
+/* Decode the inputs: list of a step (names of inputs defined in chain.yaml). */
+static void
+load_step_inputs(struct loader *ld, struct step *st, const struct ynode *list)
+{
+	if (!ylist(ld, list, "a list of input names"))
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *item = list->kids[i];
+		int idx;
+
+		if (item->kind != Y_SCALAR || ynull(item)) {
+			err_node(ld, item, "expected an input name, got %s (inputs are defined in "
+			    "chain.yaml)", ykind_name(item));
+			continue;
+		}
+		if (!ld->inputs_ok)
+			continue;
+		idx = chain_input_index(ld->c, item->s);
+		if (idx < 0) {
+			struct suggest sg;
+
+			suggest_init(&sg, item->s);
+			for (size_t j = 0; j < ld->c->ninputs; j++)
+				suggest_try(&sg, ld->c->inputs[j].name);
+			err_node(ld, item, "'%s' is not a defined input%s", q(ld, item->s),
+			    suggest_text(ld, &sg));
+			continue;
+		}
+		for (size_t j = 0; j < st->ninputs; j++) {
+			if (st->inputs[j] == (size_t)idx) {
+				err_node(ld, item, "input '%s' is listed twice", item->s);
+				idx = -1;
+				break;
+			}
+		}
+		if (idx >= 0)
+			step_add_input(st, (size_t)idx);
+	}
+}
+
+/* Decode a step's mapping into ps. */
+static void
+load_step(struct loader *ld, struct pstep *ps, const struct ynode *root)
+{
+	struct step *st = &ps->st;
+	struct field f[TK__N];
+	char *section;
+	int v;
+
+	ymap_fields(ld, root, step_keys, TK__N, f);
+	st->id = ystr_req(ld, root, &f[TK_ID], "step", "id");
+	if (st->id != NULL) {
+		st->pos = (struct srcpos){ ld->file, f[TK_ID].val->line, f[TK_ID].val->col };
+		if (!valid_id(st->id)) {
+			err_node(ld, f[TK_ID].val, "step id '%s' must be lowercase letters, digits "
+			    "and '-'", q(ld, st->id));
+		}
+	} else
+		st->pos = (struct srcpos){ ld->file, root->line, root->col };
+	section = ystr_req(ld, root, &f[TK_SECTION], "step", "section");
+	if (section != NULL && ld->sections_ok) {
+		int idx = chain_section_index(ld->c, section);
+
+		if (idx < 0) {
+			struct suggest sg;
+
+			suggest_init(&sg, section);
+			for (size_t i = 0; i < ld->c->nsections; i++)
+				suggest_try(&sg, ld->c->sections[i].id);
+			err_node(ld, f[TK_SECTION].val, "unknown section '%s'%s", q(ld, section),
+			    suggest_text(ld, &sg));
+		} else {
+			st->section = (size_t)idx;
+			ps->have_section = true;
+		}
+	}
+	free(section);
+	st->title = ystr_req(ld, root, &f[TK_TITLE], "step", "title");
+	st->summary = ystr(ld, f[TK_SUMMARY].val);
+	st->guide = ystr(ld, f[TK_GUIDE].val);
+	st->place = PLACE_LOCAL;
+	if (f[TK_PLACE].key == NULL)
+		err_node(ld, root, "step has no 'place'");
+	else if (yenum(ld, f[TK_PLACE].val, "place", place_names, nitems(place_names), &v) == 0)
+		st->place = (enum place)v;
+	else if (ynull(f[TK_PLACE].val))
+		err_node(ld, f[TK_PLACE].key, "'place' is empty");
+	if (ylist(ld, f[TK_EFFECTS].val, "a list of effects")) {
+		const struct ynode *list = f[TK_EFFECTS].val;
+
+		for (size_t i = 0; i < list->n; i++) {
+			if (yenum(ld, list->kids[i], "an effect", effect_names, nitems(effect_names),
+			    &v) == 0)
+				st->effects |= 1u << v;
+			else if (ynull(list->kids[i]))
+				err_node(ld, list->kids[i], "an effect is empty");
+		}
+	}
+	load_requires(ld, ps, f[TK_REQUIRES].val);
+	load_step_inputs(ld, st, f[TK_INPUTS].val);
+	load_strings(ld, f[TK_CHECKLIST].val, "a list of tasks", "a task (a string)",
+	    &st->checklist, &st->nchecklist);
+	if (f[TK_CHECK].key == NULL)
+		err_node(ld, root, "step has no 'check'; only a passing check marks a step done");
+	else if (ynull(f[TK_CHECK].val) ||
+	    (f[TK_CHECK].val->kind == Y_SEQ && f[TK_CHECK].val->n == 0))
+		err_node(ld, f[TK_CHECK].key, "'check' is empty; only a passing check marks a "
+		    "step done");
+	load_commands(ld, st, f[TK_CHECK].val, &st->check, &st->ncheck);
+	load_commands(ld, st, f[TK_ACTION].val, &st->action, &st->naction);
+	load_captures(ld, st, f[TK_CAPTURE].val);
+	load_hints(ld, st, f[TK_HINTS].val);
+}
+
+/* Free a step that is not (or no longer) part of a chain. */
+static void
+pstep_free(struct pstep *ps)
+{
+	struct chain *tp;
+
+	/* Reuse chain_free's step destructor through a one-step chain. */
+	tp = xcalloc(1, sizeof *tp);
+	tp->steps = xcalloc(1, sizeof *tp->steps);
+	tp->steps[0] = ps->st;
+	tp->nsteps = 1;
+	chain_free(&tp);
+	free(ps->reqpos);
+	free(ps);
+}
+
+/* Load one step file. */
+static void
+load_step_file(struct loader *ld, const char *rel)
+{
+	struct ynode *root = NULL;
+	struct pstep *ps;
+	char *text;
+
+	ld->file = intern_file(ld, rel);
+	if (load_text(ld, rel, &text) != 0) {
+		ld->ids_ok = false;
+		return;
+	}
+	if (yparse(ld, &root) != 0) {
+		ld->ids_ok = false;
+		goto out;
+	}
+	if (root == NULL || ynull(root)) {
+		err_at(ld, ld->file, 1, 1, "the step file is empty");
+		ld->ids_ok = false;
+		goto out;
+	}
+	if (root->kind != Y_MAP) {
+		err_node(ld, root, "expected a mapping (one step), got %s", ykind_name(root));
+		ld->ids_ok = false;
+		goto out;
+	}
+	ps = xcalloc(1, sizeof *ps);
+	ps->st.file = xstrdup(rel);
+	load_step(ld, ps, root);
+	if (ps->st.id == NULL) {
+		ld->ids_ok = false;
+		pstep_free(ps);
+		goto out;
+	}
+	ld->ps = xreallocarray(ld->ps, ld->nps + 1, sizeof *ld->ps);
+	ld->ps[ld->nps++] = ps;
+out:
+	ynode_free(root);
+	unload_text(ld, &text);
+}
+
+/* -------------------------------------------------------------------------------------- */
+/* The chain as a whole. */
+
+/* qsort: strings in byte order. */
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* qsort: steps by section, then file path. */
+static int
+cmp_pstep(const void *a, const void *b)
+{
+	const struct pstep *x = *(struct pstep *const *)a, *y = *(struct pstep *const *)b;
+	size_t sx = x->have_section ? x->st.section : SIZE_MAX;
+	size_t sy = y->have_section ? y->st.section : SIZE_MAX;
+
+	if (sx != sy)
+		return sx < sy ? -1 : 1;
+	return strcmp(x->st.file, y->st.file);
+}
+
+/* Is name a step file name (*.yaml, not hidden)? */
+static bool
+is_yaml_name(const char *name)
+{
+	return name[0] != '.' && str_has_suffix(name, ".yaml") && strlen(name) > 5;
+}
+
+/* List the step files: *.yaml in dir (but chain.yaml) and in its direct subdirectories. */
+static int
+list_step_files(struct loader *ld, struct strvec *out)
+{
+	const char *dir = ld->c->dir;
+	struct dirent *de;
+	struct stat sb;
+	DIR *d, *sd;
+
+	d = opendir(dir);
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		char *path;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = xprintf("%s/%s", dir, de->d_name);
+		if (stat(path, &sb) != 0) {
+			free(path);
+			continue;
+		}
+		if (S_ISREG(sb.st_mode) && is_yaml_name(de->d_name) &&
+		    strcmp(de->d_name, CHAIN_FILE) != 0)
+			sv_push(out, de->d_name);
+		else if (S_ISDIR(sb.st_mode) && (sd = opendir(path)) != NULL) {
+			struct dirent *se;
+
+			while ((se = readdir(sd)) != NULL) {
+				char *sub;
+
+				if (!is_yaml_name(se->d_name))
+					continue;
+				sub = xprintf("%s/%s", path, se->d_name);
+				if (stat(sub, &sb) == 0 && S_ISREG(sb.st_mode))
+					sv_push_take(out, xprintf("%s/%s", de->d_name, se->d_name));
+				free(sub);
+				if (out->n > MAX_STEP_FILES)
+					break;
+			}
+			closedir(sd);
+		}
+		free(path);
+		if (out->n > MAX_STEP_FILES)
+			break;
+	}
+	closedir(d);
+	if (out->n > 0)
+		qsort(out->v, out->n, sizeof *out->v, cmp_str);
+	return 0;
+}
+
+/* Context of the requires-cycle report. */
+struct reqcycle {
+	struct loader *ld;
+	struct srcpos **reqpos;
+};
+
+/* Id of step i. */
+static const char *
+step_id_at(void *data, size_t i)
+{
+	struct reqcycle *rc = data;
+
+	return rc->ld->c->steps[i].id;
+}
+
+/* Report a requires cycle. */
+static void
+requires_cycle(void *data, size_t from, size_t e, const size_t *stack, size_t depth)
+{
+	struct reqcycle *rc = data;
+	struct chain *c = rc->ld->c;
+	char *text = cycle_text(c->steps[from].req[e], stack, depth, step_id_at, rc);
+
+	err_pos(rc->ld, &rc->reqpos[from][e], "requires form a cycle: %s", text);
+	free(text);
+}
+
+/* Put the steps in walking order and check the requires graph. */
+static void
+link_steps(struct loader *ld)
+{
+	struct chain *c = ld->c;
+	struct srcpos **reqpos;
+	size_t **edges, *nedges;
+
+	/* Duplicate ids, reported at the later file (files are in path order). */
+	for (size_t i = 0; i < ld->nps; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(ld->ps[i]->st.id, ld->ps[j]->st.id) == 0) {
+				const struct srcpos *p = &ld->ps[j]->st.pos;
+
+				err_pos(ld, &ld->ps[i]->st.pos, "duplicate step id '%s' (first at "
+				    "%s:%d:%d)", q(ld, ld->ps[i]->st.id), p->file, p->line, p->col);
+				break;
+			}
+		}
+	}
+	if (ld->nps > 0)
+		qsort(ld->ps, ld->nps, sizeof *ld->ps, cmp_pstep);
+	c->steps = xcalloc(ld->nps, sizeof *c->steps);
+	reqpos = xcalloc(ld->nps, sizeof *reqpos);
+	for (size_t i = 0; i < ld->nps; i++) {
+		c->steps[i] = ld->ps[i]->st;
+		reqpos[i] = ld->ps[i]->reqpos;
+		free(ld->ps[i]);
+	}
+	c->nsteps = ld->nps;
+	free(ld->ps);
+	ld->ps = NULL;
+	ld->nps = 0;
+
+	/* Resolve requires to indices. */
+	for (size_t i = 0; i < c->nsteps; i++) {
+		struct step *st = &c->steps[i];
+
+		for (size_t r = 0; r < st->nrequires; r++) {
+			int idx = chain_step_index(c, st->requires[r]);
+
+			if (idx >= 0) {
+				st->req[r] = (size_t)idx;
+				continue;
+			}
+			st->req[r] = SIZE_MAX;
+			if (ld->ids_ok) {
+				struct suggest sg;
+
+				suggest_init(&sg, st->requires[r]);
+				for (size_t k = 0; k < c->nsteps; k++)
+					suggest_try(&sg, c->steps[k].id);
+				err_pos(ld, &reqpos[i][r], "requires unknown step '%s'%s",
+				    q(ld, st->requires[r]), suggest_text(ld, &sg));
+			}
+		}
+	}
+
+	/* Cycles (unknown requires are skipped: they point at no step). */
+	edges = xcalloc(c->nsteps, sizeof *edges);
+	nedges = xcalloc(c->nsteps, sizeof *nedges);
+	for (size_t i = 0; i < c->nsteps; i++) {
+		edges[i] = c->steps[i].req;
+		nedges[i] = c->steps[i].nrequires;
+	}
+	{
+		struct reqcycle rc = { ld, reqpos };
+
+		find_cycles(c->nsteps, edges, nedges, requires_cycle, &rc);
+	}
+	free(edges);
+	free(nedges);
+	for (size_t i = 0; i < c->nsteps; i++)
+		free(reqpos[i]);
+	free(reqpos);
+}
+
+/* Load and check the chain in dir. */
+int
+chain_load(const char *dir, struct chain **out, char **cause)
+{
+	struct loader ld;
+	struct strvec files = {0};
+	struct chain *c;
+
+	*out = NULL;
+	memset(&ld, 0, sizeof ld);
+	c = ld.c = xcalloc(1, sizeof *c);
+	c->dir = xstrdup(dir);
+	ld.ids_ok = true;
+
+	load_chain_file(&ld);
+	if (list_step_files(&ld, &files) != 0)
+		err_at(&ld, dir, 1, 1, "cannot read the chain directory: %s", strerror(errno));
+	else if (files.n > MAX_STEP_FILES)
+		err_at(&ld, CHAIN_FILE, 1, 1, "more than %d step files", MAX_STEP_FILES);
+	else {
+		for (size_t i = 0; i < files.n; i++)
+			load_step_file(&ld, files.v[i]);
+		if (files.n == 0)
+			err_at(&ld, CHAIN_FILE, 1, 1, "the chain has no steps (no other *.yaml file)");
+	}
+	sv_free(&files);
+	link_steps(&ld);
+	free(ld.lines);
+
+	if (ld.nerr > 0) {
+		if (cause != NULL) {
+			free(*cause);
+			*cause = sb_detach(&ld.err);
+		}
+		sb_free(&ld.err);
+		chain_free(&c);
+		return -1;
+	}
+	sb_free(&ld.err);
+	*out = c;
+	return 0;
+}

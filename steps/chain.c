@@ -1,0 +1,286 @@
+/*
+ * chain.c: the loaded chain's small helpers: names of places and input types, look-ups by
+ * id or name, the requires graph (transitive dependency), ${name} reference scanning, and the
+ * destructor. Loading and checking live in chain-load.c.
+ */
+#include "config.h"
+
+#include "chain.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const place_names[] = {
+	[PLACE_LOCAL] = "local",
+	[PLACE_SERVER] = "server",
+	[PLACE_MANUAL] = "manual",
+};
+
+static const char *const input_type_names[] = {
+	[IT_TEXT] = "text",
+	[IT_SECRET] = "secret",
+	[IT_ETH_ADDRESS] = "eth_address",
+	[IT_IP] = "ip",
+	[IT_IPV4] = "ipv4",
+	[IT_IPV6] = "ipv6",
+	[IT_DOMAIN] = "domain",
+	[IT_URL] = "url",
+	[IT_PORT] = "port",
+	[IT_EMAIL] = "email",
+	[IT_VERSION] = "version",
+	[IT_PATH] = "path",
+};
+
+/* Return the YAML name of a place. */
+const char *
+place_name(enum place p)
+{
+	if ((size_t)p < nitems(place_names))
+		return place_names[p];
+	return "unknown";
+}
+
+/* Return the YAML name of an input type. */
+const char *
+input_type_name(enum input_type t)
+{
+	if ((size_t)t < nitems(input_type_names))
+		return input_type_names[t];
+	return "unknown";
+}
+
+/* Parse an input type name; -1 if unknown. */
+int
+input_type_parse(const char *s, enum input_type *out)
+{
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < nitems(input_type_names); i++) {
+		if (strcmp(s, input_type_names[i]) == 0) {
+			*out = (enum input_type)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Find a step by id. */
+int
+chain_step_index(const struct chain *c, const char *id)
+{
+	if (c == NULL || id == NULL)
+		return -1;
+	for (size_t i = 0; i < c->nsteps; i++) {
+		if (strcmp(c->steps[i].id, id) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Find an input definition by name. */
+int
+chain_input_index(const struct chain *c, const char *name)
+{
+	if (c == NULL || name == NULL)
+		return -1;
+	for (size_t i = 0; i < c->ninputs; i++) {
+		if (strcmp(c->inputs[i].name, name) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Find a section by id. */
+int
+chain_section_index(const struct chain *c, const char *id)
+{
+	if (c == NULL || id == NULL)
+		return -1;
+	for (size_t i = 0; i < c->nsections; i++) {
+		if (strcmp(c->sections[i].id, id) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Does step a require b, directly or through other steps? */
+bool
+chain_depends_on(const struct chain *c, size_t a, size_t b)
+{
+	size_t *todo, ntodo = 0;
+	bool *seen, found = false;
+
+	if (c == NULL || a >= c->nsteps || b >= c->nsteps)
+		return false;
+	seen = xcalloc(c->nsteps, sizeof *seen);
+	todo = xcalloc(c->nsteps, sizeof *todo);
+	todo[ntodo++] = a;
+	seen[a] = true;
+	while (ntodo > 0 && !found) {
+		const struct step *st = &c->steps[todo[--ntodo]];
+
+		for (size_t i = 0; i < st->nrequires; i++) {
+			size_t r = st->req[i];
+
+			if (r >= c->nsteps)
+				continue;
+			if (r == b) {
+				found = true;
+				break;
+			}
+			if (!seen[r]) {
+				seen[r] = true;
+				todo[ntodo++] = r;
+			}
+		}
+	}
+	free(todo);
+	free(seen);
+	return found;
+}
+
+/* Is c allowed as the first character of an input name? */
+static bool
+ref_first(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+/* Is c allowed after the first character of an input name? */
+static bool
+ref_rest(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* Call fn for every ${name} reference in s; return how many there are. */
+size_t
+chain_refs(const char *s, void (*fn)(const char *name, size_t len, void *data), void *data)
+{
+	const char *p = s, *q;
+	size_t n = 0;
+
+	if (s == NULL)
+		return 0;
+	while ((p = strstr(p, "${")) != NULL) {
+		q = p + 2;
+		if (ref_first(*q)) {
+			while (ref_rest(*q))
+				q++;
+			if (*q == '}') {
+				if (fn != NULL)
+					fn(p + 2, (size_t)(q - (p + 2)), data);
+				n++;
+				p = q + 1;
+				continue;
+			}
+		}
+		p += 2;
+	}
+	return n;
+}
+
+/* Free one command's strings. */
+static void
+command_clear(struct command *cmd)
+{
+	free(cmd->name);
+	free(cmd->run);
+	free(cmd->cwd);
+	for (size_t i = 0; i < cmd->nenv; i++) {
+		free(cmd->env[i].name);
+		free(cmd->env[i].value);
+	}
+	free(cmd->env);
+	free(cmd->stdin_text);
+	free(cmd->expect);
+}
+
+/* Free a list of commands. */
+static void
+commands_free(struct command *cmds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		command_clear(&cmds[i]);
+	free(cmds);
+}
+
+/*
+ * Free one step. A regex is compiled exactly when its text is not NULL (the loader keeps the
+ * text only after regcomp succeeded).
+ */
+static void
+step_clear(struct step *st)
+{
+	free(st->id);
+	free(st->title);
+	free(st->summary);
+	free(st->guide);
+	for (size_t i = 0; i < st->nrequires; i++)
+		free(st->requires[i]);
+	free(st->requires);
+	free(st->req);
+	free(st->inputs);
+	for (size_t i = 0; i < st->nchecklist; i++)
+		free(st->checklist[i]);
+	free(st->checklist);
+	commands_free(st->check, st->ncheck);
+	commands_free(st->action, st->naction);
+	for (size_t i = 0; i < st->ncaptures; i++) {
+		free(st->captures[i].name);
+		if (st->captures[i].regex != NULL)
+			regfree(&st->captures[i].re);
+		free(st->captures[i].regex);
+	}
+	free(st->captures);
+	for (size_t i = 0; i < st->nhints; i++) {
+		if (st->hints[i].match != NULL)
+			regfree(&st->hints[i].re);
+		free(st->hints[i].match);
+		free(st->hints[i].say);
+		free(st->hints[i].fix);
+	}
+	free(st->hints);
+	free(st->file);
+}
+
+/* Free a chain and everything it owns. */
+void
+chain_free(struct chain **chainp)
+{
+	struct chain *c;
+
+	if (chainp == NULL || *chainp == NULL)
+		return;
+	c = *chainp;
+	free(c->dir);
+	free(c->title);
+	for (size_t i = 0; i < c->nsections; i++) {
+		free(c->sections[i].id);
+		free(c->sections[i].title);
+	}
+	free(c->sections);
+	for (size_t i = 0; i < c->ninputs; i++) {
+		struct input_def *in = &c->inputs[i];
+
+		free(in->name);
+		free(in->label);
+		free(in->help);
+		free(in->def);
+		if (in->pattern != NULL)
+			regfree(&in->pattern_re);
+		free(in->pattern);
+		free(in->verify);
+	}
+	free(c->inputs);
+	for (size_t i = 0; i < c->nsteps; i++)
+		step_clear(&c->steps[i]);
+	free(c->steps);
+	for (size_t i = 0; i < c->nfiles; i++)
+		free(c->files[i]);
+	free(c->files);
+	free(c);
+	*chainp = NULL;
+}
