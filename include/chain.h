@@ -76,9 +76,43 @@ struct env_var {
 	char *value;         /* may reference ${input}, secrets allowed */
 };
 
-/* One command of a check or an action. */
+/* A probe the wizard makes itself (libcurl), instead of running a script. */
+enum probe_kind {
+	PROBE_NONE,          /* the command is a run: script */
+	PROBE_HTTP,
+	PROBE_TCP,
+	PROBE_RPC,
+};
+
+/* What a probe checks. Every string may reference ${input}s (secrets allowed). */
+struct probe {
+	enum probe_kind kind;
+	char *url;                  /* http, rpc */
+	char *method;               /* http; NULL: GET, or POST when body is set */
+	char *body;                 /* http */
+	char **headers;             /* http: "Name: value" */
+	size_t nheaders;
+	int status;                 /* http: the status wanted; 0: any 2xx */
+	bool insecure;              /* http: do not verify TLS (self-signed KMS, PCCS) */
+	char **resolve;             /* http: "host:port:address" */
+	size_t nresolve;
+	char **json;                /* http, rpc eth_call: assertions (jsonpath.h) that must hold */
+	size_t njson;
+	char *body_match;           /* http: an ERE the body must match */
+	char **capture_headers;     /* http: response headers to print */
+	size_t ncapture_headers;
+	char *target;               /* tcp: host:port */
+	char *call;                 /* rpc: chain_id, code, balance or eth_call */
+	char *chain_id;             /* rpc: decimal chain id wanted */
+	char *address;              /* rpc: code, balance, eth_call */
+	char *min_eth;              /* rpc balance: decimal ETH */
+	char *data;                 /* rpc eth_call: calldata */
+};
+
+/* One command of a check or an action: a run: script, or a probe. */
 struct command {
 	char *name;          /* optional label, e.g. "node is 18 or newer" */
+	struct probe probe;  /* probe.kind != PROBE_NONE: a probe, and run is NULL */
 	char *run;           /* bash script; ${input} refers to inputs, exported to its env */
 	char *cwd;           /* optional; "~" and ${input} are expanded; NULL = home */
 	struct env_var *env; /* extra environment */
@@ -164,6 +198,10 @@ struct chain {
  */
 int chain_load(const char *dir, struct chain **out, char **cause);
 void chain_free(struct chain **chainp);
+
+/* Free what a command or a probe holds (strings and arrays), and zero it. */
+void command_clear(struct command *cmd);
+void probe_clear(struct probe *p);
 
 /* Look-ups; -1 when unknown. */
 int chain_step_index(const struct chain *c, const char *id);

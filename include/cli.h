@@ -25,6 +25,9 @@ struct cli_opts {
 
 /* Run headless command argv[0] with its arguments on an open engine; returns an exit code. */
 int cli_run(struct engine *e, int argc, char **argv, const struct cli_opts *o);
+/* lint: load the chain in chain_dir and check the rules of a complete chain and every
+ * script (bash -n, shellcheck); problems as file:line:column lines. Needs no state. */
+int cli_lint(const char *chain_dir);
 /* Is name a headless command? */
 bool cli_is_command(const char *name);
 

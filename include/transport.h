@@ -21,6 +21,13 @@ struct transport_cmd {
 	char *const *env;          /* extra NAME=VALUE strings, NULL-terminated; may be NULL */
 	const char *stdin_data;    /* fed to stdin then closed; NULL: stdin is /dev/null */
 	size_t stdin_len;
+	/*
+	 * SSH only (others ignore them): run under a supervisor on the server that outlives a
+	 * dropped connection, re-attached after the reconnect (see ssh.h). id names the run:
+	 * unique per run of an action, [A-Za-z0-9._-], at most 64 bytes.
+	 */
+	bool supervised;
+	const char *id;
 };
 
 /* How a job ended. */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "jsonpath.h"
 #include "util.h"
 
 #define CHAIN_FILE        "chain.yaml"
@@ -1369,10 +1370,24 @@ static const char *const step_keys[] = {
 	"checklist", "check", "action", "capture", "hints"
 };
 
-enum { MK_NAME, MK_RUN, MK_CWD, MK_ENV, MK_STDIN, MK_EXPECT, MK_TIMEOUT, MK_ON, MK__N };
+enum { MK_NAME, MK_RUN, MK_HTTP, MK_TCP, MK_RPC, MK_CWD, MK_ENV, MK_STDIN, MK_EXPECT,
+	MK_TIMEOUT, MK_ON, MK__N };
 static const char *const command_keys[] = {
-	"name", "run", "cwd", "env", "stdin", "expect", "timeout", "on"
+	"name", "run", "http", "tcp", "rpc", "cwd", "env", "stdin", "expect", "timeout", "on"
 };
+
+enum { HP_URL, HP_METHOD, HP_BODY, HP_HEADERS, HP_STATUS, HP_INSECURE, HP_RESOLVE, HP_JSON,
+	HP_BODY_MATCH, HP_CAPTURE_HEADERS, HP__N };
+static const char *const http_keys[] = {
+	"url", "method", "body", "headers", "status", "insecure", "resolve", "json",
+	"body_match", "capture_headers"
+};
+
+enum { RP_URL, RP_CALL, RP_CHAIN_ID, RP_ADDRESS, RP_MIN_ETH, RP_DATA, RP_JSON, RP__N };
+static const char *const rpc_keys[] = {
+	"url", "call", "chain_id", "address", "min_eth", "data", "json"
+};
+static const char *const rpc_calls[] = { "chain_id", "code", "balance", "eth_call" };
 
 enum { PK_NAME, PK_REGEX, PK__N };
 static const char *const capture_keys[] = { "name", "regex" };
@@ -1401,8 +1416,8 @@ step_add_input(struct step *st, size_t idx)
 }
 
 /* Where a reference in a command sits. */
-enum cfield { CF_RUN, CF_CWD, CF_ENV, CF_STDIN, CF_EXPECT };
-static const char *const cfield_names[] = { "run", "cwd", "env", "stdin", "expect" };
+enum cfield { CF_RUN, CF_CWD, CF_ENV, CF_STDIN, CF_EXPECT, CF_PROBE };
+static const char *const cfield_names[] = { "run", "cwd", "env", "stdin", "expect", "probe" };
 
 /* Context of the references of one command field. */
 struct cmdscan {
@@ -1445,13 +1460,12 @@ command_scan(struct loader *ld, struct step *st, const struct ynode *n, enum cfi
 	scan_refs(ld, n, command_ref, &cs);
 }
 
-/* Check that an expect: regex compiles, with each ${name} standing for a plain word. */
-static void
-check_expect(struct loader *ld, const struct ynode *n, const char *text)
+/* text with every ${name} replaced by the word `stand` (for syntax checks at load time). */
+static char *
+refs_blanked(const char *text, const char *stand)
 {
 	struct strbuf sb = {0};
 	const char *p = text;
-	regex_t re;
 
 	while (*p != '\0') {
 		if (p[0] == '$' && p[1] == '{' && p[2] >= 'a' && p[2] <= 'z') {
@@ -1460,16 +1474,26 @@ check_expect(struct loader *ld, const struct ynode *n, const char *text)
 			while ((*e >= 'a' && *e <= 'z') || (*e >= '0' && *e <= '9') || *e == '_')
 				e++;
 			if (*e == '}') {
-				sb_addc(&sb, 'x');
+				sb_adds(&sb, stand);
 				p = e + 1;
 				continue;
 			}
 		}
 		sb_addc(&sb, *p++);
 	}
-	if (compile_regex(ld, n, "expect", sb_str(&sb), &re, REG_EXTENDED | REG_NEWLINE))
+	return sb_detach(&sb);
+}
+
+/* Check that a regex (expect:, body_match:) compiles, each ${name} standing for a word. */
+static void
+check_regex_refs(struct loader *ld, const struct ynode *n, const char *key, const char *text)
+{
+	char *blank = refs_blanked(text, "x");
+	regex_t re;
+
+	if (compile_regex(ld, n, key, blank, &re, REG_EXTENDED | REG_NEWLINE))
 		regfree(&re);
-	sb_free(&sb);
+	free(blank);
 }
 
 /* Parse a timeout: a positive whole number of seconds. */
@@ -1546,21 +1570,150 @@ load_env(struct loader *ld, struct step *st, const struct ynode *n, struct comma
 	}
 }
 
-/* Free a half-made command. */
-static void
-command_clear(struct command *cmd)
+static void load_strings(struct loader *ld, const struct ynode *list, const char *what,
+    const char *itemwhat, char ***out, size_t *nout);
+
+/* A probe's string field, scanned for ${name} references. */
+static char *
+probe_str(struct loader *ld, struct step *st, const struct ynode *n, enum place on)
 {
-	free(cmd->name);
-	free(cmd->run);
-	free(cmd->cwd);
-	for (size_t i = 0; i < cmd->nenv; i++) {
-		free(cmd->env[i].name);
-		free(cmd->env[i].value);
+	char *v = ystr(ld, n);
+
+	if (v != NULL)
+		command_scan(ld, st, n, CF_PROBE, on);
+	return v;
+}
+
+/* A probe's list of strings, each scanned for references. */
+static void
+probe_strs(struct loader *ld, struct step *st, const struct ynode *n, enum place on,
+    const char *what, char ***out, size_t *nout)
+{
+	if (ynull(n))
+		return;
+	load_strings(ld, n, what, "a string", out, nout);
+	if (n->kind == Y_SEQ)
+		for (size_t i = 0; i < n->n; i++)
+			if (n->kids[i]->kind == Y_SCALAR)
+				command_scan(ld, st, n->kids[i], CF_PROBE, on);
+}
+
+/* Check JSON assertions (jsonpath.h) at load time, each ${name} standing for 0. */
+static void
+check_assertions(struct loader *ld, const struct ynode *list, char **json, size_t n)
+{
+	for (size_t i = 0; i < n && list != NULL && list->kind == Y_SEQ; i++) {
+		char *blank = refs_blanked(json[i], "0"), *cause = NULL;
+		size_t col = 0;
+
+		if (jsonpath_check(blank, &col, &cause) != 0)
+			err_node(ld, list->kids[i], "bad JSON assertion '%s': %s", q(ld, json[i]),
+			    cause ? cause : "malformed");
+		free(cause);
+		free(blank);
 	}
-	free(cmd->env);
-	free(cmd->stdin_text);
-	free(cmd->expect);
-	memset(cmd, 0, sizeof *cmd);
+}
+
+/* Decode http: { url, method, body, headers, status, insecure, resolve, json, ... }. */
+static void
+load_http(struct loader *ld, struct step *st, const struct ynode *n, struct command *cmd)
+{
+	struct probe *p = &cmd->probe;
+	struct field f[HP__N];
+	char *status;
+
+	p->kind = PROBE_HTTP;
+	if (n->kind == Y_SCALAR && !ynull(n)) {
+		p->url = probe_str(ld, st, n, cmd->on);
+		return;
+	}
+	if (n->kind != Y_MAP) {
+		err_node(ld, n, "expected an HTTP probe (a URL, or a mapping with url:), got %s",
+		    ykind_name(n));
+		return;
+	}
+	ymap_fields(ld, n, http_keys, HP__N, f);
+	p->url = ystr_req(ld, n, &f[HP_URL], "http probe", "url");
+	if (p->url != NULL)
+		command_scan(ld, st, f[HP_URL].val, CF_PROBE, cmd->on);
+	p->method = probe_str(ld, st, f[HP_METHOD].val, cmd->on);
+	p->body = probe_str(ld, st, f[HP_BODY].val, cmd->on);
+	probe_strs(ld, st, f[HP_HEADERS].val, cmd->on, "a list of headers", &p->headers,
+	    &p->nheaders);
+	status = ystr(ld, f[HP_STATUS].val);
+	if (status != NULL) {
+		char *end;
+		long v = strtol(status, &end, 10);
+
+		if (*end != '\0' || v < 100 || v > 599)
+			err_node(ld, f[HP_STATUS].val, "status must be an HTTP status (100-599), got "
+			    "'%s'", q(ld, status));
+		else
+			p->status = (int)v;
+		free(status);
+	}
+	ybool(ld, f[HP_INSECURE].val, &p->insecure);
+	probe_strs(ld, st, f[HP_RESOLVE].val, cmd->on, "a list of host:port:address",
+	    &p->resolve, &p->nresolve);
+	probe_strs(ld, st, f[HP_JSON].val, cmd->on, "a list of JSON assertions", &p->json,
+	    &p->njson);
+	check_assertions(ld, f[HP_JSON].val, p->json, p->njson);
+	p->body_match = probe_str(ld, st, f[HP_BODY_MATCH].val, cmd->on);
+	if (p->body_match != NULL)
+		check_regex_refs(ld, f[HP_BODY_MATCH].val, "body_match", p->body_match);
+	probe_strs(ld, st, f[HP_CAPTURE_HEADERS].val, cmd->on, "a list of header names",
+	    &p->capture_headers, &p->ncapture_headers);
+}
+
+/* Decode tcp: host:port. */
+static void
+load_tcp(struct loader *ld, struct step *st, const struct ynode *n, struct command *cmd)
+{
+	cmd->probe.kind = PROBE_TCP;
+	cmd->probe.target = ystr(ld, n);
+	if (cmd->probe.target == NULL || strrchr(cmd->probe.target, ':') == NULL)
+		err_node(ld, n, "tcp: wants host:port");
+	else
+		command_scan(ld, st, n, CF_PROBE, cmd->on);
+}
+
+/* Decode rpc: { url, call, chain_id, address, min_eth, data, json }. */
+static void
+load_rpc(struct loader *ld, struct step *st, const struct ynode *n, struct command *cmd)
+{
+	struct probe *p = &cmd->probe;
+	struct field f[RP__N];
+	int call = -1;
+
+	p->kind = PROBE_RPC;
+	if (n->kind != Y_MAP) {
+		err_node(ld, n, "expected a JSON-RPC probe (a mapping with url: and call:), got %s",
+		    ykind_name(n));
+		return;
+	}
+	ymap_fields(ld, n, rpc_keys, RP__N, f);
+	p->url = ystr_req(ld, n, &f[RP_URL], "rpc probe", "url");
+	if (p->url != NULL)
+		command_scan(ld, st, f[RP_URL].val, CF_PROBE, cmd->on);
+	if (f[RP_CALL].key == NULL)
+		err_node(ld, n, "rpc probe has no 'call' (one of chain_id, code, balance, eth_call)");
+	else if (yenum(ld, f[RP_CALL].val, "call", rpc_calls, nitems(rpc_calls), &call) == 0)
+		p->call = xstrdup(rpc_calls[call]);
+	p->chain_id = probe_str(ld, st, f[RP_CHAIN_ID].val, cmd->on);
+	p->address = probe_str(ld, st, f[RP_ADDRESS].val, cmd->on);
+	p->min_eth = probe_str(ld, st, f[RP_MIN_ETH].val, cmd->on);
+	p->data = probe_str(ld, st, f[RP_DATA].val, cmd->on);
+	probe_strs(ld, st, f[RP_JSON].val, cmd->on, "a list of JSON assertions", &p->json,
+	    &p->njson);
+	check_assertions(ld, f[RP_JSON].val, p->json, p->njson);
+	if (call == 0 && p->chain_id == NULL)
+		err_node(ld, n, "rpc call chain_id needs 'chain_id' (the chain wanted)");
+	if (call >= 1 && p->address == NULL)
+		err_node(ld, n, "rpc call %s needs 'address'", rpc_calls[call]);
+	if (call == 2 && p->min_eth == NULL)
+		err_node(ld, n, "rpc call balance needs 'min_eth'");
+	if (call == 3 && p->data == NULL)
+		err_node(ld, n, "rpc call eth_call needs 'data'");
 }
 
 /* Decode one command; false when it cannot be kept. */
@@ -1591,6 +1744,31 @@ load_command(struct loader *ld, struct step *st, const struct ynode *n, struct c
 			err_node(ld, f[MK_ON].key, "'on' is empty");
 	}
 	cmd->name = ystr(ld, f[MK_NAME].val);
+	if ((f[MK_RUN].key != NULL) + (f[MK_HTTP].key != NULL) + (f[MK_TCP].key != NULL) +
+	    (f[MK_RPC].key != NULL) > 1) {
+		err_node(ld, n, "a command has one of run, http, tcp or rpc, not several");
+		command_clear(cmd);
+		return false;
+	}
+	if (f[MK_HTTP].key != NULL || f[MK_TCP].key != NULL || f[MK_RPC].key != NULL) {
+		if (f[MK_HTTP].key != NULL)
+			load_http(ld, st, f[MK_HTTP].val, cmd);
+		else if (f[MK_TCP].key != NULL)
+			load_tcp(ld, st, f[MK_TCP].val, cmd);
+		else
+			load_rpc(ld, st, f[MK_RPC].val, cmd);
+		for (int k = MK_CWD; k <= MK_EXPECT; k++)
+			if (f[k].key != NULL)
+				err_node(ld, f[k].key, "'%s' belongs to run: commands, not to probes",
+				    command_keys[k]);
+		load_timeout(ld, f[MK_TIMEOUT].val, &cmd->timeout);
+		return true;
+	}
+	if (f[MK_RUN].key == NULL) {
+		err_node(ld, n, "command has no 'run' (or http, tcp, rpc)");
+		command_clear(cmd);
+		return false;
+	}
 	cmd->run = ystr_req(ld, n, &f[MK_RUN], "command", "run");
 	if (cmd->run != NULL)
 		command_scan(ld, st, f[MK_RUN].val, CF_RUN, cmd->on);
@@ -1604,7 +1782,7 @@ load_command(struct loader *ld, struct step *st, const struct ynode *n, struct c
 	cmd->expect = ystr(ld, f[MK_EXPECT].val);
 	if (cmd->expect != NULL) {
 		command_scan(ld, st, f[MK_EXPECT].val, CF_EXPECT, cmd->on);
-		check_expect(ld, f[MK_EXPECT].val, cmd->expect);
+		check_regex_refs(ld, f[MK_EXPECT].val, "expect", cmd->expect);
 	}
 	load_timeout(ld, f[MK_TIMEOUT].val, &cmd->timeout);
 	if (cmd->run == NULL) {

@@ -182,10 +182,40 @@ chain_refs(const char *s, void (*fn)(const char *name, size_t len, void *data), 
 	return n;
 }
 
-/* Free one command's strings. */
 static void
+strs_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Free what a probe holds. */
+void
+probe_clear(struct probe *p)
+{
+	free(p->url);
+	free(p->method);
+	free(p->body);
+	strs_free(p->headers, p->nheaders);
+	strs_free(p->resolve, p->nresolve);
+	strs_free(p->json, p->njson);
+	free(p->body_match);
+	strs_free(p->capture_headers, p->ncapture_headers);
+	free(p->target);
+	free(p->call);
+	free(p->chain_id);
+	free(p->address);
+	free(p->min_eth);
+	free(p->data);
+	memset(p, 0, sizeof *p);
+}
+
+/* Free one command's strings. */
+void
 command_clear(struct command *cmd)
 {
+	probe_clear(&cmd->probe);
 	free(cmd->name);
 	free(cmd->run);
 	free(cmd->cwd);
@@ -196,6 +226,7 @@ command_clear(struct command *cmd)
 	free(cmd->env);
 	free(cmd->stdin_text);
 	free(cmd->expect);
+	memset(cmd, 0, sizeof *cmd);
 }
 
 /* Free a list of commands. */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "logbuf.h"
@@ -328,24 +329,13 @@ on_line(void *data, size_t step, int stream, const char *text, size_t len)
 	fflush(stdout);
 }
 
+/* A labelled command gets its label as a heading; the runner's own lines show the command
+ * ("$ ...") and its result ("-> ..."). */
 static void
 on_cmd_start(void *data, size_t step, enum run_kind kind, size_t index, const struct run_cmd *cmd)
 {
-	printf("  %s %s\n", kind == RUN_CHECK ? "?" : "$", cmd->label ? cmd->label : cmd->display);
-	fflush(stdout);
-}
-
-static void
-on_cmd_end(void *data, size_t step, enum run_kind kind, size_t index, const struct cmd_result *r)
-{
-	struct cli *cl = data;
-
-	if (r->ok)
-		printf("  %sok%s (%.1f s)\n", color_of(cl->o, ST_DONE), color_end(cl->o),
-		    (double)r->duration_ms / 1000);
-	else if (!r->skipped)
-		printf("  %sFAILED%s: %s\n", color_of(cl->o, ST_FAILED), color_end(cl->o),
-		    r->reason ? r->reason : "failed");
+	if (cmd->label)
+		printf("  - %s\n", cmd->label);
 	fflush(stdout);
 }
 
@@ -380,7 +370,7 @@ static int
 drive(struct cli *cl, size_t s, enum run_kind kind)
 {
 	const struct step *st = &engine_chain(cl->e)->steps[s];
-	struct engine_cbs cbs = { on_line, on_cmd_start, on_cmd_end, on_done, cl };
+	struct engine_cbs cbs = { on_line, on_cmd_start, NULL, on_done, cl };
 	const struct state_step *ss;
 	enum engine_err err;
 	char *cause = NULL;
@@ -654,6 +644,129 @@ cmd_inputs(struct cli *cl)
 		cJSON_Delete(root);
 	}
 	return EXIT_OK;
+}
+
+/* Run a lint tool on a script file; its output (stdout and stderr) in *out. Returns its
+ * exit status, or -1 if it could not run. */
+static int
+lint_tool(const char *cmdline, char **out)
+{
+	struct strbuf sb = {0};
+	char buf[4096];
+	size_t n;
+	FILE *f = popen(cmdline, "r");
+	int st;
+
+	if (f == NULL)
+		return -1;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		sb_add(&sb, buf, n);
+	st = pclose(f);
+	*out = sb_detach(&sb);
+	return st == -1 ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Lint one run: script with bash -n and (when present) shellcheck. */
+static size_t
+lint_script(const struct step *st, const struct command *c, const char *what, size_t k,
+    const char *tmp, bool shellcheck)
+{
+	FILE *f = fopen(tmp, "w");
+	char *out = NULL, *cmd;
+	size_t problems = 0;
+
+	if (f == NULL)
+		return 0;
+	/* Inputs arrive as environment variables of the same name. */
+	fprintf(f, "#!/bin/bash\n%s\n", c->run);
+	fclose(f);
+	cmd = xprintf("bash -n '%s' 2>&1", tmp);
+	if (lint_tool(cmd, &out) != 0) {
+		printf("%s:%d:%d: %s of %s, command %zu: bash -n: %s", c->pos.file, c->pos.line,
+		    c->pos.col, what, st->id, k + 1, out ? out : "failed\n");
+		problems++;
+	}
+	free(cmd);
+	free(out);
+	out = NULL;
+	if (shellcheck) {
+		/* SC2154: inputs are set by the wizard, in the environment; SC1091: sourced
+		 * files are on the server, not here. */
+		cmd = xprintf("shellcheck -s bash -e SC2154,SC1091 -f gcc '%s' 2>&1", tmp);
+		if (lint_tool(cmd, &out) != 0) {
+			for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+				const char *msg = strchr(line, ' ');
+
+				printf("%s:%d:%d: %s of %s, command %zu: shellcheck:%s\n", c->pos.file,
+				    c->pos.line, c->pos.col, what, st->id, k + 1, msg ? msg : line);
+			}
+			problems++;
+		}
+		free(cmd);
+		free(out);
+	}
+	return problems;
+}
+
+/* lint: load a chain (every loader check), then the rules of a complete chain and the
+ * scripts' syntax. */
+int
+cli_lint(const char *chain_dir)
+{
+	struct chain *c = NULL;
+	char *cause = NULL, tmp[] = "/tmp/dw-lint-XXXXXX";
+	bool shellcheck;
+	size_t problems = 0;
+	int fd;
+
+	if (chain_load(chain_dir, &c, &cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		return EXIT_BAD_FILE;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		perror("mkstemp");
+		chain_free(&c);
+		return EXIT_FAILED;
+	}
+	close(fd);
+	shellcheck = system("command -v shellcheck >/dev/null 2>&1") == 0;
+	if (!shellcheck)
+		fprintf(stderr, "dstack-wizard: shellcheck not found: only bash -n checks the "
+		    "scripts (apt-get install shellcheck)\n");
+	for (size_t i = 0; i < c->nsteps; i++) {
+		const struct step *st = &c->steps[i];
+		size_t probes = 0;
+
+		if (st->place != PLACE_MANUAL && st->naction == 0) {
+			printf("%s:%d:%d: step %s has no action (only manual steps may lack one)\n",
+			    st->pos.file, st->pos.line, st->pos.col, st->id);
+			problems++;
+		}
+		if (st->place == PLACE_MANUAL && st->nchecklist == 0) {
+			printf("%s:%d:%d: manual step %s has no checklist\n", st->pos.file,
+			    st->pos.line, st->pos.col, st->id);
+			problems++;
+		}
+		for (size_t k = 0; k < st->ncheck; k++) {
+			probes++;
+			if (st->check[k].run)
+				problems += lint_script(st, &st->check[k], "check", k, tmp, shellcheck);
+		}
+		if (st->place == PLACE_MANUAL && probes == 0) {
+			printf("%s:%d:%d: manual step %s has no probe verifying its effect\n",
+			    st->pos.file, st->pos.line, st->pos.col, st->id);
+			problems++;
+		}
+		for (size_t k = 0; k < st->naction; k++)
+			if (st->action[k].run)
+				problems += lint_script(st, &st->action[k], "action", k, tmp, shellcheck);
+	}
+	unlink(tmp);
+	printf("%s: %zu steps, %zu problems\n", chain_dir, c->nsteps, problems);
+	chain_free(&c);
+	return problems ? EXIT_BAD_FILE : EXIT_OK;
 }
 
 static const struct {

@@ -29,8 +29,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "logbuf.h"
 #include "loop.h"
+#include "probe.h"
 #include "runner.h"
 #include "util.h"
 
@@ -67,6 +69,7 @@ struct engine {
 	struct step_rt *rt;          /* per step */
 	bool target_local;
 	struct transport *local;
+	struct http *http;           /* libcurl multi for probes, in the loop */
 	char *notice;
 };
 
@@ -165,6 +168,7 @@ engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *e
 	if (e->state->notice)
 		e->notice = xstrdup(e->state->notice);
 	e->loop = loop_new();
+	e->http = http_new(e->loop);
 	e->secrets = xcalloc(e->chain->ninputs, sizeof *e->secrets);
 	e->secret_src = xcalloc(e->chain->ninputs, sizeof *e->secret_src);
 	e->rt = xcalloc(e->chain->nsteps, sizeof *e->rt);
@@ -206,6 +210,7 @@ engine_close(struct engine **ep)
 	}
 	free(e->secret_src);
 	free(e->local);
+	http_free(&e->http);
 	loop_free(&e->loop);
 	state_free(&e->state);
 	chain_free(&e->chain);
@@ -762,8 +767,11 @@ run_cmds_free(struct run_cmd **cmds, size_t n)
 {
 	if (*cmds == NULL)
 		return;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (transport_is_probe((*cmds)[i].transport))
+			probe_transport_free(&(*cmds)[i].transport);
 		run_cmd_clear(&(*cmds)[i]);
+	}
 	free(*cmds);
 	*cmds = NULL;
 }
@@ -798,6 +806,50 @@ export_ref(const char *name, size_t len, void *data)
 	free(n);
 }
 
+/* Copy a probe with every ${name} resolved (secrets masked when mask is set). */
+static void
+expand_probe(const struct engine *e, const struct probe *in, struct probe *out, bool mask)
+{
+#define X(f) out->f = expand(e, in->f, mask, 0, NULL)
+#define XV(f, n) do { \
+	out->n = in->n; \
+	out->f = in->n ? xcalloc(in->n, sizeof *out->f) : NULL; \
+	for (size_t k = 0; k < in->n; k++) \
+		out->f[k] = expand(e, in->f[k], mask, 0, NULL); \
+} while (0)
+	memset(out, 0, sizeof *out);
+	out->kind = in->kind;
+	out->status = in->status;
+	out->insecure = in->insecure;
+	X(url); X(method); X(body); X(body_match); X(target); X(call); X(chain_id);
+	X(address); X(min_eth); X(data);
+	XV(headers, nheaders);
+	XV(resolve, nresolve);
+	XV(json, njson);
+	XV(capture_headers, ncapture_headers);
+#undef X
+#undef XV
+}
+
+/* Build the run_cmd of a probe: a probe transport over the engine's libcurl handle. */
+static int
+build_probe(const struct engine *e, const struct command *c, struct run_cmd *rc)
+{
+	struct probe shown, real;
+	char *what;
+
+	expand_probe(e, &c->probe, &shown, true);
+	what = probe_describe(&shown);
+	probe_clear(&shown);
+	rc->display = xprintf("[%s] %s", place_name(c->on), what);
+	free(what);
+	expand_probe(e, &c->probe, &real, false);
+	/* Server ports: with --target local the server's loopback is this machine's. */
+	rc->transport = probe_transport_new(&real, e->http, NULL, NULL);
+	rc->tc.script = xstrdup("");
+	return 0;
+}
+
 /* Build one run_cmd from a chain command. */
 static int
 build_cmd(const struct engine *e, const struct command *c, enum run_kind kind,
@@ -811,6 +863,11 @@ build_cmd(const struct engine *e, const struct command *c, enum run_kind kind,
 	memset(rc, 0, sizeof *rc);
 	if (c->on == PLACE_SERVER && !e->target_local)
 		return set_cause(cause, "this command runs on the server, and no server is configured");
+	rc->timeout_ms = 1000u * (unsigned)(c->timeout > 0 ? c->timeout :
+	    kind == RUN_CHECK ? CHECK_TIMEOUT_S : ACTION_TIMEOUT_S);
+	rc->label = xstrdup(c->name);
+	if (c->probe.kind != PROBE_NONE)
+		return build_probe(e, c, rc);
 	rc->transport = e->local;
 	rc->tc.script = xstrdup(c->run);
 	if (c->cwd)
@@ -851,7 +908,6 @@ build_cmd(const struct engine *e, const struct command *c, enum run_kind kind,
 		}
 		rc->expect_text = re;
 	}
-	rc->label = xstrdup(c->name);
 	body = expand(e, c->run, true, 0, NULL);
 	sb_addf(&disp, "[%s] ", place_name(c->on));
 	if (rc->tc.cwd)
@@ -859,8 +915,6 @@ build_cmd(const struct engine *e, const struct command *c, enum run_kind kind,
 	sb_adds(&disp, body);
 	free(body);
 	rc->display = sb_detach(&disp);
-	rc->timeout_ms = 1000u * (unsigned)(c->timeout > 0 ? c->timeout :
-	    kind == RUN_CHECK ? CHECK_TIMEOUT_S : ACTION_TIMEOUT_S);
 	return 0;
 }
 

@@ -469,8 +469,8 @@ run_reason(struct run *r, const struct run_cmd *c, enum tjob_end how, int code,
 		return xprintf("timed out after %g s", (double)c->timeout_ms / 1000.0);
 	switch (how) {
 	case TJOB_EXITED:
-		if (code != 0)
-			return xprintf("exit status %d", code);
+		if (code != 0)    /* a probe job says why in message */
+			return message != NULL ? xstrdup(message) : xprintf("exit status %d", code);
 		if (c->expect != NULL && regexec(c->expect, output, 0, NULL, 0) != 0)
 			return xprintf("output did not match /%s/", c->expect_text ? c->expect_text : "");
 		return NULL;

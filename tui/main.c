@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "tui.h"
 #include "util.h"
 
 static void
@@ -25,7 +26,8 @@ usage(FILE *f)
 "every step has a check (is it done?) and an action (do it), and a step runs only when\n"
 "the steps it requires are done and the inputs it uses are valid.\n"
 "\n"
-"With no COMMAND on a terminal, the interactive wizard opens. Commands:\n"
+"With no COMMAND on a terminal, the interactive wizard opens (at the first step that is\n"
+"not done; F1 or ? shows its keys). Commands:\n"
 "  list                 the steps, in order, with where each runs\n"
 "  status [--json]      every step's status (locked, ready, done, failed, stale, ...)\n"
 "  why STEP             what keeps STEP from running\n"
@@ -35,6 +37,7 @@ usage(FILE *f)
 "  set NAME VALUE       set an input (validated; secrets are refused here)\n"
 "  unset NAME           forget an input's value\n"
 "  inputs [--json]      every input, its value, where it came from, and whether it is valid\n"
+"  lint                 check the chain's step files: structure, bash -n, shellcheck\n"
 "\n"
 "Options:\n"
 "  -p, --profile NAME   keep state under this profile (default: default)\n"
@@ -45,6 +48,8 @@ usage(FILE *f)
 "  -y, --yes            do not ask for confirmation\n"
 "      --all            with run: every step that is not done\n"
 "      --no-color       no colour (also when NO_COLOR is set)\n"
+"      --ascii          the wizard draws ASCII only (automatic when the locale is not UTF-8)\n"
+"      --step ID        open the wizard at step ID\n"
 "  -v, --verbose        more detail\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
@@ -60,7 +65,8 @@ usage(FILE *f)
 "with a log file per run under logs/. See dstack-wizard(1).\n");
 }
 
-enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR };
+enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
+	OPT_STEP };
 
 int
 main(int argc, char **argv)
@@ -75,6 +81,8 @@ main(int argc, char **argv)
 		{ "yes", no_argument, NULL, 'y' },
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
+		{ "ascii", no_argument, NULL, OPT_ASCII },
+		{ "step", required_argument, NULL, OPT_STEP },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -82,6 +90,7 @@ main(int argc, char **argv)
 	};
 	struct engine_opts eo = {0};
 	struct cli_opts co = {0};
+	struct tui_opts to = {0};
 	struct strvec secret_files = {0};
 	struct engine *e = NULL;
 	char *cause = NULL;
@@ -119,6 +128,12 @@ main(int argc, char **argv)
 		case OPT_NO_COLOR:
 			no_color = true;
 			break;
+		case OPT_ASCII:
+			to.ascii = true;
+			break;
+		case OPT_STEP:
+			to.step = optarg;
+			break;
 		case 'v':
 			eo.verbose = true;
 			break;
@@ -135,13 +150,36 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (argc > 0 && strcmp(argv[0], "lint") == 0) {
+		char *dir = eo.chain_dir ? xstrdup(eo.chain_dir) :
+		    xprintf("%s/chain", engine_datadir());
+
+		sv_free(&secret_files);
+		rc = argc == 1 ? cli_lint(dir) : EXIT_USAGE;
+		free(dir);
+		return rc;
+	}
 	if (argc > 0 && !cli_is_command(argv[0])) {
 		fprintf(stderr, "dstack-wizard: unknown command '%s'\nTry 'dstack-wizard --help'.\n",
 		    argv[0]);
 		sv_free(&secret_files);
 		return EXIT_USAGE;
 	}
+	if (to.step != NULL && argc > 0) {
+		fprintf(stderr, "dstack-wizard: --step opens the interactive wizard; it does not go "
+		    "with '%s'\n", argv[0]);
+		sv_free(&secret_files);
+		return EXIT_USAGE;
+	}
+	if (to.step != NULL && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		fprintf(stderr, "dstack-wizard: --step opens the interactive wizard, which needs a "
+		    "terminal\n");
+		sv_free(&secret_files);
+		return EXIT_USAGE;
+	}
 	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
+	to.color = !no_color && (getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
+	to.target = eo.target;
 
 	if (engine_open(&eo, &e, &err, &cause) != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
@@ -163,12 +201,11 @@ main(int argc, char **argv)
 	if (engine_notice(e) != NULL)
 		fprintf(stderr, "dstack-wizard: %s\n", engine_notice(e));
 
-	if (argc == 0) {
+	if (argc == 0 && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO))
+		rc = tui_run(e, &to);
+	else if (argc == 0) {
 		char *status[] = { (char *)"status", NULL };
 
-		if (isatty(STDOUT_FILENO))
-			fprintf(stderr, "dstack-wizard: the interactive wizard is not built yet; "
-			    "showing the status (see --help for commands)\n");
 		rc = cli_run(e, 1, status, &co);
 	} else
 		rc = cli_run(e, argc, argv, &co);

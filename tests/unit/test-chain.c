@@ -657,7 +657,7 @@ test_missing_keys(void **state)
 	cause = load_fail(*state);
 	assert_line(cause, "s.yaml:1:1: step has no 'title'");
 	assert_line(cause, "s.yaml:1:1: step has no 'place'");
-	assert_line(cause, "s.yaml:5:5: command has no 'run'");
+	assert_line(cause, "s.yaml:5:5: command has no 'run' (or http, tcp, rpc)");
 	assert_line(cause, "s.yaml:7:5: 'run' is empty");
 	assert_line(cause, "s.yaml:9:5: capture has no 'regex'");
 	assert_line(cause, "s.yaml:11:5: hint has no 'say'");

@@ -1,0 +1,543 @@
+/*
+ * dialog.c: the small windows over a screen: the help (F1 or ?) with the key map and the
+ * current screen's help; the confirmation before an action (its commands, checklist and
+ * effects: sudo, transactions, reboot); the refusal of a locked step, naming every blocker
+ * and offering to go to the first; the one-line prompts (go to a step, search the log); the
+ * quit question while a step runs; and the "terminal too small" screen.
+ */
+#include "config.h"
+
+#include "ui.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runner.h"
+
+/* A centred box of at most w x h; sets its origin. */
+static void
+centre_box(struct ui *ui, int h, int w, const char *title, int *y, int *x)
+{
+	if (w > ui->cols - 2)
+		w = ui->cols - 2;
+	if (h > ui->rows - 2)
+		h = ui->rows - 2;
+	*y = (ui->rows - h) / 2;
+	*x = (ui->cols - w) / 2;
+	draw_box(ui, *y, *x, h, w, title);
+}
+
+/* Add "key  what it does" to a document. */
+static void
+help_key_line(struct doc *d, const char *key, const char *what)
+{
+	char *t = xprintf("  %-18s ", key);
+
+	doc_newline(d);
+	doc_add(d, S_HEADING, t);
+	doc_add(d, S_NORMAL, what);
+	free(t);
+}
+
+/* The help's text for the current screen. */
+static void
+help_doc(struct ui *ui, struct doc *d)
+{
+	const struct ui_glyphs *g = ui->g;
+	char *t;
+
+	doc_newline(d);
+	if (ui->modal == MODAL_FORM) {
+		doc_add(d, S_HEADING, "The input form");
+		doc_wrap(d, S_NORMAL, 0, "Type to change the value: it is checked as you type, and "
+		    "a wrong value says why (a wrong EIP-55 checksum shows the checksummed address: "
+		    "C-y takes it). Enter saves the value; an empty value and Enter forget it, so the "
+		    "default applies. A secret is shown as stars, held in memory for this session "
+		    "only, and never written to the state or the logs.");
+		help_key_line(d, "Enter", "save this field");
+		help_key_line(d, "Tab Down C-n", "next field");
+		help_key_line(d, "S-Tab Up C-p", "previous field");
+		help_key_line(d, "Left Right C-b C-f", "move the cursor");
+		help_key_line(d, "Home End C-a C-e", "start / end of the field");
+		help_key_line(d, "C-u C-k C-w", "delete to the start / to the end / a word");
+		help_key_line(d, "C-y", "take the suggested value");
+		help_key_line(d, "Esc", "close the form");
+		return;
+	}
+	if (ui->screen == SCREEN_OVERVIEW) {
+		doc_add(d, S_HEADING, "The overview");
+		t = xprintf("Every section with its progress, and every step with its status: %s done, "
+		    "%s failed, %s ready, %s locked (something it needs is missing), %s stale (it "
+		    "needs a re-run: something it depends on changed), %s running, %s checking. "
+		    "LOCAL steps run on this machine, SERVER steps on the TDX host, MANUAL steps are "
+		    "yours to do: the wizard checks their effect. A step runs only when the steps it "
+		    "requires are done and its inputs are valid; the pane below says what is "
+		    "missing.", g->mark[ST_DONE], g->mark[ST_FAILED], g->mark[ST_READY],
+		    g->mark[ST_LOCKED], g->mark[ST_STALE], g->mark[ST_RUNNING], g->mark[ST_CHECKING]);
+	} else {
+		doc_add(d, S_HEADING, "The step screen");
+		t = xstrdup("The step's guide, what it requires, its inputs, and the exact commands of "
+		    "its check (c: is it done?) and of its action (r: do it, then check), shown "
+		    "before they run. The log below streams the output: '!' marks standard error, "
+		    "'#' the wizard's own lines. A hint that matches the output shows its cause and "
+		    "fix in a banner. Tab moves between the page and the log; l gives the log the "
+		    "whole screen.");
+	}
+	doc_wrap(d, S_NORMAL, 0, t);
+	free(t);
+	doc_newline(d);
+	doc_newline(d);
+	doc_add(d, S_HEADING, "Keys");
+	t = xprintf("%s j k C-n C-p", g->up_down);
+	help_key_line(d, t, "move, or scroll the pane that has the focus");
+	free(t);
+	help_key_line(d, "PgUp PgDn C-b C-f", "a page up / down");
+	help_key_line(d, "Enter", "open the selected step");
+	help_key_line(d, "Tab", "switch panes (the step's page / its log)");
+	help_key_line(d, "Esc", "back to the overview, close a window");
+	help_key_line(d, "c", "run the step's check: is it done?");
+	help_key_line(d, "r", "run the step's action, then its check (asks first)");
+	help_key_line(d, "x", "cancel the running step");
+	help_key_line(d, "e", "edit the step's inputs");
+	help_key_line(d, "n / p", "next / previous step (next refuses a locked step and says why)");
+	help_key_line(d, "g", "go to a step by the start of its id");
+	help_key_line(d, "l", "the log on the whole screen, or back");
+	help_key_line(d, "/", "search the log; then n / N: older / newer match");
+	help_key_line(d, "gg / G", "in the log: the top / the end (G follows new output)");
+	help_key_line(d, "f", "in the log: follow new output, or stop");
+	t = xprintf("%s", g->left_right);
+	help_key_line(d, t, "in the log: scroll sideways");
+	free(t);
+	help_key_line(d, "C-l", "redraw the screen");
+	help_key_line(d, "? F1", "this help");
+	help_key_line(d, "q C-c", "quit (asks first when a step is running)");
+}
+
+/* Draw the help over everything. */
+void
+help_draw(struct ui *ui)
+{
+	int y = 1, x = 2, h = ui->rows - 3, w = ui->cols - 4;
+	struct doc d;
+
+	draw_box(ui, y, x, h, w, "Help");
+	doc_init(&d, w - 4);
+	help_doc(ui, &d);
+	ui->help_scroll = doc_clamp(&d, h - 3, ui->help_scroll);
+	doc_draw(ui, &d, y + 1, x + 2, h - 3, w - 4, ui->help_scroll);
+	doc_free(&d);
+	draw_str(ui, y + h - 2, x + 2, w - 4, "Esc, q or ? closes the help; j/k scroll it.",
+	    S_DIM);
+}
+
+/* Keys of the help. */
+unsigned
+help_key(struct ui *ui, struct ui_key k)
+{
+	if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k') || KEY_IS(k, KEY_CTRL('p')))
+		ui->help_scroll--;
+	else if (KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j') || KEY_IS(k, KEY_CTRL('n')))
+		ui->help_scroll++;
+	else if (KEY_FN(k, KEY_PPAGE) || KEY_IS(k, KEY_CTRL('b')))
+		ui->help_scroll -= 10;
+	else if (KEY_FN(k, KEY_NPAGE) || KEY_IS(k, KEY_CTRL('f')) || KEY_IS(k, ' '))
+		ui->help_scroll += 10;
+	else
+		ui->help = false;
+	return UI_REDRAW;
+}
+
+/* Ask before an action. */
+unsigned
+confirm_open(struct ui *ui, size_t s, enum run_kind kind)
+{
+	ui->modal = MODAL_CONFIRM;
+	ui->confirm.step = s;
+	ui->confirm.kind = kind;
+	ui->confirm.scroll = 0;
+	return UI_REDRAW;
+}
+
+/* Add numbered commands to a document. */
+static void
+confirm_commands(struct ui *ui, struct doc *d, size_t s, enum run_kind kind)
+{
+	struct run_cmd *cmds;
+	size_t n;
+	char *cause = NULL;
+
+	if (engine_commands(ui->e, s, kind, &cmds, &n, &cause) != 0) {
+		doc_wrap(d, S_ERROR, 2, cause ? cause : "cannot build the commands");
+		free(cause);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *t = xprintf("%zu. %s", i + 1, cmds[i].display);
+
+		doc_hang(d, S_CMD, 2, 3, t);
+		free(t);
+	}
+	run_cmds_free(&cmds, n);
+}
+
+/* The confirmation's text. */
+static void
+confirm_doc(struct ui *ui, struct doc *d)
+{
+	size_t s = ui->confirm.step;
+	const struct step *st = &ui->c->steps[s];
+	const struct ui_glyphs *g = ui->g;
+	char *t;
+
+	doc_newline(d);
+	doc_add(d, S_HEADING, st->title);
+	for (size_t k = 0; k < st->nchecklist; k++) {
+		t = xprintf("[ ] %s", st->checklist[k]);
+		doc_hang(d, S_NORMAL, 2, 4, t);
+		free(t);
+	}
+	if (st->naction > 0) {
+		doc_newline(d);
+		doc_add(d, S_NORMAL, "It runs, in order:");
+		confirm_commands(ui, d, s, RUN_ACTION);
+		doc_newline(d);
+		doc_add(d, S_NORMAL, "then its check:");
+	} else {
+		doc_newline(d);
+		doc_add(d, S_NORMAL, "Its check:");
+	}
+	confirm_commands(ui, d, s, RUN_CHECK);
+	if (st->effects & EFFECT_SUDO) {
+		t = xprintf("%s it runs commands as root (sudo)", g->warn);
+		doc_wrap(d, S_STALE, 0, t);
+		free(t);
+	}
+	if (st->effects & EFFECT_TRANSACTION) {
+		t = xprintf("%s it sends blockchain transactions (they cost gas)", g->warn);
+		doc_wrap(d, S_STALE, 0, t);
+		free(t);
+	}
+	if (st->effects & EFFECT_REBOOT) {
+		t = xprintf("%s it reboots the server", g->warn);
+		doc_wrap(d, S_STALE, 0, t);
+		free(t);
+	}
+	if (st->effects & EFFECT_LONG) {
+		t = xprintf("%s it takes many minutes (x cancels it)", g->warn);
+		doc_wrap(d, S_STALE, 0, t);
+		free(t);
+	}
+}
+
+/* Draw the confirmation. */
+void
+confirm_draw(struct ui *ui)
+{
+	const struct step *st = &ui->c->steps[ui->confirm.step];
+	int w = ui->cols - 8 > 100 ? 100 : ui->cols - 8, h, y, x, body;
+	struct doc d;
+	char *title;
+
+	doc_init(&d, w - 4);
+	confirm_doc(ui, &d);
+	h = (int)d.n + 4;
+	if (h > ui->rows - 4)
+		h = ui->rows - 4;
+	body = h - 4;
+	if (st->naction > 0)
+		title = xprintf("Run the action of %s?", st->id);
+	else
+		title = xprintf("Done by hand? Check %s now?", st->id);
+	centre_box(ui, h, w, title, &y, &x);
+	free(title);
+	ui->confirm.scroll = doc_clamp(&d, body, ui->confirm.scroll);
+	doc_draw(ui, &d, y + 1, x + 2, body, w - 4, ui->confirm.scroll);
+	doc_free(&d);
+	draw_str(ui, y + h - 2, x + 2, w - 4, st->naction > 0 ? "y or Enter: run it     n or Esc: "
+	    "do not run it" : "y or Enter: check it now     n or Esc: not yet", S_HEADING);
+}
+
+/* Keys of the confirmation. */
+unsigned
+confirm_key(struct ui *ui, struct ui_key k)
+{
+	size_t s = ui->confirm.step;
+
+	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y') || KEY_IS(k, '\r') || KEY_IS(k, '\n') ||
+	    KEY_FN(k, KEY_ENTER)) {
+		ui->modal = MODAL_NONE;
+		ui->screen = SCREEN_STEP;
+		ui_select(ui, s);
+		return ui_start_run(ui, s, ui->confirm.kind);
+	}
+	if (KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q')) {
+		ui->modal = MODAL_NONE;
+		ui_message(ui, S_NORMAL, "%s: not run", ui->c->steps[s].id);
+		return UI_REDRAW;
+	}
+	if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k'))
+		ui->confirm.scroll--;
+	else if (KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j'))
+		ui->confirm.scroll++;
+	return UI_REDRAW;
+}
+
+/* Refuse a locked step: list what is missing. */
+unsigned
+refusal_open(struct ui *ui, size_t s, const char *title)
+{
+	if (ui->modal == MODAL_REFUSAL)
+		refusal_close(ui);
+	ui->refusal.nb = engine_blockers(ui->e, s, &ui->refusal.b);
+	if (ui->refusal.nb == 0) {
+		blockers_free(&ui->refusal.b, 0);
+		return 0;
+	}
+	ui->refusal.step = s;
+	ui->refusal.title = title ? xstrdup(title) : xprintf("%s cannot run yet",
+	    ui->c->steps[s].id);
+	ui->modal = MODAL_REFUSAL;
+	ui_message(ui, S_ERROR, "%s: %s", ui->refusal.title, ui->refusal.b[0].why);
+	return UI_REDRAW;
+}
+
+/* Close the refusal. */
+void
+refusal_close(struct ui *ui)
+{
+	blockers_free(&ui->refusal.b, ui->refusal.nb);
+	ui->refusal.nb = 0;
+	freep(&ui->refusal.title);
+	if (ui->modal == MODAL_REFUSAL)
+		ui->modal = MODAL_NONE;
+}
+
+/* What Enter does in the refusal. */
+static char *
+refusal_offer(struct ui *ui)
+{
+	const struct blocker *b = &ui->refusal.b[0];
+
+	switch (b->kind) {
+	case BLOCK_STEP:
+		return xprintf("Enter: go to %s, the first thing missing     Esc: close",
+		    ui->c->steps[b->index].id);
+	case BLOCK_INPUT:
+		return xprintf("Enter: edit the input %s     Esc: close", ui->c->inputs[b->index].name);
+	case BLOCK_TARGET:
+		break;
+	}
+	return xstrdup("Start the wizard with --target local to run server steps here.   "
+	    "Esc: close");
+}
+
+/* Draw the refusal. */
+void
+refusal_draw(struct ui *ui)
+{
+	int w = ui->cols - 8 > 90 ? 90 : ui->cols - 8, h, y, x;
+	struct doc d;
+	char *offer;
+
+	doc_init(&d, w - 4);
+	doc_newline(&d);
+	doc_add(&d, S_NORMAL, "What is missing:");
+	for (size_t i = 0; i < ui->refusal.nb; i++) {
+		char *t = xprintf("%s %s", ui->g->bullet, ui->refusal.b[i].why);
+
+		doc_hang(&d, S_ERROR, 2, 2, t);
+		free(t);
+	}
+	offer = refusal_offer(ui);
+	doc_newline(&d);
+	doc_wrap(&d, S_HEADING, 0, offer);
+	free(offer);
+	h = (int)d.n + 2;
+	centre_box(ui, h, w, ui->refusal.title, &y, &x);
+	doc_draw(ui, &d, y + 1, x + 2, h - 2, w - 4, 0);
+	doc_free(&d);
+}
+
+/* Keys of the refusal: Enter goes to the first blocker. */
+unsigned
+refusal_key(struct ui *ui, struct ui_key k)
+{
+	if (KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER)) {
+		struct blocker b = ui->refusal.b[0];
+		size_t step = ui->refusal.step;
+
+		refusal_close(ui);
+		freep(&ui->msg);
+		switch (b.kind) {
+		case BLOCK_STEP:
+			ui->pane = 0;
+			return ui_open_step(ui, b.index);
+		case BLOCK_INPUT:
+			ui_select(ui, step);
+			return form_open(ui, step, b.index, false, RUN_CHECK);
+		case BLOCK_TARGET:
+			break;
+		}
+		return UI_REDRAW;
+	}
+	if (KEY_IS(k, '\033') || KEY_IS(k, 'q') || KEY_IS(k, 'n') || KEY_IS(k, ' ')) {
+		refusal_close(ui);
+		return UI_REDRAW;
+	}
+	return 0;
+}
+
+/* Open a one-line prompt on the message line. */
+unsigned
+prompt_open(struct ui *ui, enum ui_prompt kind)
+{
+	ui->modal = MODAL_PROMPT;
+	ui->prompt.kind = kind;
+	ui->prompt.len = 0;
+	ui->prompt.buf[0] = '\0';
+	return UI_REDRAW;
+}
+
+/* The steps whose id starts with (else contains) the prompt's text; the best first. */
+static int
+goto_find(struct ui *ui, const char *text)
+{
+	int idx = chain_step_index(ui->c, text);
+
+	if (idx >= 0 || *text == '\0')
+		return idx;
+	for (size_t i = 0; i < ui->c->nsteps; i++)
+		if (str_has_prefix(ui->c->steps[i].id, text))
+			return (int)i;
+	for (size_t i = 0; i < ui->c->nsteps; i++)
+		if (strstr(ui->c->steps[i].id, text) != NULL)
+			return (int)i;
+	return -1;
+}
+
+/* Draw the prompt on the message line, with what Enter would pick. */
+void
+prompt_draw(struct ui *ui)
+{
+	int y = ui->rows - 2, x;
+	const char *label = ui->prompt.kind == PROMPT_GOTO ? "Go to step: " : "Search the log: /";
+
+	draw_fill(ui, y, 0, ui->cols, S_NORMAL);
+	x = 1 + draw_str(ui, y, 1, ui->cols - 2, label, S_HEADING);
+	x += draw_str(ui, y, x, ui->cols - x - 1, ui->prompt.buf, S_NORMAL);
+	if (ui->prompt.kind == PROMPT_GOTO && ui->prompt.len > 0) {
+		int idx = goto_find(ui, ui->prompt.buf);
+
+		draw_strf(ui, y, x + 2, ui->cols - x - 3, idx >= 0 ? S_DIM : S_ERROR, "%s",
+		    idx >= 0 ? ui->c->steps[idx].id : "no such step");
+	}
+	move(y, x);
+}
+
+/* Keys of the prompt. */
+unsigned
+prompt_key(struct ui *ui, struct ui_key k)
+{
+	if (KEY_IS(k, '\033')) {
+		ui->modal = MODAL_NONE;
+		return UI_REDRAW;
+	}
+	if (KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER)) {
+		ui->modal = MODAL_NONE;
+		if (ui->prompt.kind == PROMPT_SEARCH)
+			return logview_search(ui, ui->prompt.buf, true);
+		if (ui->prompt.len > 0) {
+			int idx = goto_find(ui, ui->prompt.buf);
+
+			if (idx < 0) {
+				ui_message(ui, S_ERROR, "no step matches '%s'", ui->prompt.buf);
+				return UI_REDRAW;
+			}
+			if (ui->screen == SCREEN_STEP)
+				return ui_open_step(ui, (size_t)idx);
+			ui_select(ui, (size_t)idx);
+		}
+		return UI_REDRAW;
+	}
+	if (KEY_FN(k, KEY_BACKSPACE) || KEY_IS(k, 0x7f) || KEY_IS(k, KEY_CTRL('h'))) {
+		while (ui->prompt.len > 0 &&
+		    ((unsigned char)ui->prompt.buf[--ui->prompt.len] & 0xc0) == 0x80)
+			;
+		ui->prompt.buf[ui->prompt.len] = '\0';
+		return UI_REDRAW;
+	}
+	if (KEY_IS(k, KEY_CTRL('u'))) {
+		ui->prompt.len = 0;
+		ui->prompt.buf[0] = '\0';
+		return UI_REDRAW;
+	}
+	if (!k.fn && k.c >= 0x20 && k.c != 0x7f) {
+		char mb[MB_LEN_MAX];
+		mbstate_t ps;
+		size_t n;
+
+		memset(&ps, 0, sizeof ps);
+		n = wcrtomb(mb, (wchar_t)k.c, &ps);
+		if (n != (size_t)-1 && ui->prompt.len + n < sizeof ui->prompt.buf) {
+			memcpy(ui->prompt.buf + ui->prompt.len, mb, n);
+			ui->prompt.len += n;
+			ui->prompt.buf[ui->prompt.len] = '\0';
+		}
+		return UI_REDRAW;
+	}
+	return 0;
+}
+
+/* The question before quitting while a step runs. */
+void
+quit_draw(struct ui *ui)
+{
+	struct strbuf sb = {0};
+	int y, x, w = 64;
+
+	for (size_t s = 0; s < ui->c->nsteps; s++)
+		if (ui_running(ui, s) && !ui->steps[s].recheck)
+			sb_addf(&sb, "%s%s (%s)", sb.len ? ", " : "", ui->c->steps[s].id,
+			    engine_status(ui->e, s) == ST_CHECKING ? "check" : "action");
+	centre_box(ui, 6, w, "Quit?", &y, &x);
+	draw_strf(ui, y + 1, x + 2, w - 4, S_NORMAL, "Running: %s", sb_str(&sb));
+	draw_str(ui, y + 2, x + 2, w - 4, "Cancel it and quit?", S_NORMAL);
+	draw_str(ui, y + 4, x + 2, w - 4, "y: cancel and quit     n or Esc: keep it running",
+	    S_HEADING);
+	sb_free(&sb);
+}
+
+/* Keys of the quit question. */
+unsigned
+quit_key(struct ui *ui, struct ui_key k)
+{
+	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y')) {
+		ui->modal = MODAL_NONE;
+		return ui_quit_now(ui, false);
+	}
+	if (KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q')) {
+		ui->modal = MODAL_NONE;
+		return UI_REDRAW;
+	}
+	return 0;
+}
+
+/* The screen is below 80x24: say so, and keep working (q quits, x cancels). */
+void
+toosmall_draw(struct ui *ui)
+{
+	char *l1 = xprintf("Terminal too small: %dx%d", ui->cols, ui->rows);
+	const char *l2 = "dstack-wizard needs at least 80x24.";
+	const char *l3 = "Make the window larger, or press q to quit.";
+	int y = ui->rows / 2 - 1;
+
+	if (y < 0)
+		y = 0;
+	draw_str(ui, y, 0, ui->cols, l1, S_HEADING);
+	draw_str(ui, y + 1, 0, ui->cols, l2, S_NORMAL);
+	draw_str(ui, y + 2, 0, ui->cols, l3, S_NORMAL);
+	if (ui->msg != NULL && y + 4 < ui->rows)
+		draw_str(ui, y + 4, 0, ui->cols, ui->msg, ui->msg_style);
+	free(l1);
+}

@@ -1,0 +1,854 @@
+/*
+ * tui.c: the wizard's core. It owns
+ *   - the terminal: set up with newterm, and restored on every way out (the normal end, an
+ *     atexit handler, and SIGSEGV/SIGBUS/SIGFPE/SIGILL/SIGABRT handlers that call endwin and
+ *     hand the signal on);
+ *   - the one event loop, which is the engine's: stdin (keys read with wget_wch until ERR),
+ *     SIGWINCH, and SIGTERM/SIGHUP/SIGINT (cancel the runs, then leave);
+ *   - key dispatch: help, then the open dialog, then the current screen;
+ *   - runs: the gate (refusal with reasons), secrets, confirmation, the engine's callbacks;
+ *   - the start-up re-check of steps whose saved status is done, one at a time, to show drift;
+ *   - frame pacing: handlers return UI_* bits; one draw per loop turn, and while output
+ *     streams at most one every UI_FRAME_MS (a timer catches the last lines).
+ */
+#include "config.h"
+
+#include "tui.h"
+
+#include <errno.h>
+#include <langinfo.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "logbuf.h"
+#include "loop.h"
+#include "ui.h"
+#include "util.h"
+
+static bool tui_active;                 /* curses owns the terminal */
+static SCREEN *tui_screen;
+static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+static struct sigaction fatal_old[nitems(fatal_signals)];
+
+/* Give the terminal back (idempotent). */
+static void
+tui_restore(void)
+{
+	if (tui_active) {
+		tui_active = false;
+		if (!isendwin())
+			endwin();
+	}
+}
+
+/* A fatal signal: restore the terminal, then let the previous handler (or the default) act. */
+static void
+tui_fatal(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	tui_restore();
+	for (size_t i = 0; i < nitems(fatal_signals); i++)
+		if (fatal_signals[i] == sig)
+			sigaction(sig, &fatal_old[i], NULL);
+	/* A real fault happens again on return, under the old handler; a sent one is re-sent. */
+	if (sig == SIGABRT || si == NULL || si->si_code <= 0)
+		raise(sig);
+}
+
+/* Install the terminal-restoring handlers (once per process). */
+static void
+tui_guard(void)
+{
+	static bool done;
+	struct sigaction sa;
+
+	if (done)
+		return;
+	done = true;
+	atexit(tui_restore);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = tui_fatal;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < nitems(fatal_signals); i++)
+		sigaction(fatal_signals[i], &sa, &fatal_old[i]);
+}
+
+/* Is the codeset something other than UTF-8? */
+bool
+tui_need_ascii(void)
+{
+	const char *cs = nl_langinfo(CODESET);
+
+	return cs == NULL || (strcmp(cs, "UTF-8") != 0 && strcmp(cs, "utf8") != 0);
+}
+
+/* Set the message line. */
+void
+ui_message(struct ui *ui, enum ui_style st, const char *fmt, ...)
+{
+	va_list ap;
+
+	free(ui->msg);
+	va_start(ap, fmt);
+	ui->msg = xvprintf(fmt, ap);
+	va_end(ap);
+	ui->msg_style = st;
+}
+
+/* Is a step's check or action running? */
+bool
+ui_running(const struct ui *ui, size_t s)
+{
+	enum step_status st = engine_status(ui->e, s);
+
+	return st == ST_RUNNING || st == ST_CHECKING;
+}
+
+/* One line about a step's history: "done 2026-11-24 10:02", the failure, or drift. */
+const char *
+ui_step_note(struct ui *ui, size_t s, char *buf, size_t len)
+{
+	const struct state_step *ss = engine_step_state(ui->e, s);
+	enum step_status st = engine_status(ui->e, s);
+	char t[32];
+
+	buf[0] = '\0';
+	if (ui->steps[s].drift && st == ST_FAILED)
+		snprintf(buf, len, "done on %s, check fails now",
+		    fmt_time(ui->steps[s].drift_done_at, t, sizeof t));
+	else if (st == ST_DONE && ss != NULL && ss->done_at != 0)
+		snprintf(buf, len, "done %s", fmt_time(ss->done_at, t, sizeof t));
+	else if ((st == ST_FAILED || st == ST_STALE) && ss != NULL && ss->message != NULL)
+		snprintf(buf, len, "%s", ss->message);
+	return buf;
+}
+
+/* Forget what the session knew about a step's last run. */
+static void
+step_forget_run(struct ui_step *us)
+{
+	for (size_t i = 0; i < us->nhints; i++) {
+		free(us->hints[i].say);
+		free(us->hints[i].fix);
+		free(us->hints[i].line);
+	}
+	free(us->hints);
+	us->hints = NULL;
+	us->nhints = 0;
+	freep(&us->cmd);
+	freep(&us->outcome);
+}
+
+/* Output arrived: draw soon. */
+static void
+on_line(void *data, size_t step, int stream, const char *text, size_t len)
+{
+	struct ui *ui = data;
+
+	(void)step;
+	(void)stream;
+	(void)text;
+	(void)len;
+	ui->dirty |= UI_LOG;
+}
+
+/* A command started: remember it for the status lines. */
+static void
+on_cmd_start(void *data, size_t step, enum run_kind kind, size_t index, const struct run_cmd *cmd)
+{
+	struct ui *ui = data;
+
+	(void)kind;
+	(void)index;
+	free(ui->steps[step].cmd);
+	ui->steps[step].cmd = xstrdup(cmd->label ? cmd->label : cmd->display);
+	ui->dirty |= UI_LOG;
+}
+
+static void recheck_next(void *data);
+
+/* A run ended (its state is saved): remember its hints and outcome; go on with re-checks. */
+static void
+on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res)
+{
+	struct ui *ui = data;
+	struct ui_step *us = &ui->steps[s];
+	const struct step *st = &ui->c->steps[s];
+	const struct state_step *ss = engine_step_state(ui->e, s);
+	enum step_status now = engine_status(ui->e, s);
+
+	freep(&us->cmd);
+	for (size_t i = 0; i < us->nhints; i++) {
+		free(us->hints[i].say);
+		free(us->hints[i].fix);
+		free(us->hints[i].line);
+	}
+	free(us->hints);
+	us->nhints = res->nhints;
+	us->hints = xcalloc(res->nhints ? res->nhints : 1, sizeof *us->hints);
+	for (size_t i = 0; i < res->nhints; i++) {
+		us->hints[i].say = xstrdup(res->hints[i].hint->say);
+		us->hints[i].fix = xstrdup(res->hints[i].hint->fix);
+		us->hints[i].line = xstrdup(res->hints[i].line);
+	}
+	free(us->outcome);
+	if (res->canceled)
+		us->outcome = xstrdup("canceled");
+	else if (now == ST_DONE)
+		us->outcome = xstrdup(kind == RUN_CHECK ? "check passed" : "done");
+	else
+		us->outcome = xstrdup(ss && ss->message ? ss->message : "failed");
+	if (us->recheck) {
+		us->recheck = false;
+		ui->rechecked++;
+		if (!res->ok && !res->canceled) {
+			us->drift = true;
+			us->drift_done_at = ss ? ss->done_at : 0;
+			ui->recheck_fails++;
+		}
+		if (!ui->quitting && ui->recheck_timer == 0)
+			ui->recheck_timer = loop_add_timer(ui->loop, 0, recheck_next, ui);
+	} else if (res->canceled)
+		ui_message(ui, S_ERROR, "%s: %s canceled", st->id,
+		    kind == RUN_CHECK ? "check" : "action");
+	else if (now == ST_DONE)
+		ui_message(ui, S_OK, "%s is done", st->id);
+	else
+		ui_message(ui, S_ERROR, "%s failed: %s", st->id, us->outcome);
+	if (ui->quitting && !engine_busy(ui->e))
+		ui->dirty |= UI_QUIT;
+	ui->dirty |= UI_REDRAW;
+}
+
+/* Start a run through the engine. */
+static int
+start_run(struct ui *ui, size_t s, enum run_kind kind, bool recheck, char **cause)
+{
+	struct engine_cbs cbs = { on_line, on_cmd_start, NULL, on_done, ui };
+	struct ui_step *us = &ui->steps[s];
+	enum engine_err err;
+
+	if (engine_start(ui->e, s, kind, &cbs, &err, cause) != 0)
+		return -1;
+	step_forget_run(us);
+	us->ran = true;
+	us->kind = kind;
+	us->recheck = recheck;
+	if (!recheck)
+		us->drift = false;
+	if (ui->log.step == s)
+		logview_show(ui, s);
+	return 0;
+}
+
+/* Start a run the operator asked for (after the gate and the confirmation). */
+unsigned
+ui_start_run(struct ui *ui, size_t s, enum run_kind kind)
+{
+	char *cause = NULL;
+
+	if (start_run(ui, s, kind, false, &cause) != 0) {
+		char *nl = cause ? strchr(cause, '\n') : NULL;
+
+		if (nl != NULL)
+			*nl = '\0';
+		ui_message(ui, S_ERROR, "%s", cause ? cause : "could not start");
+		free(cause);
+		return UI_REDRAW;
+	}
+	ui_message(ui, S_NORMAL, "%s: %s started (x cancels)", ui->c->steps[s].id,
+	    kind == RUN_CHECK ? "check" : "action");
+	return UI_REDRAW;
+}
+
+/*
+ * The operator asked for a check or an action: refuse a locked step with its blockers, ask
+ * for missing secrets, ask before an action; then start.
+ */
+unsigned
+ui_request_run(struct ui *ui, size_t s, enum run_kind kind)
+{
+	const struct step *st = &ui->c->steps[s];
+	struct blocker *b;
+	size_t nb, *miss, nmiss;
+
+	if (ui_running(ui, s)) {
+		ui_message(ui, S_ERROR, "%s is %s already; x cancels it", st->id,
+		    ui->steps[s].recheck ? "being re-checked" : "running");
+		return UI_REDRAW;
+	}
+	nb = engine_blockers(ui->e, s, &b);
+	blockers_free(&b, nb);
+	if (nb > 0)
+		return refusal_open(ui, s, NULL);
+	nmiss = engine_missing_secrets(ui->e, s, &miss);
+	if (nmiss > 0) {
+		size_t first = miss[0];
+
+		free(miss);
+		ui_message(ui, S_NORMAL, "%s needs the secret %s: type it (it stays hidden and is "
+		    "never written), then Enter", st->id, ui->c->inputs[first].name);
+		return form_open(ui, s, first, true, kind);
+	}
+	if (kind == RUN_ACTION)
+		return confirm_open(ui, s, kind);
+	return ui_start_run(ui, s, kind);
+}
+
+/* Cancel the selected step's run, or else the run the operator started. */
+unsigned
+ui_cancel(struct ui *ui)
+{
+	size_t target = SIZE_MAX;
+
+	if (ui_running(ui, ui->sel))
+		target = ui->sel;
+	for (size_t s = 0; s < ui->c->nsteps && target == SIZE_MAX; s++)
+		if (ui_running(ui, s) && !ui->steps[s].recheck)
+			target = s;
+	if (target == SIZE_MAX) {
+		ui_message(ui, S_NORMAL, "nothing is running");
+		return UI_REDRAW;
+	}
+	engine_cancel(ui->e, target);
+	ui_message(ui, S_NORMAL, "canceling %s%s", ui->c->steps[target].id, ui->g->ellipsis);
+	return UI_REDRAW;
+}
+
+/*
+ * Leave once the runs are over: cancel the operator's runs; let a start-up re-check finish
+ * (cancelling it would record a done step as failed) unless forced.
+ */
+unsigned
+ui_quit_now(struct ui *ui, bool force)
+{
+	bool waiting = false;
+
+	ui->quitting = true;
+	ui->recheck_pos = ui->nrechecks;
+	ui->rechecking = false;
+	if (ui->recheck_timer != 0) {
+		loop_del_timer(ui->loop, ui->recheck_timer);
+		ui->recheck_timer = 0;
+	}
+	for (size_t s = 0; s < ui->c->nsteps; s++) {
+		if (!ui_running(ui, s))
+			continue;
+		if (force || !ui->steps[s].recheck)
+			engine_cancel(ui->e, s);
+		else
+			waiting = true;
+	}
+	if (!engine_busy(ui->e))
+		return UI_QUIT;
+	if (waiting)
+		ui_message(ui, S_NORMAL, "finishing a re-check; the wizard quits when it ends "
+		    "(q again quits at once)");
+	else
+		ui_message(ui, S_NORMAL, "canceling the running steps; the wizard quits when they "
+		    "stop");
+	return UI_REDRAW;
+}
+
+/* q: leave, asking first when a step the operator started is running; q again forces. */
+unsigned
+ui_quit(struct ui *ui)
+{
+	for (size_t s = 0; s < ui->c->nsteps; s++)
+		if (ui_running(ui, s) && !ui->steps[s].recheck) {
+			ui->modal = MODAL_QUIT;
+			return UI_REDRAW;
+		}
+	return ui_quit_now(ui, ui->quitting);
+}
+
+/* Select a step (the overview's cursor and the step screen's subject). */
+void
+ui_select(struct ui *ui, size_t s)
+{
+	if (s >= ui->c->nsteps)
+		return;
+	if (s != ui->sel || ui->log.step != s) {
+		ui->sel = s;
+		ui->info_scroll = 0;
+		ui->detail_scroll = 0;
+		logview_show(ui, s);
+	}
+	ui->pending_g = false;
+}
+
+/* Open the step screen on a step. */
+unsigned
+ui_open_step(struct ui *ui, size_t s)
+{
+	ui_select(ui, s);
+	ui->screen = SCREEN_STEP;
+	return UI_REDRAW;
+}
+
+/* n: go on to the next step, unless it is locked (then say why, and offer the blocker). */
+unsigned
+ui_next(struct ui *ui)
+{
+	size_t next = ui->sel + 1, nb;
+	struct blocker *b;
+
+	if (next >= ui->c->nsteps) {
+		ui_message(ui, S_NORMAL, "%s is the last step", ui->c->steps[ui->sel].id);
+		return UI_REDRAW;
+	}
+	nb = engine_blockers(ui->e, next, &b);
+	blockers_free(&b, nb);
+	if (nb > 0 && engine_status(ui->e, next) != ST_DONE) {
+		char *title = xprintf("Cannot go on to %s yet", ui->c->steps[next].id);
+		unsigned r = refusal_open(ui, next, title);
+
+		free(title);
+		return r;
+	}
+	if (ui->screen == SCREEN_STEP)
+		return ui_open_step(ui, next);
+	ui_select(ui, next);
+	return UI_REDRAW;
+}
+
+/* p: the previous step. */
+unsigned
+ui_prev(struct ui *ui)
+{
+	if (ui->sel == 0) {
+		ui_message(ui, S_NORMAL, "%s is the first step", ui->c->steps[0].id);
+		return UI_REDRAW;
+	}
+	ui_select(ui, ui->sel - 1);
+	return UI_REDRAW;
+}
+
+/* Keys that mean the same on every screen. */
+unsigned
+ui_common_key(struct ui *ui, struct ui_key k)
+{
+	if (k.fn)
+		return 0;
+	switch (k.c) {
+	case 'c':
+		return ui_request_run(ui, ui->sel, RUN_CHECK);
+	case 'r':
+		return ui_request_run(ui, ui->sel, RUN_ACTION);
+	case 'x':
+		return ui_cancel(ui);
+	case 'e':
+		return form_open(ui, ui->sel, SIZE_MAX, false, RUN_CHECK);
+	case 'n':
+		return ui_next(ui);
+	case 'p':
+		return ui_prev(ui);
+	case 'g':
+		return prompt_open(ui, PROMPT_GOTO);
+	case 'l':
+		if (ui->screen == SCREEN_OVERVIEW) {
+			ui->log.full = true;
+			return ui_open_step(ui, ui->sel);
+		}
+		ui->log.full = !ui->log.full;
+		return UI_REDRAW;
+	case '?':
+		ui->help = true;
+		ui->help_scroll = 0;
+		return UI_REDRAW;
+	case 'q':
+		return ui_quit(ui);
+	}
+	return 0;
+}
+
+/* One key, to whoever has it: help, the open dialog, then the screen. */
+static unsigned
+dispatch_key(struct ui *ui, struct ui_key k)
+{
+	if (KEY_FN(k, KEY_RESIZE))
+		return UI_RELAYOUT;
+	if (KEY_IS(k, KEY_CTRL('l'))) {
+		clearok(curscr, TRUE);
+		return UI_REDRAW;
+	}
+	if (ui->rows < UI_MIN_ROWS || ui->cols < UI_MIN_COLS) {
+		if (ui->modal == MODAL_QUIT)
+			return quit_key(ui, k);
+		if (KEY_IS(k, 'q') || KEY_IS(k, KEY_CTRL('c')))
+			return ui_quit(ui);
+		if (KEY_IS(k, 'x'))
+			return ui_cancel(ui);
+		return 0;
+	}
+	if (ui->help)
+		return help_key(ui, k);
+	if (KEY_FN(k, KEY_F(1))) {
+		ui->help = true;
+		ui->help_scroll = 0;
+		return UI_REDRAW;
+	}
+	switch (ui->modal) {
+	case MODAL_FORM:
+		return form_key(ui, k);
+	case MODAL_CONFIRM:
+		return confirm_key(ui, k);
+	case MODAL_REFUSAL:
+		return refusal_key(ui, k);
+	case MODAL_PROMPT:
+		return prompt_key(ui, k);
+	case MODAL_QUIT:
+		return quit_key(ui, k);
+	case MODAL_NONE:
+		break;
+	}
+	if (KEY_IS(k, KEY_CTRL('c'))) {
+		for (size_t s = 0; s < ui->c->nsteps; s++)
+			if (ui_running(ui, s) && !ui->steps[s].recheck)
+				return ui_cancel(ui);
+		return ui_quit(ui);
+	}
+	if (ui->screen == SCREEN_OVERVIEW)
+		return overview_key(ui, k);
+	return step_key(ui, k);
+}
+
+/* Read every key waiting. */
+static void
+read_keys(struct ui *ui)
+{
+	wint_t wc;
+	int r;
+
+	while (!(ui->dirty & UI_QUIT) && (r = wget_wch(stdscr, &wc)) != ERR) {
+		struct ui_key k = { wc, r == KEY_CODE_YES };
+
+		ui->dirty |= dispatch_key(ui, k);
+	}
+}
+
+/* stdin is readable (or gone). */
+static void
+on_stdin(int fd, short revents, void *data)
+{
+	struct ui *ui = data;
+
+	read_keys(ui);
+	if (revents & (POLLHUP | POLLERR | POLLNVAL)) {
+		loop_del_fd(ui->loop, fd);
+		ui->dirty |= ui_quit_now(ui, true);
+	}
+}
+
+/* The terminal changed size. */
+static void
+on_winch(int sig, void *data)
+{
+	struct ui *ui = data;
+	struct winsize ws;
+
+	(void)sig;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+		resize_term(ws.ws_row, ws.ws_col);
+	ui->dirty |= UI_RELAYOUT;
+	read_keys(ui);
+}
+
+/* SIGTERM, SIGHUP, SIGINT: cancel the runs and leave. */
+static void
+on_term(int sig, void *data)
+{
+	struct ui *ui = data;
+
+	(void)sig;
+	ui->dirty |= ui_quit_now(ui, true);
+}
+
+/* Re-check the next step whose saved status is done. */
+static void
+recheck_next(void *data)
+{
+	struct ui *ui = data;
+
+	ui->recheck_timer = 0;
+	while (ui->recheck_pos < ui->nrechecks) {
+		size_t s = ui->rechecks[ui->recheck_pos++], nb, *miss, nmiss;
+		const struct state_step *ss = engine_step_state(ui->e, s);
+		struct blocker *b;
+		char *cause = NULL;
+
+		if (ss == NULL || ss->status != SAVED_DONE || ui_running(ui, s))
+			continue;
+		nb = engine_blockers(ui->e, s, &b);
+		blockers_free(&b, nb);
+		nmiss = engine_missing_secrets(ui->e, s, &miss);
+		free(miss);
+		if (nb > 0 || nmiss > 0)
+			continue;
+		if (start_run(ui, s, RUN_CHECK, true, &cause) == 0) {
+			ui->dirty |= UI_REDRAW;
+			return;
+		}
+		free(cause);
+	}
+	if (ui->rechecking) {
+		char of[64] = "";
+
+		ui->rechecking = false;
+		if (ui->rechecked < ui->nrechecks)
+			snprintf(of, sizeof of, " of %zu", ui->nrechecks);
+		if (ui->recheck_fails > 0)
+			ui_message(ui, S_ERROR, "re-checked %zu%s done step%s: %zu fail%s now",
+			    ui->rechecked, of, ui->nrechecks == 1 ? "" : "s", ui->recheck_fails,
+			    ui->recheck_fails == 1 ? "s" : "");
+		else
+			ui_message(ui, S_OK, "re-checked %zu%s done step%s: %s", ui->rechecked, of,
+			    ui->nrechecks == 1 ? "" : "s", ui->rechecked < ui->nrechecks ?
+			    "the others need a secret or a server" : "still done");
+		ui->dirty |= UI_REDRAW;
+	}
+}
+
+/* A frame is due. */
+static void
+on_draw_timer(void *data)
+{
+	struct ui *ui = data;
+
+	ui->draw_timer = 0;
+}
+
+/* Draw the whole screen once. */
+static void
+ui_draw(struct ui *ui)
+{
+	bool cursor = false;
+
+	erase();
+	if (ui->rows < UI_MIN_ROWS || ui->cols < UI_MIN_COLS) {
+		toosmall_draw(ui);
+		if (ui->modal == MODAL_QUIT)
+			quit_draw(ui);
+	} else {
+		if (ui->screen == SCREEN_OVERVIEW)
+			overview_draw(ui);
+		else
+			step_draw(ui);
+		switch (ui->modal) {
+		case MODAL_FORM:
+			form_draw(ui);
+			cursor = !ui->help;
+			break;
+		case MODAL_CONFIRM:
+			confirm_draw(ui);
+			break;
+		case MODAL_REFUSAL:
+			refusal_draw(ui);
+			break;
+		case MODAL_PROMPT:
+			prompt_draw(ui);
+			cursor = !ui->help;
+			break;
+		case MODAL_QUIT:
+			quit_draw(ui);
+			break;
+		case MODAL_NONE:
+			break;
+		}
+		if (ui->help)
+			help_draw(ui);
+	}
+	if (cursor) {
+		/* The dialog left the cursor where typing goes. */
+		int y, x;
+
+		getyx(stdscr, y, x);
+		curs_set(1);
+		move(y, x);
+	} else
+		curs_set(0);
+	wnoutrefresh(stdscr);
+	doupdate();
+	ui->last_draw = now_ms();
+	ui->dirty &= ~(unsigned)(UI_REDRAW | UI_RELAYOUT | UI_LOG);
+	if (ui->draw_timer != 0) {
+		loop_del_timer(ui->loop, ui->draw_timer);
+		ui->draw_timer = 0;
+	}
+}
+
+/* Draw what changed: now for keys and events, paced for log output. */
+static void
+ui_flush(struct ui *ui)
+{
+	if (ui->dirty & UI_RELAYOUT) {
+		getmaxyx(stdscr, ui->rows, ui->cols);
+		clearok(curscr, TRUE);
+	}
+	if (ui->dirty & (UI_REDRAW | UI_RELAYOUT))
+		ui_draw(ui);
+	else if (ui->dirty & UI_LOG) {
+		uint64_t now = now_ms(), since = now - ui->last_draw;
+
+		if (since >= UI_FRAME_MS)
+			ui_draw(ui);
+		else if (ui->draw_timer == 0)
+			ui->draw_timer = loop_add_timer(ui->loop, UI_FRAME_MS - since, on_draw_timer, ui);
+	}
+}
+
+/* The step to open at: --step, else the first that is not done. */
+static int
+first_step(struct ui *ui, const char *id)
+{
+	int idx;
+
+	if (id != NULL) {
+		const char *best = NULL;
+		size_t bestd = 4;
+
+		if ((idx = chain_step_index(ui->c, id)) >= 0)
+			return idx;
+		for (size_t i = 0; i < ui->c->nsteps; i++) {
+			size_t d = str_distance(id, ui->c->steps[i].id);
+
+			if (d < bestd) {
+				bestd = d;
+				best = ui->c->steps[i].id;
+			}
+		}
+		if (best != NULL)
+			fprintf(stderr, "dstack-wizard: no step '%s' (did you mean '%s'?)\n", id, best);
+		else
+			fprintf(stderr, "dstack-wizard: no step '%s' (see 'dstack-wizard list')\n", id);
+		return -1;
+	}
+	for (size_t i = 0; i < ui->c->nsteps; i++)
+		if (engine_status(ui->e, i) != ST_DONE)
+			return (int)i;
+	return 0;
+}
+
+/* Take the terminal. */
+static int
+term_open(struct ui *ui)
+{
+	tui_guard();
+	tui_screen = newterm(NULL, stdout, stdin);
+	if (tui_screen == NULL) {
+		fprintf(stderr, "dstack-wizard: cannot use the terminal (TERM=%s); the headless "
+		    "commands work anywhere (see --help)\n", getenv("TERM") ? getenv("TERM") : "");
+		return -1;
+	}
+	set_term(tui_screen);
+	tui_active = true;
+	raw();
+	noecho();
+	nonl();
+	keypad(stdscr, TRUE);
+	nodelay(stdscr, TRUE);
+	set_escdelay(25);
+	curs_set(0);
+	theme_init(ui);
+	getmaxyx(stdscr, ui->rows, ui->cols);
+	return 0;
+}
+
+/* Free what the session holds. */
+static void
+ui_free(struct ui *ui)
+{
+	if (ui->modal == MODAL_FORM)
+		form_close(ui);
+	if (ui->modal == MODAL_REFUSAL)
+		refusal_close(ui);
+	for (size_t s = 0; s < ui->c->nsteps; s++) {
+		step_forget_run(&ui->steps[s]);
+		logbuf_free(&ui->steps[s].file_log);
+	}
+	free(ui->steps);
+	free(ui->rechecks);
+	free(ui->msg);
+	logview_free(ui);
+}
+
+/* Run the wizard. */
+int
+tui_run(struct engine *e, const struct tui_opts *o)
+{
+	struct ui ui;
+	uint64_t sigs[4];
+	static const int watched[] = { SIGWINCH, SIGTERM, SIGHUP, SIGINT };
+	int first;
+
+	memset(&ui, 0, sizeof ui);
+	ui.e = e;
+	ui.c = engine_chain(e);
+	ui.loop = engine_loop(e);
+	ui.color = o->color;
+	ui.ascii = o->ascii || tui_need_ascii();
+	ui.target = o->target;
+	ui.log.match = UINT64_MAX;
+	ui.log.step = SIZE_MAX;
+	if (ui.c->nsteps == 0) {
+		fprintf(stderr, "dstack-wizard: the chain has no steps\n");
+		return EXIT_BAD_FILE;
+	}
+	if ((first = first_step(&ui, o->step)) < 0)
+		return EXIT_USAGE;
+	ui.steps = xcalloc(ui.c->nsteps, sizeof *ui.steps);
+	ui.rechecks = xcalloc(ui.c->nsteps, sizeof *ui.rechecks);
+	for (size_t s = 0; s < ui.c->nsteps; s++)
+		if (engine_status(e, s) == ST_DONE)
+			ui.rechecks[ui.nrechecks++] = s;
+	ui.rechecking = ui.nrechecks > 0;
+	if (term_open(&ui) != 0) {
+		ui_free(&ui);
+		return EXIT_USAGE;
+	}
+	ui_select(&ui, (size_t)first);
+	if (o->step != NULL)
+		ui.screen = SCREEN_STEP;
+	if (engine_notice(e) != NULL)
+		ui_message(&ui, S_ERROR, "%s", engine_notice(e));
+	else if (ui.rechecking)
+		ui_message(&ui, S_NORMAL, "re-checking %zu done step%s%s", ui.nrechecks,
+		    ui.nrechecks == 1 ? "" : "s", ui.g->ellipsis);
+
+	loop_add_fd(ui.loop, STDIN_FILENO, POLLIN, on_stdin, &ui);
+	for (size_t i = 0; i < nitems(watched); i++)
+		sigs[i] = loop_on_signal(ui.loop, watched[i], watched[i] == SIGWINCH ? on_winch :
+		    on_term, &ui);
+
+	ui_draw(&ui);
+	if (ui.rechecking)
+		ui.recheck_timer = loop_add_timer(ui.loop, 0, recheck_next, &ui);
+	read_keys(&ui);
+	while (!(ui.dirty & UI_QUIT)) {
+		if (loop_run_once(ui.loop, -1) < 0 && errno != EINTR)
+			break;
+		if (ui.dirty & UI_QUIT)
+			break;
+		ui_flush(&ui);
+	}
+
+	loop_del_fd(ui.loop, STDIN_FILENO);
+	for (size_t i = 0; i < nitems(watched); i++)
+		loop_del_signal(ui.loop, sigs[i]);
+	if (ui.draw_timer != 0)
+		loop_del_timer(ui.loop, ui.draw_timer);
+	if (ui.recheck_timer != 0)
+		loop_del_timer(ui.loop, ui.recheck_timer);
+	tui_restore();
+	delscreen(tui_screen);
+	tui_screen = NULL;
+	ui_free(&ui);
+	return EXIT_OK;
+}

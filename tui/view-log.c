@@ -1,0 +1,397 @@
+/*
+ * view-log.c: the log pane. It shows a step's log ring (engine_log) while and after it runs
+ * in this session, or else the tail of the last run's log file (so a re-entered wizard shows
+ * why a step failed, and the hints that matched). Streams are told apart by a mark and a
+ * colour: "  " stdout, "! " stderr, "# " the wizard's own lines. The view follows new output
+ * until scrolled; gg/G, paging, sideways scrolling, and a case-insensitive `/` search with
+ * n/N and highlighted matches.
+ */
+#include "config.h"
+
+#include "ui.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "logbuf.h"
+#include "transport.h"
+
+#define LOG_FILE_TAIL   (512 * 1024)    /* bytes of a log file loaded */
+#define LOG_FILE_RING   (1024 * 1024)
+
+/* Remember a hint that matched a line of an old log (each hint once). */
+static void
+file_hint(struct ui_step *us, const struct hint *h, const char *line)
+{
+	for (size_t i = 0; i < us->nhints; i++)
+		if (strcmp(us->hints[i].say, h->say) == 0)
+			return;
+	us->hints = xreallocarray(us->hints, us->nhints + 1, sizeof *us->hints);
+	us->hints[us->nhints].say = xstrdup(h->say);
+	us->hints[us->nhints].fix = xstrdup(h->fix);
+	us->hints[us->nhints].line = xstrdup(line);
+	us->nhints++;
+}
+
+/* Load the tail of a step's last log file into a ring (once). */
+static struct logbuf *
+load_file(struct ui *ui, size_t s)
+{
+	struct ui_step *us = &ui->steps[s];
+	const struct step *st = &ui->c->steps[s];
+	const struct state_step *ss;
+	bool skip = false, hints = us->nhints == 0 && !us->ran;
+	char *line = NULL, *note;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+
+	if (us->file_tried)
+		return us->file_log;
+	us->file_tried = true;
+	ss = engine_step_state(ui->e, s);
+	if (ss == NULL || ss->log_path == NULL || (f = fopen(ss->log_path, "re")) == NULL)
+		return NULL;
+	if (fseeko(f, 0, SEEK_END) == 0) {
+		off_t size = ftello(f);
+
+		if (size > LOG_FILE_TAIL) {
+			fseeko(f, size - LOG_FILE_TAIL, SEEK_SET);
+			skip = true;
+		} else
+			rewind(f);
+	}
+	us->file_log = logbuf_new(LOG_FILE_RING);
+	note = xprintf("the last run's log: %s", ss->log_path);
+	logbuf_push(us->file_log, STREAM_META, note, strlen(note));
+	free(note);
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		const char *text = line;
+		int stream = STREAM_META;
+
+		if (skip) {
+			skip = false;
+			continue;
+		}
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n >= 16 && line[2] == ':' && line[5] == ':' && line[8] == '.' && line[12] == ' ' &&
+		    (line[13] == 'O' || line[13] == 'E') && line[14] == '|' && line[15] == ' ') {
+			stream = line[13] == 'E' ? STREAM_ERR : STREAM_OUT;
+			text = line + 16;
+		} else if (n >= 2 && line[0] == '#' && line[1] == ' ')
+			text = line + 2;
+		logbuf_push(us->file_log, stream, text, strlen(text));
+		if (hints && stream != STREAM_META)
+			for (size_t k = 0; k < st->nhints; k++)
+				if (regexec(&st->hints[k].re, text, 0, NULL, 0) == 0)
+					file_hint(us, &st->hints[k], text);
+	}
+	free(line);
+	fclose(f);
+	return us->file_log;
+}
+
+/* The log a step shows: this session's ring, else its last log file. */
+struct logbuf *
+logview_buf(struct ui *ui, size_t s)
+{
+	struct logbuf *lb;
+
+	if (s >= ui->c->nsteps)
+		return NULL;
+	lb = engine_log(ui->e, s);
+	return lb != NULL ? lb : load_file(ui, s);
+}
+
+/* Point the view at a step's log, following its end. */
+void
+logview_show(struct ui *ui, size_t s)
+{
+	struct ui_logview *v = &ui->log;
+
+	v->step = s;
+	v->follow = true;
+	v->top = 0;
+	v->hscroll = 0;
+	v->match = UINT64_MAX;
+	freep(&v->search);
+	(void)logview_buf(ui, s);
+}
+
+/* The first line in view. */
+static uint64_t
+view_top(const struct ui_logview *v, const struct logbuf *lb, int rows)
+{
+	uint64_t first = logbuf_first(lb), end = logbuf_end(lb), top, max;
+
+	if (rows < 1)
+		rows = 1;
+	max = end > first + (uint64_t)rows ? end - (uint64_t)rows : first;
+	top = v->follow ? max : v->top;
+	if (top < first)
+		top = first;
+	if (top > max)
+		top = max;
+	return top;
+}
+
+/* Draw part of a line, skipping what scrolled off to the left. */
+static void
+piece(struct ui *ui, int y, int *x, int xend, int *skip, const char *s, size_t len, attr_t a)
+{
+	int pw = text_width(s, len);
+
+	if (*skip >= pw) {
+		*skip -= pw;
+		return;
+	}
+	*x += draw_text(ui, y, *x, xend - *x, s, len, a, *skip);
+	*skip = 0;
+}
+
+/* One log line: its stream mark, then its text with the matches highlighted. */
+static void
+draw_line(struct ui *ui, int y, const struct logline *ll, bool current)
+{
+	const char *mark = ll->stream == STREAM_ERR ? "! " : ll->stream == STREAM_META ? "# " :
+	    "  ";
+	enum ui_style st = ll->stream == STREAM_ERR ? S_STDERR : ll->stream == STREAM_META ?
+	    S_META : S_NORMAL;
+	const char *pat = ui->log.search, *p = ll->text, *m;
+	int x = 2, skip = ui->log.hscroll;
+	size_t plen = pat ? strlen(pat) : 0;
+
+	if (current)
+		draw_str(ui, y, 0, 1, ui->g->pointer, S_MATCH);
+	else
+		draw_str(ui, y, 0, 2, mark, st);
+	while (plen > 0 && (m = strcasestr(p, pat)) != NULL && x < ui->cols) {
+		piece(ui, y, &x, ui->cols, &skip, p, (size_t)(m - p), ui_attr(ui, st));
+		piece(ui, y, &x, ui->cols, &skip, m, plen, ui_attr(ui, S_MATCH));
+		p = m + plen;
+	}
+	if (x < ui->cols)
+		piece(ui, y, &x, ui->cols, &skip, p, strlen(p), ui_attr(ui, st));
+	if (text_width(ll->text, ll->len) - ui->log.hscroll > ui->cols - 2)
+		draw_str(ui, y, ui->cols - 1, 1, ui->g->ellipsis, S_DIM);
+}
+
+/* Draw the log pane: a header row, then h-1 rows of log. */
+void
+logview_draw(struct ui *ui, int y, int h)
+{
+	struct ui_logview *v = &ui->log;
+	size_t s = v->step < ui->c->nsteps ? v->step : ui->sel;
+	const struct step *st = &ui->c->steps[s];
+	struct ui_step *us = &ui->steps[s];
+	struct logbuf *lb = logview_buf(ui, s);
+	bool focus = ui->pane == 1 || v->full;
+	int rows = h - 1;
+	char *left, *right;
+	const char *kind = us->kind == RUN_CHECK ? "check" : "action";
+	uint64_t top = 0, first = 0, end = 0;
+
+	if (h < 2)
+		return;
+	v->height = rows;
+	if (lb != NULL) {
+		first = logbuf_first(lb);
+		end = logbuf_end(lb);
+		top = view_top(v, lb, rows);
+	}
+	if (ui_running(ui, s))
+		left = xprintf("Log %s %s of %s: %s%s", ui->g->dot,
+		    engine_status(ui->e, s) == ST_CHECKING ? "check" : kind, st->id,
+		    engine_status(ui->e, s) == ST_CHECKING ? "checking" : "running", ui->g->ellipsis);
+	else if (us->ran)
+		left = xprintf("Log %s %s of %s: %s", ui->g->dot, kind, st->id,
+		    us->outcome ? us->outcome : "ended");
+	else if (lb != NULL)
+		left = xprintf("Log %s last run of %s (from its log file)", ui->g->dot, st->id);
+	else
+		left = xprintf("Log %s %s", ui->g->dot, st->id);
+	if (lb == NULL || end == first)
+		right = xstrdup("");
+	else if (v->follow)
+		right = xprintf("%s%s%sfollowing, %llu lines", v->search ? "/" : "",
+		    v->search ? v->search : "", v->search ? "  " : "",
+		    (unsigned long long)(end - first));
+	else
+		right = xprintf("%s%s%slines %llu-%llu of %llu", v->search ? "/" : "",
+		    v->search ? v->search : "", v->search ? "  " : "",
+		    (unsigned long long)(top - first + 1),
+		    (unsigned long long)(top - first + (uint64_t)rows < end - first ?
+		    top - first + (uint64_t)rows : end - first), (unsigned long long)(end - first));
+	draw_fill(ui, y, 0, ui->cols, focus ? S_SELECTED : S_BAR);
+	{
+		int rw = text_width(right, strlen(right));
+		char *l2 = xprintf("%s%s", focus ? ui->g->pointer : " ", left);
+
+		draw_str(ui, y, ui->cols - rw - 1, rw, right, focus ? S_SELECTED : S_BAR);
+		draw_str(ui, y, 0, ui->cols - rw - 3, l2, focus ? S_SELECTED : S_BAR);
+		free(l2);
+	}
+	free(left);
+	free(right);
+	if (lb == NULL || end == first) {
+		draw_str(ui, y + 1, 2, ui->cols - 4, "Nothing has run for this step yet: c runs its "
+		    "check, r its action.", S_DIM);
+		return;
+	}
+	for (int r = 0; r < rows; r++) {
+		struct logline ll;
+		uint64_t seq = top + (uint64_t)r;
+
+		if (seq >= end)
+			break;
+		if (logbuf_get(lb, seq, &ll) != 0)
+			continue;
+		draw_line(ui, y + 1 + r, &ll, seq == v->match);
+	}
+}
+
+/* Scroll by delta lines; reaching the end turns following back on. */
+static unsigned
+scroll_by(struct ui *ui, struct logbuf *lb, long delta)
+{
+	struct ui_logview *v = &ui->log;
+	int rows = v->height > 0 ? v->height : 10;
+	uint64_t cur = view_top(v, lb, rows), first = logbuf_first(lb), end = logbuf_end(lb);
+	uint64_t max = end > first + (uint64_t)rows ? end - (uint64_t)rows : first;
+
+	if (delta < 0)
+		cur = cur - first > (uint64_t)-delta ? cur - (uint64_t)-delta : first;
+	else
+		cur = cur + (uint64_t)delta < max ? cur + (uint64_t)delta : max;
+	v->top = cur;
+	v->follow = delta > 0 && cur == max;
+	return UI_REDRAW;
+}
+
+/* Search the log (case-insensitive) for a new pattern, or the next match of the last one. */
+unsigned
+logview_search(struct ui *ui, const char *pattern, bool older)
+{
+	struct ui_logview *v = &ui->log;
+	struct logbuf *lb = logview_buf(ui, v->step);
+	int rows = v->height > 0 ? v->height : 10;
+	uint64_t first, end, from;
+
+	if (pattern != NULL && *pattern != '\0') {
+		free(v->search);
+		v->search = xstrdup(pattern);
+		v->match = UINT64_MAX;
+	}
+	if (v->search == NULL)
+		return UI_REDRAW;
+	if (lb == NULL || logbuf_end(lb) == logbuf_first(lb)) {
+		ui_message(ui, S_ERROR, "the log is empty");
+		return UI_REDRAW;
+	}
+	first = logbuf_first(lb);
+	end = logbuf_end(lb);
+	if (v->match != UINT64_MAX && v->match >= first && v->match < end) {
+		if (older && v->match == first)
+			goto none;
+		from = older ? v->match - 1 : v->match + 1;
+	} else {
+		uint64_t top = view_top(v, lb, rows);
+
+		from = older ? (top + (uint64_t)rows < end ? top + (uint64_t)rows - 1 : end - 1) : top;
+	}
+	for (uint64_t seq = from; seq >= first && seq < end; seq = older ? seq - 1 : seq + 1) {
+		struct logline ll;
+
+		if (logbuf_get(lb, seq, &ll) == 0 && strcasestr(ll.text, v->search) != NULL) {
+			v->match = seq;
+			v->follow = false;
+			v->top = seq > first + (uint64_t)rows / 2 ? seq - (uint64_t)rows / 2 : first;
+			ui_message(ui, S_NORMAL, "/%s: line %llu of %llu (n older, N newer, Esc clears)",
+			    v->search, (unsigned long long)(seq - first + 1),
+			    (unsigned long long)(end - first));
+			return UI_REDRAW;
+		}
+		if (older && seq == first)
+			break;
+	}
+none:
+	ui_message(ui, S_ERROR, "/%s: no %s match", v->search, older ? "older" : "newer");
+	return UI_REDRAW;
+}
+
+/* Keys of the log pane; UI_PASS for the ones it leaves to the screen. */
+unsigned
+logview_key(struct ui *ui, struct ui_key k)
+{
+	struct ui_logview *v = &ui->log;
+	struct logbuf *lb = logview_buf(ui, v->step);
+	int page = v->height > 2 ? v->height - 1 : 1;
+
+	if (KEY_IS(k, 'g')) {
+		if (!ui->pending_g) {
+			ui->pending_g = true;
+			return 0;
+		}
+		ui->pending_g = false;
+		if (lb == NULL)
+			return 0;
+		v->follow = false;
+		v->top = logbuf_first(lb);
+		return UI_REDRAW;
+	}
+	ui->pending_g = false;
+	if (KEY_IS(k, '/'))
+		return prompt_open(ui, PROMPT_SEARCH);
+	if (KEY_IS(k, '\033') && v->search != NULL) {
+		freep(&v->search);
+		v->match = UINT64_MAX;
+		freep(&ui->msg);
+		return UI_REDRAW;
+	}
+	if (v->search != NULL && (KEY_IS(k, 'n') || KEY_IS(k, 'N')))
+		return logview_search(ui, NULL, KEY_IS(k, 'n'));
+	if (KEY_FN(k, KEY_LEFT)) {
+		v->hscroll = v->hscroll > 8 ? v->hscroll - 8 : 0;
+		return UI_REDRAW;
+	}
+	if (KEY_FN(k, KEY_RIGHT)) {
+		v->hscroll += 8;
+		return UI_REDRAW;
+	}
+	if (lb == NULL)
+		return UI_PASS;
+	if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k') || KEY_IS(k, KEY_CTRL('p')))
+		return scroll_by(ui, lb, -1);
+	if (KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j') || KEY_IS(k, KEY_CTRL('n')))
+		return scroll_by(ui, lb, 1);
+	if (KEY_FN(k, KEY_PPAGE) || KEY_IS(k, KEY_CTRL('b')))
+		return scroll_by(ui, lb, -page);
+	if (KEY_FN(k, KEY_NPAGE) || KEY_IS(k, KEY_CTRL('f')) || KEY_IS(k, ' '))
+		return scroll_by(ui, lb, page);
+	if (KEY_FN(k, KEY_HOME)) {
+		v->follow = false;
+		v->top = logbuf_first(lb);
+		return UI_REDRAW;
+	}
+	if (KEY_FN(k, KEY_END) || KEY_IS(k, 'G')) {
+		v->follow = true;
+		return UI_REDRAW;
+	}
+	if (KEY_IS(k, 'f')) {
+		if (v->follow)
+			v->top = view_top(v, lb, v->height);
+		v->follow = !v->follow;
+		return UI_REDRAW;
+	}
+	return UI_PASS;
+}
+
+/* Free the view's own memory. */
+void
+logview_free(struct ui *ui)
+{
+	freep(&ui->log.search);
+}
