@@ -1,6 +1,6 @@
 /*
- * cli.h: the headless commands (list, status, why, check, run, set, unset, inputs). They
- * print plain text (or JSON) to stdout and errors to stderr; never curses.
+ * cli.h: the headless commands (list, status, why, check, run, set, unset, inputs,
+ * preflight). They print plain text (or JSON) to stdout and errors to stderr; never curses.
  */
 #ifndef DW_CLI_H
 #define DW_CLI_H

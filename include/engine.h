@@ -45,8 +45,18 @@ struct engine_opts {
 	const char *chain_dir;     /* NULL: the installed (or build-tree) assets/chain */
 	const char *profile;       /* NULL: "default" */
 	const char *state_dir;     /* NULL: from state_dir(profile); tests point it elsewhere */
-	const char *target;        /* "local": server steps run on this machine; NULL: no server */
+	const char *target;        /* "local": server steps run on this machine; "[user@]host[:port]":
+	                              on that server over SSH (remembered in the state); NULL: the
+	                              remembered one, if any */
+	const char *identity;      /* --identity FILE: the SSH key; NULL: ssh config, defaults */
+	const char *known_hosts;   /* --known-hosts FILE; NULL: ~/.ssh/known_hosts */
+	const char *ssh_config;    /* --ssh-config FILE; NULL: ~/.ssh/config */
+	bool accept_new_host_key;  /* record an unknown host key without asking */
 	bool verbose;
+	/* The demo host (--demo, steps/demo.c): server steps run here, in a sandbox. */
+	bool demo;
+	double demo_speed;         /* DEMO_SPEED for the stand-ins: 1 realistic, 0 no sleeping */
+	const char *demo_fail;     /* a step id whose best-known failure is injected, or NULL */
 };
 
 /* Why a step cannot run: one entry per unmet requirement. */
@@ -137,5 +147,13 @@ void run_cmds_free(struct run_cmd **cmds, size_t n);
 /* Where the assets are: $DSTACK_WIZARD_DATADIR, the source tree when run from the build
  * tree, else the installed pkgdatadir. */
 const char *engine_datadir(void);
+/* The SSH side of the server (remote.h), or NULL (no target, or --target local). */
+struct remote *engine_remote(struct engine *e);
+/* Run the loop (at most timeout_ms) until every input verification (verify: contract_code)
+ * has a verdict, so that engine_blockers can answer for good. */
+void engine_wait_verified(struct engine *e, unsigned timeout_ms);
+
+/* Is this the demo host (--demo)? */
+bool engine_is_demo(const struct engine *e);
 
 #endif

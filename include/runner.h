@@ -100,12 +100,15 @@ struct run *run_start(struct loop *l, const struct run_cmd *cmds, size_t n,
 /* Cancel: the running command gets SIGTERM, then SIGKILL; later ones are skipped. */
 void run_cancel(struct run *r);
 bool run_finished(const struct run *r);
+/* Capture i's value so far (group 1 of the last matching line), or NULL; valid until the
+ * next line is read or the run ends. */
+const char *run_capture(const struct run *r, size_t i);
 const struct run_result *run_result(const struct run *r);   /* NULL until finished */
 void run_free(struct run **rp);
 
 /*
  * Free everything a run_cmd owns: display, label, expect (regfree + free), expect_text, and
- * the strings of tc (script, cwd, every env entry and the env array, stdin_data); env entries
+ * the strings of tc (script, cwd, id, every env entry and the env array, stdin_data); env entries
  * and stdin_data are wiped first, as they may hold secrets. Every one of these is allocated.
  */
 void run_cmd_clear(struct run_cmd *c);

@@ -7,7 +7,8 @@
  *
  *   steps/ssh-config.c      targets ([user@]host[:port] and ~/.ssh/config), known_hosts,
  *                           fingerprints, key files
- *   steps/transport-ssh.c   the connection, its channels, supervised commands, reconnects
+ *   steps/transport-ssh.c   the connection, its channels, supervised commands, reconnects,
+ *                           tunnels (direct-tcpip bridged to a local listening socket)
  *   steps/ssh-preflight.c   the pre-flight probes and how each failure is fixed
  *
  * How a command reaches the server (nothing secret ever is in an argv):
@@ -164,6 +165,20 @@ const char *ssh_conn_fingerprint(const struct ssh_conn *c);
 const struct ssh_target *ssh_conn_target(const struct ssh_conn *c);
 struct loop *ssh_conn_loop(const struct ssh_conn *c);
 void ssh_conn_stats(const struct ssh_conn *c, struct ssh_stats *st);
+
+/*
+ * Tunnels: a listening socket on 127.0.0.1:0 whose every accepted connection is forwarded
+ * through the session (a direct-tcpip channel, driven by the loop like the commands) to
+ * host:port as the server sees it, e.g. a service bound to the server's loopback. The
+ * connection is made when the first client arrives. Free tunnels before their connection
+ * (a tunnel outliving it only stops listening).
+ */
+struct ssh_tunnel;
+struct ssh_tunnel *ssh_tunnel_open(struct ssh_conn *c, const char *host, int port,
+    char **cause);
+int ssh_tunnel_port(const struct ssh_tunnel *tun);
+unsigned ssh_tunnel_accepted(const struct ssh_tunnel *tun);
+void ssh_tunnel_free(struct ssh_tunnel **tp);
 
 /*
  * Known hosts (steps/ssh-config.c), usable on their own. The check reads file line by line

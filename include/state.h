@@ -64,6 +64,8 @@ struct state {
 	struct state_step *steps;
 	size_t nsteps;
 	char *notice;               /* e.g. "state file was corrupt; moved to X" (NULL if none) */
+	char *target;               /* the server ("[user@]host[:port]" or "local"), remembered
+	                               from --target; NULL if never given */
 };
 
 /*

@@ -20,7 +20,11 @@
 
 #include "logbuf.h"
 #include "loop.h"
+#include "remote.h"
 #include "util.h"
+
+/* How long why/run/check/status wait for input verifications (eth_getCode) to answer. */
+#define CLI_VERIFY_WAIT_MS 20000
 
 struct cli {
 	struct engine *e;
@@ -29,6 +33,9 @@ struct cli {
 	bool ok;
 	bool interrupted;
 	size_t step;
+	char *hostkey_note;          /* an unknown host key refused without asking */
+	bool pf_done;
+	bool pf_ok;
 };
 
 /* ANSI colour for a status, or "" when colour is off. */
@@ -221,6 +228,7 @@ cmd_why(struct cli *cl, int argc, char **argv)
 	}
 	if ((idx = find_step(cl->e, argv[1])) < 0)
 		return EXIT_USAGE;
+	engine_wait_verified(cl->e, CLI_VERIFY_WAIT_MS);
 	nb = engine_blockers(cl->e, (size_t)idx, &b);
 	nmiss = engine_missing_secrets(cl->e, (size_t)idx, &miss);
 	if (nb == 0) {
@@ -365,6 +373,21 @@ on_sigint(int sig, void *data)
 	}
 }
 
+/* The server's host key was refused: say why and how to go on; EXIT_REFUSED. */
+static int
+hostkey_refused(struct cli *cl)
+{
+	const char *msg = NULL;
+	struct ssh_conn *c = remote_conn(engine_remote(cl->e));
+
+	if (ssh_conn_failure(c, &msg) == SSH_FAIL_HOSTKEY_CHANGED || cl->hostkey_note == NULL)
+		fprintf(stderr, "dstack-wizard: %s\n", msg != NULL ? msg : "host key refused");
+	else
+		fprintf(stderr, "dstack-wizard: %s\n", cl->hostkey_note);
+	fflush(stdout);
+	return EXIT_REFUSED;
+}
+
 /* Run a check or an action of step s to its end; returns an exit code. */
 static int
 drive(struct cli *cl, size_t s, enum run_kind kind)
@@ -390,6 +413,8 @@ drive(struct cli *cl, size_t s, enum run_kind kind)
 		if (loop_run_once(engine_loop(cl->e), -1) < 0 && errno != EINTR)
 			break;
 	loop_del_signal(engine_loop(cl->e), sig);
+	if (!cl->ok && engine_remote(cl->e) != NULL && remote_hostkey_refused(engine_remote(cl->e)))
+		return hostkey_refused(cl);
 	ss = engine_step_state(cl->e, s);
 	if (cl->ok)
 		printf("==> %s is %sdone%s\n", st->id, color_of(cl->o, ST_DONE), color_end(cl->o));
@@ -409,6 +434,7 @@ cmd_check(struct cli *cl, int argc, char **argv)
 	const struct chain *c = engine_chain(cl->e);
 	int rc = EXIT_OK;
 
+	engine_wait_verified(cl->e, CLI_VERIFY_WAIT_MS);
 	if (argc > 1) {
 		for (int i = 1; i < argc; i++)
 			if (find_step(cl->e, argv[i]) < 0)
@@ -487,9 +513,11 @@ static int
 run_one(struct cli *cl, size_t s)
 {
 	struct blocker *b;
-	size_t nb = engine_blockers(cl->e, s, &b);
+	size_t nb;
 	int rc;
 
+	engine_wait_verified(cl->e, CLI_VERIFY_WAIT_MS);
+	nb = engine_blockers(cl->e, s, &b);
 	if (nb > 0) {
 		fprintf(stderr, "dstack-wizard: %s cannot run yet:\n", engine_chain(cl->e)->steps[s].id);
 		for (size_t k = 0; k < nb; k++)
@@ -769,13 +797,112 @@ cli_lint(const char *chain_dir)
 	return problems ? EXIT_BAD_FILE : EXIT_OK;
 }
 
+/*
+ * An unknown host key: on a terminal ask (on /dev/tty, showing its type and fingerprint);
+ * otherwise refuse, and remember what to tell the operator.
+ */
+static void
+cli_hostkey(void *data, struct ssh_conn *c, const struct ssh_hostkey *k)
+{
+	struct cli *cl = data;
+	char *q;
+	bool yes = false;
+	FILE *tty;
+
+	if (isatty(STDIN_FILENO) && (tty = fopen("/dev/tty", "r+")) != NULL) {
+		fprintf(tty, "The host key of %s is not known:\n  %s %s\n(compare it with "
+		    "ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the server)\n", k->host, k->type,
+		    k->fingerprint);
+		fclose(tty);
+		q = xprintf("Trust this host and add its key to %s?", k->known_hosts);
+		yes = confirm(q);
+		free(q);
+	} else {
+		free(cl->hostkey_note);
+		cl->hostkey_note = xprintf("the host key of %s is not known: %s %s; refused, as there "
+		    "is no terminal to ask on. Compare the fingerprint with the server's own "
+		    "(ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on it); if it matches, run again "
+		    "with --accept-new-host-key", k->host, k->type, k->fingerprint);
+	}
+	ssh_conn_answer_hostkey(c, yes);
+}
+
+/* A key file is encrypted: ask for its passphrase, masked, on the terminal. */
+static void
+cli_passphrase(void *data, struct ssh_conn *c, const char *key_file, unsigned attempt)
+{
+	char *label, *pass = NULL;
+
+	(void)data;
+	if (!isatty(STDIN_FILENO)) {
+		ssh_conn_answer_passphrase(c, NULL);
+		return;
+	}
+	label = attempt > 1 ? xprintf("Wrong passphrase; passphrase for %s", key_file) :
+	    xprintf("Passphrase for %s", key_file);
+	if (prompt_secret(label, &pass) != 0)
+		secret_free(&pass);
+	ssh_conn_answer_passphrase(c, pass);
+	secret_free(&pass);
+	free(label);
+}
+
+static void
+on_preflight(void *data, bool ok, const char *report)
+{
+	struct cli *cl = data;
+	const char *p = report;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, "\n");
+
+		printf("  %.*s\n", (int)n, p);
+		p += n + (p[n] == '\n');
+	}
+	fflush(stdout);
+	cl->pf_done = true;
+	cl->pf_ok = ok;
+}
+
+/* preflight: can the wizard work on the --target server? */
+static int
+cmd_preflight(struct cli *cl, int argc, char **argv)
+{
+	struct remote *r = engine_remote(cl->e);
+	struct remote_pf *pf;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "dstack-wizard: usage: preflight\n");
+		return EXIT_USAGE;
+	}
+	if (r == NULL) {
+		fprintf(stderr, "dstack-wizard: preflight checks an SSH server: give --target "
+		    "[USER@]HOST[:PORT]\n");
+		return EXIT_USAGE;
+	}
+	printf("==> pre-flight of %s\n", remote_label(r));
+	fflush(stdout);
+	cl->pf_done = false;
+	pf = remote_preflight(r, on_preflight, cl);
+	while (!cl->pf_done)
+		if (loop_run_once(engine_loop(cl->e), -1) < 0 && errno != EINTR)
+			break;
+	remote_preflight_free(&pf);
+	if (!cl->pf_ok && remote_hostkey_refused(r))
+		return hostkey_refused(cl);
+	printf("==> %s\n", cl->pf_ok ? "the server is ready for the wizard" :
+	    "the pre-flight failed: fix the items marked FAIL, then run it again");
+	return cl->pf_ok ? EXIT_OK : EXIT_FAILED;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
 	{ "list", NULL }, { "status", NULL }, { "inputs", NULL },
 	{ "why", cmd_why }, { "check", cmd_check }, { "run", cmd_run },
-	{ "set", cmd_set }, { "unset", cmd_unset },
+	{ "set", cmd_set }, { "unset", cmd_unset }, { "preflight", cmd_preflight },
 };
 
 bool
@@ -792,16 +919,28 @@ int
 cli_run(struct engine *e, int argc, char **argv, const struct cli_opts *o)
 {
 	struct cli cl = { .e = e, .o = o };
+	struct ssh_cbs cbs = { cli_hostkey, cli_passphrase, NULL, &cl };
+	int rc = -1;
 
+	if (engine_remote(e) != NULL)
+		remote_set_cbs(engine_remote(e), &cbs);
 	if (strcmp(argv[0], "list") == 0)
-		return argc == 1 ? cmd_list(&cl) : EXIT_USAGE;
-	if (strcmp(argv[0], "status") == 0)
-		return argc == 1 ? cmd_status(&cl) : EXIT_USAGE;
-	if (strcmp(argv[0], "inputs") == 0)
-		return argc == 1 ? cmd_inputs(&cl) : EXIT_USAGE;
-	for (size_t i = 0; i < nitems(commands); i++)
+		rc = argc == 1 ? cmd_list(&cl) : EXIT_USAGE;
+	else if (strcmp(argv[0], "status") == 0) {
+		if (argc == 1)
+			engine_wait_verified(e, CLI_VERIFY_WAIT_MS);
+		rc = argc == 1 ? cmd_status(&cl) : EXIT_USAGE;
+	} else if (strcmp(argv[0], "inputs") == 0)
+		rc = argc == 1 ? cmd_inputs(&cl) : EXIT_USAGE;
+	for (size_t i = 0; i < nitems(commands) && rc == -1; i++)
 		if (commands[i].fn && strcmp(commands[i].name, argv[0]) == 0)
-			return commands[i].fn(&cl, argc, argv);
-	fprintf(stderr, "dstack-wizard: unknown command '%s' (see --help)\n", argv[0]);
-	return EXIT_USAGE;
+			rc = commands[i].fn(&cl, argc, argv);
+	if (rc == -1) {
+		fprintf(stderr, "dstack-wizard: unknown command '%s' (see --help)\n", argv[0]);
+		rc = EXIT_USAGE;
+	}
+	if (engine_remote(e) != NULL)
+		remote_set_cbs(engine_remote(e), NULL);
+	free(cl.hostkey_note);
+	return rc;
 }

@@ -29,12 +29,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "demo.h"
 #include "http.h"
 #include "logbuf.h"
 #include "loop.h"
 #include "probe.h"
+#include "remote.h"
 #include "runner.h"
 #include "util.h"
+#include "verify.h"
 
 #define CHECK_TIMEOUT_S   60
 #define ACTION_TIMEOUT_S  3600
@@ -56,6 +59,8 @@ struct step_rt {
 	time_t started;
 	uint64_t t0;
 	bool failed_action;
+	struct remote_pf *pf;        /* the pre-flight before a server step (freed later) */
+	bool waiting;                /* the pre-flight runs; the pass starts after it */
 };
 
 struct engine {
@@ -71,9 +76,13 @@ struct engine {
 	struct transport *local;
 	struct http *http;           /* libcurl multi for probes, in the loop */
 	char *notice;
+	struct remote *remote;       /* --target [user@]host[:port]: the server over SSH */
+	struct verify *verify;       /* verdicts of `verify: contract_code` inputs */
+	struct demo *demo;            /* --demo: the simulated host, or NULL */
 };
 
 static void engine_run_done(void *data, const struct run_result *res);
+static int save(struct engine *e, char **cause);
 
 /* Name of a step status. */
 const char *
@@ -127,6 +136,117 @@ engine_datadir(void)
 	return dir;
 }
 
+/*
+ * The demo host: server steps run on this machine, in the sandbox; the demo's public test
+ * values fill the inputs that are not set (root always points into the sandbox), and its
+ * throwaway keys are held like secrets from the environment.
+ */
+static int
+engine_demo_open(struct engine *e, const struct engine_opts *o, char **cause)
+{
+	struct demo_opts dopt = { NULL, e->dir, o->demo_speed, o->demo_fail };
+	char *assets = xprintf("%s/demo", engine_datadir());
+	int rc;
+
+	dopt.assets = assets;
+	rc = demo_open(&dopt, &e->demo, cause);
+	free(assets);
+	if (rc != 0)
+		return -1;
+	e->target_local = true;
+	for (unsigned k = 0; k < demo_npresets; k++) {
+		const struct demo_preset *p = &demo_presets[k];
+		const char *v = p->value ? p->value : demo_root(e->demo);
+		int idx = chain_input_index(e->chain, p->name);
+
+		if (idx < 0)
+			continue;
+		if (e->chain->inputs[idx].secret) {
+			if (e->secrets[idx] == NULL)
+				engine_set_secret(e, p->name, v, SRC_ENV, NULL);
+		} else if (p->force || state_get_input(e->state, p->name) == NULL)
+			state_set_input(e->state, p->name, v, SRC_USER, NULL, time(NULL));
+	}
+	return save(e, cause);
+}
+
+/* Is this the demo host? */
+bool
+engine_is_demo(const struct engine *e)
+{
+	return e->demo != NULL;
+}
+
+/*
+ * The target: --target, else the one remembered in the profile's state. "local" runs server
+ * commands on this machine; anything else is an SSH target, remembered for next time.
+ */
+static int
+engine_remote_open(struct engine *e, const struct engine_opts *o, char **cause)
+{
+	struct remote_opts ro = {0};
+	const char *t = o->target;
+
+	if (t == NULL && !o->demo)
+		t = e->state->target;
+	if (t == NULL)
+		return 0;
+	if (strcmp(t, "local") == 0) {
+		e->target_local = true;   /* for this run only: not remembered */
+		return 0;
+	}
+	ro.target = t;
+	ro.identity = o->identity;
+	ro.known_hosts = o->known_hosts;
+	ro.ssh_config = o->ssh_config;
+	ro.accept_new = o->accept_new_host_key;
+	if (remote_new(e->loop, &ro, &e->remote, cause) != 0) {
+		char *why = *cause;
+
+		*cause = xprintf("--target %s: %s", t, why);
+		free(why);
+		return -1;
+	}
+	if (o->target != NULL && (e->state->target == NULL ||
+	    strcmp(e->state->target, o->target) != 0)) {
+		free(e->state->target);
+		e->state->target = xstrdup(o->target);
+		if (save(e, cause) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The SSH side of the server, or NULL (no target, or --target local). */
+struct remote *
+engine_remote(struct engine *e)
+{
+	return e->remote;
+}
+
+/* Start a check of every `verify: contract_code` input whose value and RPC URL are there. */
+static void
+verify_kick(const struct engine *e)
+{
+	for (size_t s = 0; s < e->chain->nsteps; s++) {
+		struct blocker *b;
+		size_t n = engine_blockers(e, s, &b);
+
+		blockers_free(&b, n);
+	}
+}
+
+/* Wait (in the loop, at most timeout_ms) until no verification is running. */
+void
+engine_wait_verified(struct engine *e, unsigned timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	verify_kick(e);
+	while (verify_pending(e->verify) && now_ms() < end)
+		loop_run_once(e->loop, (int)(end - now_ms()));
+}
+
 /* Open the engine: load the chain and the profile's state. */
 int
 engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *err,
@@ -138,9 +258,6 @@ engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *e
 
 	*out = NULL;
 	*err = EERR_USAGE;
-	if (o->target != NULL && strcmp(o->target, "local") != 0)
-		return set_cause(cause, "--target %s: only 'local' (run server steps on this "
-		    "machine) is supported until the SSH transport lands", o->target);
 	e = xcalloc(1, sizeof *e);
 	e->profile = xstrdup(o->profile ? o->profile : "default");
 	if (o->chain_dir)
@@ -174,7 +291,15 @@ engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *e
 	e->rt = xcalloc(e->chain->nsteps, sizeof *e->rt);
 	e->local = xcalloc(1, sizeof *e->local);
 	e->local->ops = &transport_local_ops;
-	e->target_local = o->target != NULL;
+	e->verify = verify_new(e->http);
+	if (engine_remote_open(e, o, cause) != 0) {
+		*err = EERR_USAGE;
+		goto fail;
+	}
+	if (o->demo && engine_demo_open(e, o, cause) != 0) {
+		*err = EERR_USAGE;
+		goto fail;
+	}
 	*err = EERR_NONE;
 	*out = e;
 	return 0;
@@ -195,6 +320,7 @@ engine_close(struct engine **ep)
 		for (size_t i = 0; i < e->chain->nsteps; i++) {
 			struct step_rt *rt = &e->rt[i];
 
+			remote_preflight_free(&rt->pf);
 			if (rt->run)
 				run_free(&rt->run);
 			run_cmds_free(&rt->cmds, rt->ncmds);
@@ -210,6 +336,9 @@ engine_close(struct engine **ep)
 	}
 	free(e->secret_src);
 	free(e->local);
+	demo_close(&e->demo);
+	verify_free(&e->verify);
+	remote_free(&e->remote);
 	http_free(&e->http);
 	loop_free(&e->loop);
 	state_free(&e->state);
@@ -638,7 +767,7 @@ engine_step_state(const struct engine *e, size_t step)
 static bool
 running(const struct engine *e, size_t s)
 {
-	return e->rt[s].run != NULL;
+	return e->rt[s].run != NULL || e->rt[s].waiting;
 }
 
 static void
@@ -649,6 +778,36 @@ add_blocker(struct blocker **out, size_t *n, enum blocker_kind kind, size_t inde
 	(*out)[*n].index = index;
 	(*out)[*n].why = why;
 	(*n)++;
+}
+
+/*
+ * The verdict of an input's `verify: contract_code`, through the input eth_rpc_url (not
+ * checked while that secret is not held: it is asked for when the step runs).
+ */
+static void
+verify_blocker(const struct engine *e, size_t i, const char *value, struct blocker **out,
+    size_t *n)
+{
+	int u = chain_input_index(e->chain, "eth_rpc_url");
+	enum value_source src;
+	const char *why;
+	char *url;
+
+	if (u < 0 || (url = value_of(e, (size_t)u, &src, 0)) == NULL)
+		return;
+	switch (verify_contract(e->verify, value, url, &why)) {
+	case VERIFY_OK:
+		break;
+	case VERIFY_PENDING:
+		add_blocker(out, n, BLOCK_INPUT, i, xprintf("input %s: checking that the address "
+		    "holds a contract (eth_getCode)", e->chain->inputs[i].name));
+		break;
+	case VERIFY_FAILED:
+		add_blocker(out, n, BLOCK_INPUT, i, xprintf("input %s: %s", e->chain->inputs[i].name,
+		    why));
+		break;
+	}
+	secret_free(&url);
 }
 
 /* The unmet requirements of a step. Missing secrets are not blockers: they are asked for. */
@@ -675,6 +834,8 @@ engine_blockers(const struct engine *e, size_t s, struct blocker **out)
 		if (d->secret && e->secrets[i] == NULL)
 			continue;
 		engine_input(e, i, &iv);
+		if (iv.verdict.ok && iv.value != NULL && verify_known(d->verify))
+			verify_blocker(e, i, iv.value, out, &n);
 		if (!iv.verdict.ok) {
 			if (iv.verdict.suggestion)
 				add_blocker(out, &n, BLOCK_INPUT, i, xprintf("input %s: %s (did you mean "
@@ -685,9 +846,10 @@ engine_blockers(const struct engine *e, size_t s, struct blocker **out)
 		}
 		input_value_clear(&iv);
 	}
-	if (step_needs_server(st) && !e->target_local)
+	if (step_needs_server(st) && !e->target_local && e->remote == NULL)
 		add_blocker(out, &n, BLOCK_TARGET, 0, xstrdup("its commands run on the TDX server, "
-		    "and no server is configured (--target local runs them on this machine)"));
+		    "and no server is configured (--target USER@HOST, or --target local to run them on "
+		    "this machine)"));
 	return n;
 }
 
@@ -845,14 +1007,44 @@ build_probe(const struct engine *e, const struct command *c, struct run_cmd *rc)
 	free(what);
 	expand_probe(e, &c->probe, &real, false);
 	/* Server ports: with --target local the server's loopback is this machine's. */
-	rc->transport = probe_transport_new(&real, e->http, NULL, NULL);
+	if (e->demo != NULL) {
+		char *ct = NULL, *ca = NULL, *why = NULL;
+
+		if (demo_probe(e->demo, &real, &ct, &ca, &why) != 0) {
+			/* Shown as the probe's failure: the demo server did not start. */
+			free(real.url);
+			real.url = xprintf("http://127.0.0.1:9/%s", why);
+		}
+		rc->transport = probe_transport_new(&real, e->http, ct, ca);
+		free(ct);
+		free(ca);
+		free(why);
+	} else if (e->remote != NULL && c->on == PLACE_SERVER) {
+		/* The server's loopback: a tunnel (http), or a command on the server (tcp). */
+		char *ct = NULL, *why = NULL;
+		int r = remote_probe(e->remote, &real, rc, &ct, &why);
+
+		if (r < 0) {
+			free(real.url);
+			real.url = xprintf("http://127.0.0.1:9/no-tunnel: %s", why);
+		}
+		if (r == 1 && rc->transport != NULL) {
+			probe_clear(&real);
+			free(why);
+			return 0;
+		}
+		rc->transport = probe_transport_new(&real, e->http, ct, NULL);
+		free(ct);
+		free(why);
+	} else
+		rc->transport = probe_transport_new(&real, e->http, NULL, NULL);
 	rc->tc.script = xstrdup("");
 	return 0;
 }
 
 /* Build one run_cmd from a chain command. */
 static int
-build_cmd(const struct engine *e, const struct command *c, enum run_kind kind,
+build_cmd(const struct engine *e, const struct step *st, const struct command *c, enum run_kind kind,
     struct run_cmd *rc, char **cause)
 {
 	struct strvec env = {0};
@@ -861,7 +1053,7 @@ build_cmd(const struct engine *e, const struct command *c, enum run_kind kind,
 	char *body;
 
 	memset(rc, 0, sizeof *rc);
-	if (c->on == PLACE_SERVER && !e->target_local)
+	if (c->on == PLACE_SERVER && !e->target_local && e->remote == NULL)
 		return set_cause(cause, "this command runs on the server, and no server is configured");
 	rc->timeout_ms = 1000u * (unsigned)(c->timeout > 0 ? c->timeout :
 	    kind == RUN_CHECK ? CHECK_TIMEOUT_S : ACTION_TIMEOUT_S);
@@ -869,6 +1061,23 @@ build_cmd(const struct engine *e, const struct command *c, enum run_kind kind,
 	if (c->probe.kind != PROBE_NONE)
 		return build_probe(e, c, rc);
 	rc->transport = e->local;
+	if (c->on == PLACE_SERVER && e->remote != NULL) {
+		rc->transport = remote_transport(e->remote);
+		/* Long actions outlive a dropped connection: supervised, re-attached. */
+		if (kind == RUN_ACTION && c >= st->action && c < st->action + st->naction &&
+		    ((st->effects & EFFECT_LONG) || c->timeout > 300)) {
+			static unsigned serial;
+			char stamp[32];
+			time_t now = time(NULL);
+			struct tm tm;
+
+			gmtime_r(&now, &tm);
+			strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
+			rc->tc.supervised = true;
+			rc->tc.id = xprintf("%.32s-%s-%d-%u", st->id, stamp, (int)getpid() % 100000,
+			    serial++ % 100000);
+		}
+	}
 	rc->tc.script = xstrdup(c->run);
 	if (c->cwd)
 		rc->tc.cwd = expand(e, c->cwd, false, 0, NULL);
@@ -929,7 +1138,8 @@ engine_commands(const struct engine *e, size_t s, enum run_kind kind, struct run
 	struct run_cmd *rc = xcalloc(count ? count : 1, sizeof *rc);
 
 	for (size_t i = 0; i < count; i++) {
-		if (build_cmd(e, &cmds[i], kind, &rc[i], cause) != 0) {
+		if (build_cmd(e, st, &cmds[i], kind, &rc[i], cause) != 0 || (e->demo != NULL &&
+		    rc[i].transport == e->local && demo_cmd(e->demo, st->id, &rc[i], cause) != 0)) {
 			run_cmds_free(&rc, i + 1);
 			return -1;
 		}
@@ -987,32 +1197,46 @@ rt_drop_secrets(struct step_rt *rt)
 static int start_pass(struct engine *e, size_t s, bool check, char **cause);
 
 /* Apply an action's captures: each becomes the value of its input (when valid). */
+/* Store a captured value as its input (if valid and new) and say so in the log; returns
+ * whether the input changed. */
+static bool
+apply_capture(struct engine *e, struct step_rt *rt, const struct capture *c, const char *value)
+{
+	const struct step *st = &e->chain->steps[rt->index];
+	int idx = chain_input_index(e->chain, c->name);
+	const struct state_input *old;
+	struct verdict v;
+	char *line;
+	bool stored = false;
+
+	if (idx < 0 || e->chain->inputs[idx].secret)
+		return false;
+	old = state_get_input(e->state, c->name);
+	if (old != NULL && old->source == SRC_CAPTURE && strcmp(old->value, value) == 0 &&
+	    old->from_step != NULL && strcmp(old->from_step, st->id) == 0)
+		return false;
+	validate_input(&e->chain->inputs[idx], value, &v);
+	if (v.ok) {
+		store_input(e, idx, value, SRC_CAPTURE, st->id, NULL);
+		line = xprintf("captured %s = %s", c->name, value);
+		stored = true;
+	} else
+		line = xprintf("captured %s = %s, which is not valid (%s): not used", c->name,
+		    value, v.why);
+	logbuf_push(rt->log, STREAM_META, line, strlen(line));
+	if (rt->cbs.line)
+		rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
+	free(line);
+	verdict_clear(&v);
+	return stored;
+}
+
+/* Apply every capture of the finished run. */
 static void
 apply_captures(struct engine *e, struct step_rt *rt, const struct run_result *res)
 {
-	const struct step *st = &e->chain->steps[rt->index];
-
-	for (size_t i = 0; i < res->ncaptures; i++) {
-		const struct capture_hit *h = &res->captures[i];
-		int idx = chain_input_index(e->chain, h->capture->name);
-		struct verdict v;
-		char *line;
-
-		if (idx < 0 || e->chain->inputs[idx].secret)
-			continue;
-		validate_input(&e->chain->inputs[idx], h->value, &v);
-		if (v.ok) {
-			store_input(e, idx, h->value, SRC_CAPTURE, st->id, NULL);
-			line = xprintf("captured %s = %s", h->capture->name, h->value);
-		} else
-			line = xprintf("captured %s = %s, which is not valid (%s): not used",
-			    h->capture->name, h->value, v.why);
-		logbuf_push(rt->log, STREAM_META, line, strlen(line));
-		if (rt->cbs.line)
-			rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
-		free(line);
-		verdict_clear(&v);
-	}
+	for (size_t i = 0; i < res->ncaptures; i++)
+		apply_capture(e, rt, res->captures[i].capture, res->captures[i].value);
 }
 
 /* A pass ended: record it, and go on to the check after a successful action. */
@@ -1094,7 +1318,35 @@ static void
 rt_cmd_end(void *data, size_t index, const struct cmd_result *res)
 {
 	struct step_rt *rt = data;
+	struct engine *e = rt->e;
+	const struct step *st = &e->chain->steps[rt->index];
+	bool changed = false;
 
+	/*
+	 * A value captured by one action command is used by the commands after it (a contract
+	 * address, an app id): store it now and prepare the remaining commands again.
+	 */
+	if (!rt->in_check && res->ok && index + 1 < rt->ncmds && rt->run != NULL) {
+		for (size_t i = 0; i < st->ncaptures; i++) {
+			const char *v = run_capture(rt->run, i);
+
+			if (v != NULL && apply_capture(e, rt, &st->captures[i], v))
+				changed = true;
+		}
+		for (size_t j = index + 1; changed && j < rt->ncmds; j++) {
+			struct run_cmd rc;
+			char *cause = NULL;
+
+			if (build_cmd(e, st, &st->action[j], RUN_ACTION, &rc, &cause) != 0) {
+				free(cause);
+				continue;   /* keep the command as prepared at the start */
+			}
+			if (transport_is_probe(rt->cmds[j].transport))
+				probe_transport_free(&rt->cmds[j].transport);
+			run_cmd_clear(&rt->cmds[j]);
+			rt->cmds[j] = rc;
+		}
+	}
 	if (rt->cbs.cmd_end)
 		rt->cbs.cmd_end(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
 		    index, res);
@@ -1153,6 +1405,63 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 	ss->log_path = logpath;
 	rt->run = run_start(e->loop, rt->cmds, rt->ncmds, &ro, &cbs, cause);
 	return rt->run != NULL ? 0 : -1;
+}
+
+/* A step's run could not start: record why, and end it. */
+static void
+rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
+{
+	struct state_step *ss = state_step(e->state, e->chain->steps[rt->index].id);
+	struct run_result res;
+
+	memset(&res, 0, sizeof res);
+	ss->status = SAVED_FAILED;
+	ss->finished_at = time(NULL);
+	ss->duration_ms = (long)(now_ms() - rt->t0);
+	ss->exit_code = -1;
+	free(ss->message);
+	ss->message = why;
+	save(e, NULL);
+	rt_drop_secrets(rt);
+	if (rt->cbs.done)
+		rt->cbs.done(rt->cbs.data, rt->index, rt->kind, &res);
+}
+
+/* The pre-flight before a server step is over: its report goes to the log; then the pass. */
+static void
+rt_preflight_done(void *data, bool ok, const char *report)
+{
+	struct step_rt *rt = data;
+	struct engine *e = rt->e;
+	const char *p = report, *fail = NULL;
+	char *cause = NULL;
+
+	if (rt->log == NULL)
+		rt->log = logbuf_new(LOG_RING_BYTES);
+	while (*p != '\0') {
+		size_t n = strcspn(p, "\n");
+		char *line = xprintf("pre-flight: %.*s", (int)n, p);
+
+		if (fail == NULL && str_has_prefix(p, "FAIL "))
+			fail = p;
+		logbuf_push(rt->log, STREAM_META, line, strlen(line));
+		if (rt->cbs.line)
+			rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
+		free(line);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	rt->waiting = false;
+	if (!ok) {
+		size_t n = fail != NULL ? strcspn(fail + 5, "\n") : 0;
+
+		rt_fail_early(e, rt, xprintf("the pre-flight of %s failed: %.*s",
+		    remote_label(e->remote), (int)n, fail != NULL ? fail + 5 : "?"));
+		return;
+	}
+	if (start_pass(e, rt->index, rt->in_check, &cause) != 0)
+		rt_fail_early(e, rt, cause);
 }
 
 /* Start a check or an action of a step, if the gate allows it. */
@@ -1221,6 +1530,20 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		mark_stale(e, (int)s, -1, why);
 		free(why);
 	}
+	if (e->remote != NULL) {
+		/* Second line behind the loader: the transport refuses local-only secrets. */
+		for (size_t i = 0; i < e->chain->ninputs; i++)
+			if (e->secrets[i] != NULL && e->chain->inputs[i].scope == SCOPE_LOCAL)
+				remote_forbid(e->remote, e->secrets[i]);
+		if (step_needs_server(st) && !remote_checked(e->remote)) {
+			rt->in_check = check;
+			rt->waiting = true;
+			remote_preflight_free(&rt->pf);
+			rt->pf = remote_preflight(e->remote, rt_preflight_done, rt);
+			*err = EERR_NONE;
+			return 0;
+		}
+	}
 	if (start_pass(e, s, check, cause) != 0) {
 		*err = EERR_FAILED;
 		rt_drop_secrets(rt);
@@ -1239,6 +1562,12 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 void
 engine_cancel(struct engine *e, size_t s)
 {
+	if (e->rt[s].waiting) {
+		remote_preflight_free(&e->rt[s].pf);
+		e->rt[s].waiting = false;
+		rt_fail_early(e, &e->rt[s], xstrdup("canceled during the pre-flight"));
+		return;
+	}
 	if (running(e, s))
 		run_cancel(e->rt[s].run);
 }

@@ -669,6 +669,13 @@ run_open_log(struct run *r, char **cause)
 	return 0;
 }
 
+/* Return capture i's value so far. */
+const char *
+run_capture(const struct run *r, size_t i)
+{
+	return i < r->opts.ncaptures ? r->cap_values[i] : NULL;
+}
+
 /* Start running cmds[0..n). */
 struct run *
 run_start(struct loop *l, const struct run_cmd *cmds, size_t n, const struct run_opts *opts,
@@ -820,6 +827,7 @@ run_cmd_clear(struct run_cmd *c)
 	free(c->expect_text);
 	free((void *)(uintptr_t)c->tc.script);
 	free((void *)(uintptr_t)c->tc.cwd);
+	free((void *)(uintptr_t)c->tc.id);
 	if (c->tc.env != NULL) {
 		for (size_t i = 0; c->tc.env[i] != NULL; i++)
 			run_wipe_free(c->tc.env[i], strlen(c->tc.env[i]));

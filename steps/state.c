@@ -4,7 +4,7 @@
  * This file owns the on-disk format. It is the only place that sees cJSON; callers get plain
  * structs. The format, version STATE_SCHEMA = 1:
  *
- *	{ "schema": 1,
+ *	{ "schema": 1, "target": "user@host:port",
  *	  "inputs": { "<name>": { "value": "...", "source": "user" | "capture",
  *	                          "from_step": "<id>", "at": "2026-11-24T10:02:00Z" } },
  *	  "steps":  { "<id>": { "status": "done" | "failed" | "stale" | "none",
@@ -248,6 +248,7 @@ state_free(struct state **stp)
 	free(st->steps);
 	free(st->path);
 	free(st->notice);
+	free(st->target);
 	free(st);
 	*stp = NULL;
 }
@@ -615,6 +616,9 @@ state_parse(struct state *st, const char *text, size_t len, char **why)
 		goto out;
 	}
 	st->schema = (int)d;
+	item = cJSON_GetObjectItemCaseSensitive(root, "target");
+	if (item != NULL && cJSON_IsString(item) && item->valuestring[0] != '\0')
+		st->target = xstrdup(item->valuestring);
 
 	inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
 	if (inputs != NULL && !cJSON_IsObject(inputs)) {
@@ -923,6 +927,8 @@ state_render(const struct state *st)
 	if (root == NULL)
 		fatal("out of memory (cJSON)");
 	cJSON_AddNumberToObject(root, "schema", STATE_SCHEMA);
+	if (st->target != NULL)
+		cJSON_AddStringToObject(root, "target", st->target);
 	inputs = cJSON_AddObjectToObject(root, "inputs");
 	steps = cJSON_AddObjectToObject(root, "steps");
 	if (inputs == NULL || steps == NULL)

@@ -19,6 +19,11 @@
  * or the other call fails with LIBSSH2_ERROR_BAD_USE. The connection remembers that call as
  * the "owner" and retries it first; everything else waits until it went out.
  *
+ * Tunnels (ssh_tunnel_open) are jobs too: each connection accepted on the tunnel's listening
+ * socket on 127.0.0.1 becomes a JK_TUNNEL job whose channel is a direct-tcpip one instead of
+ * an exec, pumped with the others; its local socket is watched by the loop for what the job
+ * can take (POLLIN while its buffer toward the server is empty, POLLOUT while bytes wait).
+ *
  * End callbacks and job frees never happen inside the pump: the pump only marks jobs, and
  * settle() (at the end of every loop callback) calls the end callbacks and frees jobs whose
  * channel is gone. A lost connection fails running jobs ("connection lost"), keeps
@@ -261,6 +266,7 @@ enum ssh_jkind {
 	JK_PING,     /* open and free a channel: lets libssh2 read what came while idle */
 	JK_KILL,     /* kill a command's process group (TERM, KILL after a grace) */
 	JK_CLEAN,    /* remove a finished supervised command's directory */
+	JK_TUNNEL,   /* a direct-tcpip channel bridged to one accepted local socket */
 };
 
 /* Results of one step. */
@@ -314,7 +320,31 @@ struct tjob {
 	char *message;
 	bool ended;                  /* end callback called */
 	bool orphan;                 /* ops->free called */
+
+	/* JK_TUNNEL: the local socket and what is on its way in each direction. */
+	struct loop *tloop;
+	int tfd;                     /* -1 once closed */
+	char *thost;                 /* where the server connects to */
+	int tport;
+	int tsrcport;                /* the local port, told to the server */
+	char *tin;                   /* local -> channel */
+	size_t tin_len, tin_off;
+	bool tin_eof;                /* the local side stopped sending */
+	char *tout;                  /* channel -> local */
+	size_t tout_len, tout_off;
 };
+
+/* A local listener whose connections are forwarded through the session. */
+struct ssh_tunnel {
+	struct ssh_conn *conn;       /* NULL once the connection was freed */
+	LIST_ENTRY(ssh_tunnel) entry;
+	int lfd;
+	int lport;
+	char *host;
+	int port;
+	unsigned accepted;
+};
+LIST_HEAD(ssh_tunnels, ssh_tunnel);
 
 TAILQ_HEAD(ssh_jobs, tjob);
 
@@ -389,6 +419,7 @@ struct ssh_conn {
 	uint64_t kick_timer;
 
 	struct strvec forbidden;
+	struct ssh_tunnels tunnels;
 	struct ssh_stats stats;
 	int depth;                   /* inside our own callbacks */
 	bool free_pending;
@@ -403,6 +434,9 @@ static void ssh_kick(struct ssh_conn *c);
 static void ssh_auth_begin(struct ssh_conn *c);
 static void ssh_really_free(struct ssh_conn *c);
 static struct tjob *ssh_job_new(struct ssh_conn *c, enum ssh_jkind kind);
+static int ssh_tunnel_io(struct tjob *j);
+static void ssh_tunnel_close_fd(struct tjob *j);
+static void ssh_tunnel_events(struct ssh_conn *c);
 
 /* Change the state and tell the caller. */
 static void
@@ -604,6 +638,10 @@ ssh_job_destroy(struct tjob *j)
 		ssh_untimer(j->conn, &j->cancel_timer);
 	}
 	ssh_drop_input(j);
+	ssh_tunnel_close_fd(j);
+	free(j->thost);
+	free(j->tin);
+	free(j->tout);
 	free(j->script);
 	free(j->cwd);
 	for (size_t i = 0; i < j->env.n; i++)
@@ -663,6 +701,7 @@ ssh_job_new(struct ssh_conn *c, enum ssh_jkind kind)
 	j->conn = c;
 	j->kind = kind;
 	j->phase = J_QUEUED;
+	j->tfd = -1;
 	TAILQ_INSERT_TAIL(&c->jobs, j, entry);
 	return j;
 }
@@ -1005,7 +1044,11 @@ ssh_job_step(struct tjob *j)
 
 	switch (j->phase) {
 	case J_OPEN:
-		ch = libssh2_channel_open_session(c->s);
+		if (j->kind == JK_TUNNEL)
+			ch = libssh2_channel_direct_tcpip_ex(c->s, j->thost, j->tport, "127.0.0.1",
+			    j->tsrcport);
+		else
+			ch = libssh2_channel_open_session(c->s);
 		if (ch == NULL) {
 			rc = libssh2_session_last_errno(c->s);
 			if (rc == LIBSSH2_ERROR_EAGAIN || rc == LIBSSH2_ERROR_BAD_USE)
@@ -1014,6 +1057,11 @@ ssh_job_step(struct tjob *j)
 			c->opener = NULL;
 			if (ssh_session_error(rc))
 				return ssh_job_error(j, rc, "opening a channel");
+			if (j->kind == JK_TUNNEL) {
+				/* Nothing listens there on the server: the local side sees a close. */
+				ssh_tunnel_close_fd(j);
+				return ssh_job_error(j, rc, "opening the tunnel");
+			}
 			if (c->active > 0) {
 				/* The server's MaxSessions: fewer at once, and try again later. */
 				c->max_eff = c->active;
@@ -1034,6 +1082,10 @@ ssh_job_step(struct tjob *j)
 			j->phase = J_FREE;
 			return R_PROGRESS;
 		}
+		if (j->kind == JK_TUNNEL) {
+			j->phase = J_IO;
+			return ssh_tunnel_io(j);
+		}
 		ssh_build_input(j);
 		j->phase = J_EXEC;
 		/* FALLTHROUGH */
@@ -1049,7 +1101,7 @@ ssh_job_step(struct tjob *j)
 			ssh_queue_kill(j, j->grace_ms);
 		/* FALLTHROUGH */
 	case J_IO:
-		return ssh_job_io(j);
+		return j->kind == JK_TUNNEL ? ssh_tunnel_io(j) : ssh_job_io(j);
 	case J_CLOSE:
 		rc = libssh2_channel_wait_closed(j->ch);
 		if (rc == LIBSSH2_ERROR_EAGAIN || rc == LIBSSH2_ERROR_BAD_USE)
@@ -2253,6 +2305,7 @@ ssh_settle(struct ssh_conn *c)
 	if (queued && (c->phase == CP_READY || c->phase == CP_IDLE || c->phase == CP_FAILED))
 		ssh_kick(c);
 	ssh_update_events(c);
+	ssh_tunnel_events(c);
 }
 
 /* ---------------------------------------------------------------- public */
@@ -2281,6 +2334,7 @@ ssh_conn_new(struct loop *l, const struct ssh_target *t, const struct ssh_cbs *c
 	c->fd = -1;
 	c->hostkey_answer = -1;
 	TAILQ_INIT(&c->jobs);
+	LIST_INIT(&c->tunnels);
 	c->buf = xmalloc(SSH_READ_SIZE);
 	memset(&none, 0, sizeof none);
 	ssh_conn_set_opts(c, &none);
@@ -2311,7 +2365,15 @@ static void
 ssh_really_free(struct ssh_conn *c)
 {
 	struct tjob *j;
+	struct ssh_tunnel *tun;
 
+	while ((tun = LIST_FIRST(&c->tunnels)) != NULL) {
+		LIST_REMOVE(tun, entry);
+		loop_del_fd(c->loop, tun->lfd);
+		close(tun->lfd);
+		tun->lfd = -1;
+		tun->conn = NULL;
+	}
 	ssh_untimer(c, &c->timeout_timer);
 	ssh_untimer(c, &c->retry_timer);
 	ssh_untimer(c, &c->kick_timer);
@@ -2444,6 +2506,296 @@ void
 ssh_conn_stats(const struct ssh_conn *c, struct ssh_stats *st)
 {
 	*st = c->stats;
+}
+
+/* ---------------------------------------------------------------- tunnels */
+
+#define SSH_TUNNEL_BUF 65536
+
+/* Close a tunnel job's local socket. */
+static void
+ssh_tunnel_close_fd(struct tjob *j)
+{
+	if (j->tfd == -1)
+		return;
+	if (j->tloop != NULL)
+		loop_del_fd(j->tloop, j->tfd);
+	close(j->tfd);
+	j->tfd = -1;
+}
+
+/* The local side is done with (or gone): close the channel gracefully. */
+static int
+ssh_tunnel_finish(struct tjob *j)
+{
+	ssh_tunnel_close_fd(j);
+	ssh_job_end(j, TJOB_EXITED, 0, NULL);
+	j->phase = J_CLOSE;
+	return R_PROGRESS;
+}
+
+/*
+ * Move bytes both ways between the local socket and the channel, without waiting: local ->
+ * channel (then EOF when the local side shut its writing half), channel -> local (then the
+ * local socket is closed once the server's side ended and everything was delivered).
+ */
+static int
+ssh_tunnel_io(struct tjob *j)
+{
+	bool progress = false;
+	ssize_t n;
+	int rc;
+
+	if (j->force || j->tfd == -1)
+		return ssh_tunnel_finish(j);
+	/* Local -> channel. */
+	for (;;) {
+		if (j->tin_off == j->tin_len && !j->tin_eof) {
+			if (j->tin == NULL)
+				j->tin = xmalloc(SSH_TUNNEL_BUF);
+			n = recv(j->tfd, j->tin, SSH_TUNNEL_BUF, MSG_DONTWAIT);
+			if (n == 0)
+				j->tin_eof = true;
+			else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				break;
+			else if (n < 0)
+				return ssh_tunnel_finish(j);
+			j->tin_off = 0;
+			j->tin_len = n > 0 ? (size_t)n : 0;
+			progress = true;
+		}
+		if (j->tin_off == j->tin_len)
+			break;
+		n = libssh2_channel_write(j->ch, j->tin + j->tin_off, j->tin_len - j->tin_off);
+		if (n == LIBSSH2_ERROR_EAGAIN || n == LIBSSH2_ERROR_BAD_USE) {
+			if (ssh_again(j, OP_WRITE, (int)n) == R_STOP)
+				return R_STOP;
+			break;
+		}
+		if (n < 0) {
+			if (ssh_session_error((int)n))
+				return ssh_job_error(j, (int)n, "writing to the tunnel");
+			return ssh_tunnel_finish(j);
+		}
+		ssh_op_done(j);
+		if (n == 0)
+			break;   /* the window is full */
+		j->tin_off += (size_t)n;
+		progress = true;
+	}
+	if (j->tin_eof && j->tin_off == j->tin_len && !j->eof_sent) {
+		rc = libssh2_channel_send_eof(j->ch);
+		if (rc == LIBSSH2_ERROR_EAGAIN || rc == LIBSSH2_ERROR_BAD_USE) {
+			if (ssh_again(j, OP_EOF, rc) == R_STOP)
+				return R_STOP;
+		} else {
+			ssh_op_done(j);
+			if (rc < 0 && ssh_session_error(rc))
+				return ssh_job_error(j, rc, "closing the tunnel");
+			j->eof_sent = true;
+			progress = true;
+		}
+	}
+	/* Channel -> local. */
+	for (int i = 0; i < SSH_READS_PER_STEP; i++) {
+		if (j->tout_off < j->tout_len) {
+			n = send(j->tfd, j->tout + j->tout_off, j->tout_len - j->tout_off,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+				break;
+			if (n < 0)
+				return ssh_tunnel_finish(j);
+			j->tout_off += (size_t)n;
+			progress = true;
+			if (j->tout_off < j->tout_len)
+				break;
+		}
+		if (j->tout == NULL)
+			j->tout = xmalloc(SSH_TUNNEL_BUF);
+		n = libssh2_channel_read(j->ch, j->tout, SSH_TUNNEL_BUF);
+		if (n > 0) {
+			ssh_op_done(j);
+			j->tout_off = 0;
+			j->tout_len = (size_t)n;
+			progress = true;
+			continue;
+		}
+		j->tout_off = j->tout_len = 0;
+		if (n == 0) {
+			ssh_op_done(j);
+			break;
+		}
+		if (n == LIBSSH2_ERROR_EAGAIN || n == LIBSSH2_ERROR_BAD_USE) {
+			if (ssh_again(j, OP_READ_OUT, (int)n) == R_STOP)
+				return R_STOP;
+			break;
+		}
+		if (ssh_session_error((int)n))
+			return ssh_job_error(j, (int)n, "reading from the tunnel");
+		return ssh_tunnel_finish(j);
+	}
+	if (j->tout_off == j->tout_len && libssh2_channel_eof(j->ch) == 1) {
+		/* The server's side ended and all of it was delivered. */
+		if (!j->eof_sent && libssh2_channel_send_eof(j->ch) == LIBSSH2_ERROR_EAGAIN)
+			return ssh_again(j, OP_EOF, LIBSSH2_ERROR_EAGAIN);
+		ssh_op_done(j);
+		j->eof_sent = true;
+		return ssh_tunnel_finish(j);
+	}
+	return progress ? R_PROGRESS : R_WAIT;
+}
+
+/* Watch each tunnel socket for what its job can take now. */
+static void
+ssh_tunnel_events(struct ssh_conn *c)
+{
+	struct tjob *j;
+
+	TAILQ_FOREACH(j, &c->jobs, entry) {
+		short ev = 0;
+
+		if (j->kind != JK_TUNNEL || j->tfd == -1)
+			continue;
+		if (j->phase == J_IO && c->phase == CP_READY) {
+			if (j->tin_off == j->tin_len && !j->tin_eof)
+				ev |= POLLIN;
+			if (j->tout_off < j->tout_len)
+				ev |= POLLOUT;
+		}
+		loop_set_events(c->loop, j->tfd, ev);
+	}
+}
+
+/* A tunnel socket is ready: pump the session. */
+static void
+ssh_tunnel_fd_cb(int fd, short revents, void *data)
+{
+	struct tjob *j = data;
+	struct ssh_conn *c = j->conn;
+
+	(void)fd;
+	if (c == NULL)
+		return;
+	c->depth++;
+	/* poll reports these even when nothing is watched: never let them spin the loop. */
+	if (revents & (POLLERR | POLLNVAL | POLLHUP)) {
+		if (j->phase == J_QUEUED) {
+			ssh_tunnel_close_fd(j);
+			ssh_job_end(j, TJOB_FAILED, -1, "the local side went away");
+			ssh_job_done(j);
+		} else if (j->phase == J_IO && ((revents & (POLLERR | POLLNVAL)) ||
+		    j->tin_off == j->tin_len))
+			j->force = true;
+		else if (j->phase != J_IO)
+			ssh_tunnel_close_fd(j);
+	}
+	if (c->phase == CP_READY)
+		ssh_pump_ready(c);
+	c->depth--;
+	ssh_settle(c);
+}
+
+/* A connection came to the listener: give it a channel to the destination. */
+static void
+ssh_tunnel_accept_cb(int fd, short revents, void *data)
+{
+	struct ssh_tunnel *tun = data;
+	struct ssh_conn *c = tun->conn;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	struct tjob *j;
+	int s;
+
+	(void)revents;
+	if (c == NULL)
+		return;
+	s = accept4(fd, (struct sockaddr *)&sin, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s == -1)
+		return;
+	ssh_sockopts(s);
+	tun->accepted++;
+	c->depth++;
+	j = ssh_job_new(c, JK_TUNNEL);
+	j->tloop = c->loop;
+	j->tfd = s;
+	j->thost = xstrdup(tun->host);
+	j->tport = tun->port;
+	j->tsrcport = ntohs(sin.sin_port);
+	loop_add_fd(c->loop, s, 0, ssh_tunnel_fd_cb, j);
+	if (c->phase == CP_READY)
+		ssh_pump_ready(c);
+	c->depth--;
+	ssh_settle(c);
+}
+
+/* Listen on 127.0.0.1:0 for connections forwarded to host:port from the server. */
+struct ssh_tunnel *
+ssh_tunnel_open(struct ssh_conn *c, const char *host, int port, char **cause)
+{
+	struct ssh_tunnel *tun;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof sin;
+	int fd;
+
+	if (host == NULL || *host == '\0' || port <= 0 || port > 65535) {
+		set_cause(cause, "a tunnel needs a host and a port from 1 to 65535");
+		return NULL;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		set_cause(cause, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) != 0 || listen(fd, 16) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
+		set_cause(cause, "cannot listen on 127.0.0.1 for a tunnel: %s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	tun = xcalloc(1, sizeof *tun);
+	tun->conn = c;
+	tun->lfd = fd;
+	tun->lport = ntohs(sin.sin_port);
+	tun->host = xstrdup(host);
+	tun->port = port;
+	LIST_INSERT_HEAD(&c->tunnels, tun, entry);
+	loop_add_fd(c->loop, fd, POLLIN, ssh_tunnel_accept_cb, tun);
+	return tun;
+}
+
+/* The local port of a tunnel. */
+int
+ssh_tunnel_port(const struct ssh_tunnel *tun)
+{
+	return tun->lport;
+}
+
+/* How many connections a tunnel accepted. */
+unsigned
+ssh_tunnel_accepted(const struct ssh_tunnel *tun)
+{
+	return tun->accepted;
+}
+
+/* Stop listening; forwarded connections still open finish on their own. */
+void
+ssh_tunnel_free(struct ssh_tunnel **tp)
+{
+	struct ssh_tunnel *tun = *tp;
+
+	if (tun == NULL)
+		return;
+	*tp = NULL;
+	if (tun->conn != NULL) {
+		LIST_REMOVE(tun, entry);
+		loop_del_fd(tun->conn->loop, tun->lfd);
+		close(tun->lfd);
+	}
+	free(tun->host);
+	free(tun);
 }
 
 /* ---------------------------------------------------------------- transport ops */

@@ -541,3 +541,124 @@ toosmall_draw(struct ui *ui)
 		draw_str(ui, y + 4, 0, ui->cols, ui->msg, ui->msg_style);
 	free(l1);
 }
+
+/* Show an SSH question, closing what it replaces. */
+static void
+ssh_dialog_open(struct ui *ui, struct ssh_conn *c, bool passphrase, char *what,
+    unsigned attempt)
+{
+	if (ui->modal == MODAL_FORM)
+		form_close(ui);
+	if (ui->modal == MODAL_REFUSAL)
+		refusal_close(ui);
+	if (ui->modal == MODAL_SSH)
+		ssh_dialog_close(ui);
+	ui->modal = MODAL_SSH;
+	ui->ssh.conn = c;
+	ui->ssh.passphrase = passphrase;
+	ui->ssh.what = what;
+	ui->ssh.attempt = attempt;
+	ui->ssh.len = 0;
+	ui->dirty |= UI_REDRAW;
+}
+
+/* The server's host key is unknown: ask whether to trust it. */
+void
+ssh_dialog_hostkey(void *data, struct ssh_conn *c, const struct ssh_hostkey *key)
+{
+	ssh_dialog_open(data, c, false, xprintf("%s\n%s %s\n%s", key->host, key->type,
+	    key->fingerprint, key->known_hosts), 0);
+}
+
+/* A key file is encrypted: ask for its passphrase (masked). */
+void
+ssh_dialog_passphrase(void *data, struct ssh_conn *c, const char *key_file, unsigned attempt)
+{
+	ssh_dialog_open(data, c, true, xstrdup(key_file), attempt);
+}
+
+/* Forget the question (and wipe what was typed). */
+void
+ssh_dialog_close(struct ui *ui)
+{
+	explicit_bzero(ui->ssh.buf, sizeof ui->ssh.buf);
+	ui->ssh.len = 0;
+	free(ui->ssh.what);
+	ui->ssh.what = NULL;
+	ui->ssh.conn = NULL;
+	ui->modal = MODAL_NONE;
+}
+
+/* Draw the host-key question or the passphrase prompt. */
+void
+ssh_dialog_draw(struct ui *ui)
+{
+	int y, x, w = ui->cols - 8 > 76 ? 76 : ui->cols - 8;
+
+	if (ui->ssh.passphrase) {
+		centre_box(ui, 6, w, "SSH key passphrase", &y, &x);
+		draw_strf(ui, y + 1, x + 2, w - 4, S_NORMAL, "%s %s", ui->ssh.attempt > 1 ?
+		    "Wrong passphrase. Passphrase for" : "Passphrase for", ui->ssh.what);
+		draw_str(ui, y + 4, x + 2, w - 4, "Enter: use it     Esc: skip this key", S_HEADING);
+		draw_fill(ui, y + 2, x + 2, w - 4, S_FIELD);
+		for (size_t i = 0; i < ui->ssh.len && (int)i < w - 5; i++)
+			mvaddch(y + 2, x + 2 + (int)i, '*' | ui_attr(ui, S_FIELD));
+		move(y + 2, x + 2 + (int)(ui->ssh.len < (size_t)(w - 5) ? ui->ssh.len : 0));
+		return;
+	} else {
+		const char *host = ui->ssh.what, *l2 = strchr(host, '\n'), *l3 = strchr(l2 + 1, '\n');
+
+		centre_box(ui, 9, w, "Unknown host key", &y, &x);
+		draw_strf(ui, y + 1, x + 2, w - 4, S_NORMAL, "The host key of %.*s is not known:",
+		    (int)(l2 - host), host);
+		draw_strf(ui, y + 2, x + 4, w - 6, S_HEADING, "%.*s", (int)(l3 - l2 - 1), l2 + 1);
+		draw_str(ui, y + 3, x + 2, w - 4, "Compare it with ssh-keygen -lf "
+		    "/etc/ssh/ssh_host_*_key.pub on the server.", S_DIM);
+		draw_strf(ui, y + 4, x + 2, w - 4, S_NORMAL, "Trust this host? (adds it to %s)",
+		    l3 + 1);
+		draw_str(ui, y + 7, x + 2, w - 4, "y: trust it     n or Esc: refuse", S_HEADING);
+	}
+}
+
+/* Keys of the SSH questions. */
+unsigned
+ssh_dialog_key(struct ui *ui, struct ui_key k)
+{
+	struct ssh_conn *c = ui->ssh.conn;
+
+	if (!ui->ssh.passphrase) {
+		if (KEY_IS(k, 'y') || KEY_IS(k, 'Y')) {
+			ssh_dialog_close(ui);
+			ssh_conn_answer_hostkey(c, true);
+			return UI_REDRAW;
+		}
+		if (KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033')) {
+			ssh_dialog_close(ui);
+			ssh_conn_answer_hostkey(c, false);
+			ui_message(ui, S_ERROR, "host key refused: the server's commands cannot run");
+			return UI_REDRAW;
+		}
+		return 0;
+	}
+	if (KEY_IS(k, '\033')) {
+		ssh_dialog_close(ui);
+		ssh_conn_answer_passphrase(c, NULL);
+		return UI_REDRAW;
+	}
+	if (KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER)) {
+		ui->ssh.buf[ui->ssh.len] = '\0';
+		ssh_conn_answer_passphrase(c, ui->ssh.buf);
+		ssh_dialog_close(ui);
+		return UI_REDRAW;
+	}
+	if (KEY_FN(k, KEY_BACKSPACE) || KEY_IS(k, 0x7f) || KEY_IS(k, KEY_CTRL('h'))) {
+		if (ui->ssh.len > 0)
+			ui->ssh.buf[--ui->ssh.len] = '\0';
+		return UI_REDRAW;
+	}
+	if (!k.fn && k.c >= 0x20 && k.c < 0x7f && ui->ssh.len + 1 < sizeof ui->ssh.buf) {
+		ui->ssh.buf[ui->ssh.len++] = (char)k.c;
+		return UI_REDRAW;
+	}
+	return 0;
+}

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "remote.h"
 #include "tui.h"
 #include "util.h"
 
@@ -30,6 +31,8 @@ usage(FILE *f)
 "not done; F1 or ? shows its keys). Commands:\n"
 "  list                 the steps, in order, with where each runs\n"
 "  status [--json]      every step's status (locked, ready, done, failed, stale, ...)\n"
+"  preflight            check the SSH connection to the --target server and what the\n"
+"                       wizard needs there (sudo, OS, clock, disk)\n"
 "  why STEP             what keeps STEP from running\n"
 "  check [STEP]...      run checks (no STEP: every step whose requirements hold)\n"
 "  run STEP [--yes]     run a step's action, then its check\n"
@@ -43,6 +46,13 @@ usage(FILE *f)
 "  -p, --profile NAME   keep state under this profile (default: default)\n"
 "  -c, --chain DIR      load the step definitions from DIR\n"
 "  -t, --target local   run server steps on this machine (when the wizard runs on the host)\n"
+"  -t, --target [USER@]HOST[:PORT]  run server steps on HOST over SSH (remembered in the\n"
+"                       profile; HOST may be a Host of ~/.ssh/config)\n"
+"      --identity FILE  the SSH private key (ed25519 or ECDSA; default: ssh-agent, then\n"
+"                       ~/.ssh/id_ed25519, ~/.ssh/id_ecdsa)\n"
+"      --known-hosts FILE  the known_hosts file (default ~/.ssh/known_hosts)\n"
+"      --accept-new-host-key  trust and record an unknown host key without asking\n"
+"      --ssh-config FILE  the ssh config file (default ~/.ssh/config; 'none' for none)\n"
 "      --secret-file NAME=PATH  read the secret input NAME from PATH (mode 0600 required)\n"
 "      --json           JSON output (status, inputs)\n"
 "  -y, --yes            do not ask for confirmation\n"
@@ -50,6 +60,9 @@ usage(FILE *f)
 "      --no-color       no colour (also when NO_COLOR is set)\n"
 "      --ascii          the wizard draws ASCII only (automatic when the locale is not UTF-8)\n"
 "      --step ID        open the wizard at step ID\n"
+"      --demo           walk the chain on the built-in simulated TDX host (profile 'demo')\n"
+"      --demo-speed X   the demo's timing: 1 realistic but compressed, 0 no waiting\n"
+"      --demo-fail ID   the demo injects step ID's best-known failure (implies --demo)\n"
 "  -v, --verbose        more detail\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
@@ -59,14 +72,37 @@ usage(FILE *f)
 "when asked. They are never written to the state or the logs.\n"
 "\n"
 "Exit status: 0 ok; 1 a check or an action failed; 2 usage error; 3 refused (a step is\n"
-"locked, or an input is invalid); 4 bad chain file or unreadable state file.\n"
+"locked, an input is invalid, or the server's host key is unknown or changed); 4 bad\n"
+"chain file or unreadable state file.\n"
 "\n"
 "State: $XDG_STATE_HOME/dstack-wizard/PROFILE/state.json (default ~/.local/state/...),\n"
 "with a log file per run under logs/. See dstack-wizard(1).\n");
 }
 
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
-	OPT_STEP };
+	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
+	OPT_ACCEPT_NEW, OPT_SSH_CONFIG };
+
+/* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
+static int
+demo_option(struct engine_opts *eo, int c, const char *arg)
+{
+	char *end;
+
+	if (!eo->demo)
+		eo->demo_speed = 1;
+	eo->demo = true;
+	if (c == OPT_DEMO_SPEED) {
+		eo->demo_speed = strtod(arg, &end);
+		if (end == arg || *end != '\0' || eo->demo_speed < 0 || eo->demo_speed > 1000) {
+			fprintf(stderr, "dstack-wizard: --demo-speed wants a number from 0 to 1000, "
+			    "not '%s'\n", arg);
+			return -1;
+		}
+	} else if (c == OPT_DEMO_FAIL)
+		eo->demo_fail = arg;
+	return 0;
+}
 
 int
 main(int argc, char **argv)
@@ -76,6 +112,10 @@ main(int argc, char **argv)
 		{ "chain", required_argument, NULL, 'c' },
 		{ "target", required_argument, NULL, 't' },
 		{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
+		{ "identity", required_argument, NULL, OPT_IDENTITY },
+		{ "known-hosts", required_argument, NULL, OPT_KNOWN_HOSTS },
+		{ "accept-new-host-key", no_argument, NULL, OPT_ACCEPT_NEW },
+		{ "ssh-config", required_argument, NULL, OPT_SSH_CONFIG },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "yes", no_argument, NULL, 'y' },
@@ -83,6 +123,9 @@ main(int argc, char **argv)
 		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 		{ "ascii", no_argument, NULL, OPT_ASCII },
 		{ "step", required_argument, NULL, OPT_STEP },
+		{ "demo", no_argument, NULL, OPT_DEMO },
+		{ "demo-speed", required_argument, NULL, OPT_DEMO_SPEED },
+		{ "demo-fail", required_argument, NULL, OPT_DEMO_FAIL },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -110,6 +153,18 @@ main(int argc, char **argv)
 		case 't':
 			eo.target = optarg;
 			break;
+		case OPT_IDENTITY:
+			eo.identity = optarg;
+			break;
+		case OPT_KNOWN_HOSTS:
+			eo.known_hosts = optarg;
+			break;
+		case OPT_ACCEPT_NEW:
+			eo.accept_new_host_key = true;
+			break;
+		case OPT_SSH_CONFIG:
+			eo.ssh_config = optarg;
+			break;
 		case OPT_SECRET_FILE:
 			sv_push(&secret_files, optarg);
 			break;
@@ -134,6 +189,14 @@ main(int argc, char **argv)
 		case OPT_STEP:
 			to.step = optarg;
 			break;
+		case OPT_DEMO:
+		case OPT_DEMO_SPEED:
+		case OPT_DEMO_FAIL:
+			if (demo_option(&eo, c, optarg) != 0) {
+				sv_free(&secret_files);
+				return EXIT_USAGE;
+			}
+			break;
 		case 'v':
 			eo.verbose = true;
 			break;
@@ -150,6 +213,14 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (eo.demo && eo.target != NULL) {
+		fprintf(stderr, "dstack-wizard: --demo runs the server steps on its simulated host; "
+		    "it does not go with --target\n");
+		sv_free(&secret_files);
+		return EXIT_USAGE;
+	}
+	if (eo.demo && eo.profile == NULL)
+		eo.profile = "demo";
 	if (argc > 0 && strcmp(argv[0], "lint") == 0) {
 		char *dir = eo.chain_dir ? xstrdup(eo.chain_dir) :
 		    xprintf("%s/chain", engine_datadir());
@@ -201,6 +272,8 @@ main(int argc, char **argv)
 	if (engine_notice(e) != NULL)
 		fprintf(stderr, "dstack-wizard: %s\n", engine_notice(e));
 
+	if (to.target == NULL && engine_remote(e) != NULL)
+		to.target = remote_label(engine_remote(e));   /* the remembered target */
 	if (argc == 0 && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO))
 		rc = tui_run(e, &to);
 	else if (argc == 0) {

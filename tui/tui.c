@@ -28,6 +28,7 @@
 #include "cli.h"
 #include "logbuf.h"
 #include "loop.h"
+#include "remote.h"
 #include "ui.h"
 #include "util.h"
 
@@ -506,6 +507,8 @@ dispatch_key(struct ui *ui, struct ui_key k)
 		return prompt_key(ui, k);
 	case MODAL_QUIT:
 		return quit_key(ui, k);
+	case MODAL_SSH:
+		return ssh_dialog_key(ui, k);
 	case MODAL_NONE:
 		break;
 	}
@@ -659,6 +662,10 @@ ui_draw(struct ui *ui)
 		case MODAL_QUIT:
 			quit_draw(ui);
 			break;
+		case MODAL_SSH:
+			ssh_dialog_draw(ui);
+			cursor = ui->ssh.passphrase && !ui->help;
+			break;
 		case MODAL_NONE:
 			break;
 		}
@@ -769,6 +776,10 @@ ui_free(struct ui *ui)
 		form_close(ui);
 	if (ui->modal == MODAL_REFUSAL)
 		refusal_close(ui);
+	if (ui->modal == MODAL_SSH)
+		ssh_dialog_close(ui);
+	if (engine_remote(ui->e) != NULL)
+		remote_set_cbs(engine_remote(ui->e), NULL);
 	for (size_t s = 0; s < ui->c->nsteps; s++) {
 		step_forget_run(&ui->steps[s]);
 		logbuf_free(&ui->steps[s].file_log);
@@ -822,6 +833,11 @@ tui_run(struct engine *e, const struct tui_opts *o)
 		ui_message(&ui, S_NORMAL, "re-checking %zu done step%s%s", ui.nrechecks,
 		    ui.nrechecks == 1 ? "" : "s", ui.g->ellipsis);
 
+	if (engine_remote(e) != NULL) {
+		struct ssh_cbs cbs = { ssh_dialog_hostkey, ssh_dialog_passphrase, NULL, &ui };
+
+		remote_set_cbs(engine_remote(e), &cbs);
+	}
 	loop_add_fd(ui.loop, STDIN_FILENO, POLLIN, on_stdin, &ui);
 	for (size_t i = 0; i < nitems(watched); i++)
 		sigs[i] = loop_on_signal(ui.loop, watched[i], watched[i] == SIGWINCH ? on_winch :

@@ -19,6 +19,7 @@
 #include <wchar.h>
 
 #include "engine.h"
+#include "ssh.h"
 #include "util.h"
 
 /* What a handler changed. */
@@ -87,7 +88,8 @@ struct ui_key {
 #define KEY_CTRL(ch) ((ch) & 0x1f)
 
 enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP };
-enum ui_modal { MODAL_NONE, MODAL_CONFIRM, MODAL_REFUSAL, MODAL_FORM, MODAL_PROMPT, MODAL_QUIT };
+enum ui_modal { MODAL_NONE, MODAL_CONFIRM, MODAL_REFUSAL, MODAL_FORM, MODAL_PROMPT, MODAL_QUIT,
+	MODAL_SSH };
 enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH };
 
 /* One field of the input form. */
@@ -182,6 +184,14 @@ struct ui {
 		char buf[256];
 		size_t len;
 	} prompt;
+	struct {
+		struct ssh_conn *conn;
+		bool passphrase;           /* else the host-key question */
+		char *what;                /* "host type fingerprint", or the key file */
+		unsigned attempt;
+		char buf[256];             /* the passphrase typed (wiped) */
+		size_t len;
+	} ssh;
 
 	char *msg;
 	enum ui_style msg_style;
@@ -285,7 +295,13 @@ void form_close(struct ui *ui);
 void form_draw(struct ui *ui);
 unsigned form_key(struct ui *ui, struct ui_key k);
 
-/* dialog.c: help, confirmation, refusal, prompt, quit question, too small. */
+/* dialog.c: help, confirmation, refusal, prompt, quit question, too small, SSH questions. */
+void ssh_dialog_hostkey(void *data, struct ssh_conn *c, const struct ssh_hostkey *key);
+void ssh_dialog_passphrase(void *data, struct ssh_conn *c, const char *key_file,
+    unsigned attempt);
+void ssh_dialog_close(struct ui *ui);
+void ssh_dialog_draw(struct ui *ui);
+unsigned ssh_dialog_key(struct ui *ui, struct ui_key k);
 void help_draw(struct ui *ui);
 unsigned help_key(struct ui *ui, struct ui_key k);
 unsigned confirm_open(struct ui *ui, size_t step, enum run_kind kind);
