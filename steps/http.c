@@ -335,8 +335,21 @@ http_new(struct loop *l)
 {
 	struct http *h = xcalloc(1, sizeof *h);
 
-	http_global_init();
 	h->loop = l;
+	return h;
+}
+
+/*
+ * Set up libcurl and the multi handle on the first request, not in http_new: initialising
+ * libcurl (and its TLS library) costs several milliseconds that the wizard's first frame
+ * need not wait for.
+ */
+static void
+http_multi_ready(struct http *h)
+{
+	if (h->multi != NULL)
+		return;
+	http_global_init();
 	h->multi = curl_multi_init();
 	if (h->multi == NULL)
 		fatal("curl_multi_init failed");
@@ -344,7 +357,6 @@ http_new(struct loop *l)
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
-	return h;
 }
 
 /* Count the requests that have not ended. */
@@ -433,8 +445,10 @@ http_free(struct http **hp)
 		http_req_free(&r);
 	}
 	/* Closing cached connections may still remove sockets, but must not arm a timer. */
-	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
-	curl_multi_cleanup(h->multi);
+	if (h->multi != NULL) {
+		curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, NULL);
+		curl_multi_cleanup(h->multi);
+	}
 	if (h->timer != 0)
 		loop_del_timer(h->loop, h->timer);
 	free(h);
@@ -579,6 +593,7 @@ http_launch(struct http *h, const struct http_request *rq, bool connect_only,
 		set_cause(cause, "no URL");
 		return NULL;
 	}
+	http_multi_ready(h);
 	r = xcalloc(1, sizeof *r);
 	r->h = h;
 	r->done = done;
