@@ -46,6 +46,8 @@ int demo_cmd(struct demo *d, const char *step_id, struct run_cmd *rc, char **cau
  * probe gets *connect_to (allocated, or NULL). *ca_file is the demo CA (allocated).
  */
 int demo_probe(struct demo *d, struct probe *p, char **connect_to, char **ca_file, char **cause);
+/* url (http or https) sent to the demo server: host and port replaced (allocated). */
+char *demo_url(struct demo *d, const char *url);
 /* The loopback port answering for a simulated service port, 0 if none (starts the server). */
 unsigned demo_port(struct demo *d, unsigned port);
 

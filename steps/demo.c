@@ -71,7 +71,7 @@ const struct demo_preset demo_presets[] = {
 	{ "wallet_address", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", false, false },
 	{ "eth_rpc_url", "http://127.0.0.1:8545", true, false },
 	{ "cf_zone_id", "0123456789abcdef0123456789abcdef", false, false },
-	{ "private_key", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4ff80",
+	{ "private_key", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
 	    true, false },
 	{ "intel_api_key", "deadbeefdeadbeefdeadbeefdeadbeef", true, false },
 	{ "cf_api_token", "demo-cloudflare-token-0000000000000000", true, false },
@@ -133,6 +133,7 @@ child_env(const struct demo *d, const char *step)
 	setenv("DEMO_SPEED", speed, 1);
 	setenv("DEMO_FAIL", d->fail ? d->fail : "", 1);
 	setenv("DEMO_STEP", step ? step : "", 1);
+	setenv("PYTHONDONTWRITEBYTECODE", "1", 1);    /* nothing written next to the assets */
 }
 
 /* Run init.sh to create the sandbox; its output goes to sandbox/init.log. */
@@ -474,6 +475,7 @@ demo_cmd(struct demo *d, const char *step_id, struct run_cmd *rc, char **cause)
 	sv_push_take(&env, xprintf("DEMO_SPEED=%s", speed));
 	sv_push_take(&env, xprintf("DEMO_FAIL=%s", d->fail ? d->fail : ""));
 	sv_push_take(&env, xprintf("DEMO_STEP=%s", step_id));
+	sv_push(&env, "PYTHONDONTWRITEBYTECODE=1");
 	sv_push_take(&env, xprintf("PATH=%s/bin:%s", d->assets,
 	    path && *path ? path : "/usr/local/bin:/usr/bin:/bin"));
 	sv_push_take(&env, xprintf("HOME=%s", d->home));
@@ -526,6 +528,23 @@ split_url(const char *url, char **host, unsigned *port, const char **auth, const
 	return 0;
 }
 
+/* An http(s) URL with its host and port replaced by the loopback port that answers for it. */
+char *
+demo_url(struct demo *d, const char *url)
+{
+	const char *auth, *rest;
+	char *host = NULL, *u;
+	unsigned port, lport;
+
+	if (split_url(url, &host, &port, &auth, &rest) != 0)
+		return xstrdup(url);
+	free(host);
+	lport = demo_port(d, port);
+	u = xprintf("%.*s127.0.0.1:%u%s", (int)(auth - url), url, lport ? lport : DEMO_DEAD_PORT,
+	    rest);
+	return u;
+}
+
 /* Point a probe at the demo server. */
 int
 demo_probe(struct demo *d, struct probe *p, char **connect_to, char **ca_file, char **cause)
@@ -548,14 +567,10 @@ demo_probe(struct demo *d, struct probe *p, char **connect_to, char **ca_file, c
 		    strchr(host, ':') ? "]" : "", port, lport ? lport : DEMO_DEAD_PORT);
 		break;
 	case PROBE_RPC:
-		if (p->url == NULL || split_url(p->url, &host, &port, &auth, &rest) != 0)
-			return 0;
-		lport = demo_port(d, port);
-		{
-			char *u = xprintf("%.*s127.0.0.1:%u%s", (int)(auth - p->url), p->url,
-			    lport ? lport : DEMO_DEAD_PORT, rest);
+		if (p->url != NULL) {
+			char *u = demo_url(d, p->url);
 
-			free(p->url);
+			secret_free(&p->url);
 			p->url = u;
 		}
 		break;

@@ -795,6 +795,12 @@ verify_blocker(const struct engine *e, size_t i, const char *value, struct block
 
 	if (u < 0 || (url = value_of(e, (size_t)u, &src, 0)) == NULL)
 		return;
+	if (e->demo != NULL) {
+		char *mapped = demo_url(e->demo, url);
+
+		secret_free(&url);
+		url = mapped;
+	}
 	switch (verify_contract(e->verify, value, url, &why)) {
 	case VERIFY_OK:
 		break;
@@ -1124,6 +1130,9 @@ build_cmd(const struct engine *e, const struct step *st, const struct command *c
 	sb_adds(&disp, body);
 	free(body);
 	rc->display = sb_detach(&disp);
+	/* The demo host: its environment (stand-ins, sandbox home) for every command. */
+	if (e->demo != NULL && rc->transport == e->local)
+		return demo_cmd(e->demo, st->id, rc, cause);
 	return 0;
 }
 
@@ -1138,8 +1147,7 @@ engine_commands(const struct engine *e, size_t s, enum run_kind kind, struct run
 	struct run_cmd *rc = xcalloc(count ? count : 1, sizeof *rc);
 
 	for (size_t i = 0; i < count; i++) {
-		if (build_cmd(e, st, &cmds[i], kind, &rc[i], cause) != 0 || (e->demo != NULL &&
-		    rc[i].transport == e->local && demo_cmd(e->demo, st->id, &rc[i], cause) != 0)) {
+		if (build_cmd(e, st, &cmds[i], kind, &rc[i], cause) != 0) {
 			run_cmds_free(&rc, i + 1);
 			return -1;
 		}

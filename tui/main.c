@@ -250,7 +250,7 @@ main(int argc, char **argv)
 	}
 	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	to.color = !no_color && (getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
-	to.target = eo.target;
+	to.target = eo.demo ? "demo (simulated host)" : eo.target;
 
 	if (engine_open(&eo, &e, &err, &cause) != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);

@@ -1,0 +1,40 @@
+"""pccs.py: Intel's Provisioning Certificate Caching Service (PCCS) on 127.0.0.1:8081 (TLS).
+
+Up while the pccs unit is active. It answers the collateral routes with data only when its
+configuration holds a 32-character API key (as a real PCCS can only fetch from Intel then).
+"""
+import json
+import os
+
+import demolib
+
+PORTS = [8081]
+TLS = True
+UNIT = "pccs"
+BASE = "/sgx/certification/v4"
+
+
+def api_key_ok():
+    p = os.path.join(demolib.ROOT, "opt/intel/sgx-dcap-pccs/config/default.json")
+    try:
+        with open(p) as f:
+            return len(json.load(f).get("ApiKey", "")) == 32
+    except (OSError, ValueError):
+        return False
+
+
+def handle(req):
+    if not (req.path.startswith(BASE) or req.path.startswith("/tdx/certification/v4")):
+        return (404, {}, "Not Found")
+    if not api_key_ok():
+        return (401, {"Request-ID": demolib.demo_hex("req", 32)},
+                "Intel PCS server returns error(401): no valid ApiKey in default.json")
+    route = req.path.rsplit("/", 1)[-1]
+    if route == "rootcacrl":
+        return (200, {"Content-Type": "application/x-pem-file"},
+                "308201213081c8020101300a06082a8648ce3d0403023068311a301806035504030c11496e74656c205347582052" +
+                demolib.demo_hex("rootcacrl", 200))
+    if route in ("pckcrl", "pckcert", "tcb", "qe/identity", "identity"):
+        return (200, {"Content-Type": "application/json"},
+                {"demo": True, "route": route, "issueDate": "2026-11-01T00:00:00Z"})
+    return (200, {"Content-Type": "application/json"}, {"demo": True, "route": route})

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# test-demo-all.sh: `dstack-wizard --demo run --all --yes` walks the whole chain headless in one
+# process: with an injected failure it stops at that step (failed, with its hint; the steps
+# before it done, the ones after it not run), and run again it resumes there and ends with
+# every step done.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/cli/lib.sh"
+. "$top_srcdir/tests/demo/lib.sh"
+
+ok "run --all stops at the first failure (injected in vmm-build) with its hint" \
+	'demo 1 --demo-fail vmm-build run --all --yes && out_has "==> vmm-build failed" &&
+	 out_has "hint: .*out of memory" && out_lacks "==> vmm-configuration"'
+ok "the steps before it are done, it is failed, the ones after it are not run" \
+	'demo 0 status && out_has "^  done +local-dev-setup " && out_has "^  done +rust-toolchain " &&
+	 out_has "^  failed +vmm-build " && out_has "^  locked +vmm-configuration " &&
+	 out_has "^  (ready|locked) +contract-deploy "'
+ok "why names the failed step as what keeps the next one locked" \
+	'demo 3 why vmm-configuration && out_has "requires vmm-build"'
+ok "run --all again resumes at the failed step and ends with every step done" \
+	'demo 0 run --all --yes && out_has "==> vmm-build is done" && out_lacks "==> local-dev-setup" &&
+	 out_has "every step is done"'
+ok "status: every step done" \
+	'demo 0 status && out_lacks "^  (ready|locked|failed|stale) " && out_has "^  done +attestation-verification "'
+ok "the KMS answers on the demo host: onboarded, keys on chain" \
+	'demo 0 check kms-cvm-deployment && out_has "holds: .k256_pubkey" && out_has "holds: .status == \"ok\""'
+OTHER=0x70997970C51812dc3A010C7d01b50e0d17dc79C8    # anvil's account #1: no code on the demo chain
+ok "changing kms_contract_address marks the KMS steps stale" \
+	'demo 0 inputs && KMS=$(awk "/^kms_contract_address / { print \$3 }" "$TMP/out") &&
+	 [ -n "$KMS" ] && demo 0 set kms_contract_address "$OTHER" && demo 0 status &&
+	 out_has "^  stale +kms-build-configuration " && out_has "^  stale +kms-cvm-deployment "'
+ok "an address without code on the demo chain keeps the KMS steps locked, and why says so" \
+	'demo 3 why kms-build-configuration && out_has "kms_contract_address: .*(no contract|code)"'
+ok "run is refused with the same reason" \
+	'demo 3 run kms-build-configuration --yes && err_has "kms_contract_address"'
+ok "the deployed contract's address opens the gate again (after contract-deploy's check)" \
+	'demo 0 set kms_contract_address "$KMS" && demo 0 check contract-deploy &&
+	 demo 0 run kms-build-configuration --yes && out_has "==> kms-build-configuration is done"'
+ok "--demo does not go with --target, and --demo-speed wants a number" \
+	'demo 2 --target local status && err_has "does not go with --target" &&
+	 wiz 2 --demo-speed fast status && err_has "demo-speed wants a number"'
+ok "the demo server goes away after the last wizard" 'no_server_left'
+done_testing
