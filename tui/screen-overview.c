@@ -49,9 +49,11 @@ ov_title(struct ui *ui)
 
 	for (size_t i = 0; i < ui->c->nsteps; i++)
 		done += engine_status(ui->e, i) == ST_DONE;
-	left = xprintf("dstack-wizard %s %s %s profile %s %s %s", ui->g->dot,
-	    ui->c->title ? ui->c->title : "the dstack chain", ui->g->dot, engine_profile(ui->e),
-	    ui->g->dot, ui->target ? "target local" : "no server");
+	/* Where the steps run comes before the chain's title, which may be cut. */
+	left = xprintf("dstack-wizard %s %s%s %s profile %s %s %s", ui->g->dot,
+	    engine_is_demo(ui->e) ? "DEMO: simulated TDX host" : ui->target ? "target " :
+	    "no server", engine_is_demo(ui->e) || !ui->target ? "" : ui->target, ui->g->dot,
+	    engine_profile(ui->e), ui->g->dot, ui->c->title ? ui->c->title : "the dstack chain");
 	right = xprintf("%zu/%zu done", done, ui->c->nsteps);
 	draw_bar(ui, 0, left, right, S_TITLE);
 	free(left);

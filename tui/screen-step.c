@@ -260,7 +260,8 @@ step_draw(struct ui *ui)
 	char *left, *right;
 	struct doc d;
 
-	left = xprintf("%s %s %s", st->id, ui->g->dot, st->title);
+	left = xprintf("%s%s %s %s", engine_is_demo(ui->e) ? "DEMO (simulated host) " : "",
+	    st->id, ui->g->dot, st->title);
 	right = xprintf("%s %s %s %s", badge_of(st->place), ui->g->dot, ui->g->mark[status],
 	    step_status_name(status));
 	draw_bar(ui, 0, left, right, S_TITLE);

@@ -212,6 +212,20 @@ t_headless() {
 }
 ok "a headless command on a terminal prints, without opening the wizard" t_headless
 
+t_demo() {
+	local sandbox="$TMP/state/dstack-wizard/demo/sandbox" pid
+	start 80 24 DEMO_SERVER_GRACE=1 -- --demo --demo-speed 0 &&
+		wait_for "DEMO: simulated TDX host" && has "profile demo" && has "0/27 done" &&
+		keys Enter && wait_for "DEMO (simulated host) local-dev-setup" && keys Escape &&
+		wait_for "DEMO: simulated TDX host" && keys q && wait_for "[exit 0]" &&
+		for _ in $(seq 1 50); do
+			pid=$(cat "$sandbox/server.pid" 2>/dev/null)
+			{ [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; } && break
+			sleep 0.2
+		done && { [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; }
+}
+ok "--demo says on every screen that the host is simulated, and leaves no demo server behind" t_demo
+
 t_stderr_clean() {
 	tm kill-server 2>/dev/null
 	! grep -E 'Sanitizer|runtime error|dstack-wizard: (cannot|could not)' "$TMP/stderr" &&
