@@ -21,6 +21,7 @@
 
 #include "engine.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <regex.h>
 #include <stdio.h>
@@ -137,7 +138,8 @@ engine_datadir(void)
 }
 
 /*
- * The demo host: server steps run on this machine, in the sandbox; the demo's public test
+ * The demo host: server steps run on this machine, in the sandbox (directly, or through a
+ * loopback sshd with --target, see engine_demo_remote); the demo's public test
  * values fill the inputs that are not set (root always points into the sandbox), and its
  * throwaway keys are held like secrets from the environment.
  */
@@ -177,9 +179,56 @@ engine_is_demo(const struct engine *e)
 	return e->demo != NULL;
 }
 
+/* Is host a loopback address (127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6)? */
+static bool
+is_loopback_address(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) != 1)
+		return false;
+	if (IN6_IS_ADDR_LOOPBACK(&a6))
+		return true;
+	return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
+}
+
+/*
+ * The demo host behind an SSH target: the sandbox and the demo server are on this machine,
+ * so the target must be this machine's loopback (the address it connects to, after the ssh
+ * config's HostName). Supervised commands keep their files in the sandbox.
+ */
+static int
+engine_demo_remote(struct engine *e, const char *t, char **cause)
+{
+	const struct ssh_target *st = ssh_conn_target(remote_conn(e->remote));
+	const char *host = st->hostname != NULL ? st->hostname : st->host;
+	const char *dir = getenv("DSTACK_WIZARD_REMOTE_DIR");
+	struct ssh_opts so = {0};
+	char *remote_dir;
+
+	if (host == NULL || !is_loopback_address(host)) {
+		set_cause(cause, "--demo --target %s: the demo host is simulated on this machine, "
+		    "so its SSH target must be a loopback address (127.0.0.0/8 or ::1), not %s", t,
+		    host != NULL ? host : "(none)");
+		remote_free(&e->remote);
+		return -1;
+	}
+	remote_dir = dir != NULL && *dir != '\0' ? xstrdup(dir) : xprintf("%s/sandbox/remote",
+	    e->dir);
+	so.remote_dir = remote_dir;
+	ssh_conn_set_opts(remote_conn(e->remote), &so);
+	free(remote_dir);
+	return 0;
+}
+
 /*
  * The target: --target, else the one remembered in the profile's state. "local" runs server
- * commands on this machine; anything else is an SSH target, remembered for next time.
+ * commands on this machine; anything else is an SSH target, remembered for next time. With
+ * --demo, only an SSH target on the loopback goes (not remembered): the demo's server
+ * commands then run through sshd, in the same sandbox.
  */
 static int
 engine_remote_open(struct engine *e, const struct engine_opts *o, char **cause)
@@ -191,6 +240,9 @@ engine_remote_open(struct engine *e, const struct engine_opts *o, char **cause)
 		t = e->state->target;
 	if (t == NULL)
 		return 0;
+	if (o->demo && strcmp(t, "local") == 0)
+		return set_cause(cause, "--demo runs the server steps on its simulated host; it does "
+		    "not go with --target local (an SSH target on the loopback is allowed)");
 	if (strcmp(t, "local") == 0) {
 		e->target_local = true;   /* for this run only: not remembered */
 		return 0;
@@ -207,6 +259,8 @@ engine_remote_open(struct engine *e, const struct engine_opts *o, char **cause)
 		free(why);
 		return -1;
 	}
+	if (o->demo)
+		return engine_demo_remote(e, t, cause);
 	if (o->target != NULL && (e->state->target == NULL ||
 	    strcmp(e->state->target, o->target) != 0)) {
 		free(e->state->target);
@@ -1130,8 +1184,12 @@ build_cmd(const struct engine *e, const struct step *st, const struct command *c
 	sb_adds(&disp, body);
 	free(body);
 	rc->display = sb_detach(&disp);
-	/* The demo host: its environment (stand-ins, sandbox home) for every command. */
-	if (e->demo != NULL && rc->transport == e->local)
+	/*
+	 * The demo host: its environment (stand-ins, sandbox home) for every command, local or
+	 * through the SSH transport (which exports it on the server side, and refuses a command
+	 * whose environment holds a local-only secret; the demo's own variables hold none).
+	 */
+	if (e->demo != NULL)
 		return demo_cmd(e->demo, st->id, rc, cause);
 	return 0;
 }

@@ -275,6 +275,17 @@ struct sshc_found {
 	char *identity;
 };
 
+/* Free the values found. */
+static void
+sshc_found_clear(struct sshc_found *f)
+{
+	free(f->hostname);
+	free(f->user);
+	free(f->port);
+	free(f->identity);
+	memset(f, 0, sizeof *f);
+}
+
 /* Read the config file text and collect the values that apply to host. */
 static int
 sshc_read_config(const char *path, const char *text, const char *host, struct sshc_found *f,
@@ -331,6 +342,7 @@ sshc_read_config(const char *path, const char *text, const char *host, struct ss
 		else if (strcasecmp(key, "Port") == 0 && f->port == NULL) {
 			if (sshc_port(words[0]) < 0) {
 				set_cause(cause, "%s:%u: bad Port \"%s\"", path, lineno, words[0]);
+				sshc_found_clear(f);
 				free(copy);
 				return -1;
 			}
@@ -393,10 +405,7 @@ ssh_target_parse(const char *spec, const char *config, struct ssh_target *t, cha
 	if (f.identity != NULL)
 		t->identity = sshc_expand(f.identity, t->hostname, t->user, luser);
 	free(luser);
-	free(f.hostname);
-	free(f.user);
-	free(f.port);
-	free(f.identity);
+	sshc_found_clear(&f);
 	free(text);
 	free(path);
 	return 0;

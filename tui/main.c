@@ -60,7 +60,9 @@ usage(FILE *f)
 "      --no-color       no colour (also when NO_COLOR is set)\n"
 "      --ascii          the wizard draws ASCII only (automatic when the locale is not UTF-8)\n"
 "      --step ID        open the wizard at step ID\n"
-"      --demo           walk the chain on the built-in simulated TDX host (profile 'demo')\n"
+"      --demo           walk the chain on the built-in simulated TDX host (profile 'demo');\n"
+"                       with --target USER@127.0.0.1:PORT its server steps go through that\n"
+"                       loopback sshd\n"
 "      --demo-speed X   the demo's timing: 1 realistic but compressed, 0 no waiting\n"
 "      --demo-fail ID   the demo injects step ID's best-known failure (implies --demo)\n"
 "  -v, --verbose        more detail\n"
@@ -213,12 +215,6 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (eo.demo && eo.target != NULL) {
-		fprintf(stderr, "dstack-wizard: --demo runs the server steps on its simulated host; "
-		    "it does not go with --target\n");
-		sv_free(&secret_files);
-		return EXIT_USAGE;
-	}
 	if (eo.demo && eo.profile == NULL)
 		eo.profile = "demo";
 	if (argc > 0 && strcmp(argv[0], "lint") == 0) {
@@ -250,7 +246,9 @@ main(int argc, char **argv)
 	}
 	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	to.color = !no_color && (getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
-	to.target = eo.demo ? "demo (simulated host)" : eo.target;
+	/* --demo --target USER@127.0.0.1:PORT: the demo's server steps go through that sshd. */
+	to.target = !eo.demo ? eo.target : eo.target != NULL ? "demo (simulated host, over SSH)" :
+	    "demo (simulated host)";
 
 	if (engine_open(&eo, &e, &err, &cause) != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);

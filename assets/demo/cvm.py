@@ -4,7 +4,9 @@ inside CVMs (KMS, gateway, the hello-world app).
 A VM lives in <run_path>/<id>/ like the real VMM's: vm-manifest.json (name, image, app id,
 ports, compose), serial.log (its console, written as it "boots") and demo.json (when it was
 started and what goes wrong at boot, decided when it is created from the state of the host:
-key provider, PCCS, registry, contracts). Boot takes BOOT_SECONDS scaled by DEMO_SPEED.
+key provider, PCCS, registry, contracts). Boot takes BOOT_SECONDS scaled by DEMO_SPEED. A boot
+that failed stays failed, as on a real host: the VM has to be stopped and removed (StopVm,
+RemoveVm) and created again.
 """
 import hashlib
 import json
@@ -109,10 +111,6 @@ def by_name(name):
 def progress(m):
     """(status, boot_progress, boot_error) of a VM now."""
     demo = m["demo"]
-    if demo.get("injected") and not demolib.failing(demo["injected"]):
-        # The injected cause is gone: the VMM's auto-restart boots the CVM again, cleanly.
-        demo.update(injected="", boot_error="", started=time.time())
-        save_demo(m["id"], demo)
     if demo.get("status") != "running":
         return (demo.get("status", "stopped"), "", "")
     total = BOOT_SECONDS.get(m["name"], 40) * demolib.speed()

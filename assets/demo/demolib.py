@@ -17,7 +17,8 @@ STATE = os.path.join(SANDBOX, "state")
 STEP = os.environ.get("DEMO_STEP", "")
 CHAIN_ID = 11155111
 # The demo server is shared by the wizard processes of a sandbox: it reads the speed and the
-# injected failure of the latest one from the sandbox (written by the wizard at start).
+# injected failure of the latest one from the sandbox (written by the wizard at start; a
+# missing file means the latest wizard has none, whatever the server was started with).
 IN_SERVER = bool(os.environ.get("DEMO_IN_SERVER"))
 
 
@@ -28,7 +29,7 @@ def _setting(name, env, default):
         with open(os.path.join(SANDBOX, name)) as f:
             return f.read().strip()
     except OSError:
-        return os.environ.get(env, default)
+        return default if IN_SERVER else os.environ.get(env, default)
 
 
 def speed():

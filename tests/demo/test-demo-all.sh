@@ -2,7 +2,7 @@
 # test-demo-all.sh: `dstack-wizard --demo run --all --yes` walks the whole chain headless in one
 # process: with an injected failure it stops at that step (failed, with its hint; the steps
 # before it done, the ones after it not run), and run again it resumes there and ends with
-# every step done.
+# every step done. A bootstrapped KMS whose VM stopped is not removed by its step's action.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/cli/lib.sh"
 . "$top_srcdir/tests/demo/lib.sh"
 
@@ -22,6 +22,23 @@ ok "status: every step done" \
 	'demo 0 status && out_lacks "^  (ready|locked|failed|stale) " && out_has "^  done +attestation-verification "'
 ok "the KMS answers on the demo host: onboarded, keys on chain" \
 	'demo 0 check kms-cvm-deployment && out_has "holds: .k256_pubkey" && out_has "holds: .status == \"ok\""'
+# kms_demo_json: the demo VMM's record (demo.json) of the one VM named kms.
+kms_demo_json() {
+	local m
+	for m in "$SANDBOX"/root/var/lib/dstack/vm/*/vm-manifest.json; do
+		if jq -e '.name == "kms"' "$m" >/dev/null 2>&1; then
+			echo "$(dirname "$m")/demo.json"
+		fi
+	done
+}
+ok "a stopped VM of a bootstrapped KMS is not removed by the action (its disk holds the keys)" \
+	'J=$(kms_demo_json) && [ -f "$J" ] && jq ".status = \"stopped\"" "$J" >"$TMP/demo.json" &&
+	 cp "$J" "$TMP/demo.json.orig" && mv "$TMP/demo.json" "$J" &&
+	 demo 1 run kms-cvm-deployment --yes && out_has "it is stopped, not running\), but it was bootstrapped" &&
+	 out_has "hint: .*holds the keys of a bootstrapped KMS" && out_lacks "^    (Removed VM|Created VM)" &&
+	 [ "$(kms_demo_json)" = "$J" ]'
+ok "started again, the same VM passes the check" \
+	'cp "$TMP/demo.json.orig" "$J" && demo 0 check kms-cvm-deployment && out_has "==> kms-cvm-deployment is done"'
 OTHER=0x70997970C51812dc3A010C7d01b50e0d17dc79C8    # anvil's account #1: no code on the demo chain
 ok "changing kms_contract_address marks the KMS steps stale" \
 	'demo 0 inputs && KMS=$(awk "/^kms_contract_address / { print \$3 }" "$TMP/out") &&

@@ -4,7 +4,9 @@
 # check) succeeds, and the check passes afterwards. On the way, --demo-fail injects the
 # best-known failure of a few steps (a stand-in's, the Cloudflare API's, the VMM's, a check's):
 # the step is marked failed with the matching hint, and running it again without the
-# injection makes it done (re-entry). Real processes run; only loopback is used.
+# injection makes it done (re-entry). A CVM whose boot failed stays failed: running the KMS
+# step again removes it through the VMM's API and deploys it again, and once it runs, running
+# the action again leaves it alone. Real processes run; only loopback is used.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/cli/lib.sh"
 . "$top_srcdir/tests/demo/lib.sh"
 
@@ -18,6 +20,17 @@ declare -A INJECT=(
 # local-dev-setup already compiles the contracts, so this step's check passes before its
 # action: the chain keeps it as a separate, re-runnable step.
 declare -A DONE_EARLY=([contract-compile]=1)
+
+# vm_ids NAME: the ids of the demo VMM's VMs named NAME, one a line.
+VMDIR="$SANDBOX/root/var/lib/dstack/vm"
+vm_ids() {
+	local m
+	for m in "$VMDIR"/*/vm-manifest.json; do
+		if [ -f "$m" ] && jq -e --arg n "$1" '.name == $n' "$m" >/dev/null; then
+			basename "$(dirname "$m")"
+		fi
+	done
+}
 
 ok "the demo lists the whole chain and opens on a fresh sandbox" \
 	'demo 0 list && out_has "^  local-dev-setup +LOCAL" && out_has "^  attestation-verification +SERVER" &&
@@ -41,7 +54,25 @@ for s in "${STEPS[@]}"; do
 			 out_has "==> $s failed"'
 		ok "$s: status shows it failed" 'demo 0 status && out_has "^  failed +$s "'
 	fi
+	if [ "$s" = kms-cvm-deployment ]; then
+		ok "$s: the failed CVM stays failed (one VM kms, its boot error kept)" \
+			'FAILED=$(vm_ids kms) && [ -n "$FAILED" ] && [ "$(printf "%s\n" "$FAILED" | wc -l)" -eq 1 ] &&
+			 jq -e ".status == \"running\" and (.boot_error | test(\"system time\"))" "$VMDIR/$FAILED/demo.json" >/dev/null'
+	fi
 	ok "$s: the action runs and its check passes" 'demo 0 run "$s" --yes && out_has "==> $s is done"'
+	if [ "$s" = kms-cvm-deployment ]; then
+		cp "$TMP/out" "$TMP/run.out"
+		ok "$s: the action stopped and removed the failed VM, then deployed a new one" \
+			'cp "$TMP/run.out" "$TMP/out" && KMSVM=$(vm_ids kms) &&
+			 out_has "^    The VM kms \($FAILED\) is not healthy, its boot failed: Waiting for the system time" &&
+			 out_has "^    Removed VM $FAILED" && out_has "^    Created VM with ID: $KMSVM" &&
+			 out_lacks "^    Existing VM" && [ ! -e "$VMDIR/$FAILED" ] && [ -n "$KMSVM" ] &&
+			 [ "$KMSVM" != "$FAILED" ] && [ "$(printf "%s\n" "$KMSVM" | wc -l)" -eq 1 ]'
+		ok "$s: run again, the action leaves the running VM alone (idempotent)" \
+			'demo 0 run "$s" --yes && out_has "==> $s is done" &&
+			 out_has "^    Existing VM with ID: $KMSVM \(not deployed again\)" &&
+			 out_lacks "^    (Removed|Created) VM" && [ "$(vm_ids kms)" = "$KMSVM" ]'
+	fi
 	ok "$s: the check passes afterwards" 'demo 0 check "$s" && out_has "==> $s is done"'
 done
 

@@ -5,7 +5,9 @@ a VM is created, what will go wrong at its boot is decided from the host's state
 chain's checks and hints see the real causes: secure time on, the key provider or the PCCS
 down, an image missing from the registry, an app or compose hash not allowlisted on chain.
 Injected failures: kms-cvm-deployment (the CVM waits for the system time forever),
-gateway-service and hello-world-app (the KMS refuses the compose hash).
+gateway-service and hello-world-app (the KMS refuses the compose hash). A failed boot stays
+failed: like dstack 0.5's VMM, RemoveVm refuses a running VM ("stop it first"), so a VM is
+stopped (StopVm, or ShutdownVm) and then removed before it is created again.
 """
 import json
 import os
@@ -129,16 +131,13 @@ def create(body):
          "instance_id": "" if compose.get("no_instance_id") else demolib.demo_hex("instance" + vid, 40),
          "vcpu": body.get("vcpu", 1), "memory": body.get("memory", 1024), "disk_size": body.get("disk_size", 20),
          "ports": ports, "compose": compose, "compose_hash": hashlib.sha256(compose_text.encode()).hexdigest(),
-         "env": body.get("demo_env", {}), "created": int(time.time())}
+         "env": body.get("demo_env", {}), "created_at_ms": int(time.time() * 1000)}
     with open(os.path.join(d, "vm-manifest.json"), "w") as f:
         json.dump(m, f, indent=1)
     with open(os.path.join(d, "shared", "app-compose.json"), "w") as f:
         f.write(compose_text)
     err, at = plan_boot(m, cfg)
-    injected = {"kms": "kms-cvm-deployment", "dstack-gateway": "gateway-service",
-                "hello-world": "hello-world-app"}.get(name, "")
-    cvm.save_demo(vid, {"status": "running", "started": time.time(), "boot_error": err, "error_at": at,
-                        "injected": injected if err and demolib.failing(injected) else ""})
+    cvm.save_demo(vid, {"status": "running", "started": time.time(), "boot_error": err, "error_at": at})
     if name == "kms":
         demolib.state_set("kms/mode", "onboard")
     return (200, {}, {"id": vid})
@@ -204,6 +203,8 @@ def handle(req):
         if m is None:
             return bad("VM not found")
         if method == "RemoveVm":
+            if m["demo"].get("status") == "running":
+                return bad("Failed to remove VM: VM is running, stop it first", 500)
             import shutil
             shutil.rmtree(cvm.vm_dir(m["id"]), ignore_errors=True)
         else:

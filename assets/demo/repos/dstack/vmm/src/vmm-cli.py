@@ -2,8 +2,10 @@
 """vmm-cli.py (dstack-wizard demo copy): the dstack VMM's command line, talking to the demo VMM.
 
 compose writes an app-compose.json and prints its hash; deploy creates a VM (CreateVm); lsvm,
-lsimage, logs, start, stop, remove. The URL comes from --url (default http://localhost:8080,
-as upstream's). --env-file needs the crypto libraries (the venv of vmm/requirements.txt).
+lsimage, logs, start (StartVm), stop (ShutdownVm, or StopVm with -f/--force), remove
+(RemoveVm, which the VMM refuses for a running VM). The URL comes from --url (default
+http://localhost:8080, as upstream's). --env-file needs the crypto libraries (the venv of
+vmm/requirements.txt).
 """
 import argparse
 import hashlib
@@ -173,7 +175,10 @@ def main():
     lg.add_argument("-n", type=int, default=20)
     lg.add_argument("-f", action="store_true")
     for n in ("start", "stop", "remove"):
-        sub.add_parser(n).add_argument("id")
+        sp = sub.add_parser(n)
+        sp.add_argument("vm_id")
+        if n == "stop":
+            sp.add_argument("-f", "--force", action="store_true")
     demolib.maybe_fail("vmm-cli.py", sys.argv[1:])
     a = ap.parse_args()
     try:
@@ -198,8 +203,14 @@ def main():
                 lines = r.read().decode().splitlines()
             print("\n".join(lines[-a.n:]))
             return
-        method = {"start": "StartVm", "stop": "StopVm", "remove": "RemoveVm"}[a.cmd]
-        call(a.url, method, {"id": a.id})
+        if a.cmd == "stop" and not a.force:
+            call(a.url, "ShutdownVm", {"id": a.vm_id})
+            print("Gracefully shutting down VM %s" % a.vm_id)
+            return
+        method, done = {"start": ("StartVm", "Started"), "stop": ("StopVm", "Forcefully stopped"),
+                        "remove": ("RemoveVm", "Removed")}[a.cmd]
+        call(a.url, method, {"id": a.vm_id})
+        print("%s VM %s" % (done, a.vm_id))
     except ConnectionRefusedError:
         print("Traceback (most recent call last):\n  File \"vmm-cli.py\", line 1, in <module>\n"
               "ConnectionRefusedError: [Errno 111] Connection refused (%s)" % a.url, file=sys.stderr)
