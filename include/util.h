@@ -86,4 +86,17 @@ int read_file(const char *path, size_t max, char **out, size_t *len, char **caus
 /* Expand a leading "~/" with $HOME. Returns an allocated string. */
 char *expand_home(const char *path);
 
+/*
+ * Regexes from chain files are untrusted: before regcomp, refuse one longer than
+ * REGEX_LEN_MAX, one whose counted repeats ({n,m}) unroll to more than REGEX_COST_MAX nodes,
+ * and one with parts that may match nothing (x?, x*, x{0,n}, a|) that unrolls to more than
+ * REGEX_COST_EMPTY_MAX: glibc's regcomp needs memory quadratic in those (1.6 GB for
+ * (x{0}){10000}, 23 MB for (x?){500}).
+ */
+#define REGEX_LEN_MAX         4096
+#define REGEX_COST_MAX        10000
+#define REGEX_COST_EMPTY_MAX  500
+size_t regex_cost(const char *re);        /* (x{100}){100} costs 10000 */
+bool regex_has_empty(const char *re);
+
 #endif

@@ -38,8 +38,6 @@
 #define MAX_NODES         200000          /* per file */
 #define MAX_STEP_FILES    1000
 #define MAX_ERRORS        100             /* then one "too many errors" line */
-#define MAX_REGEX_LEN     4096
-#define MAX_REGEX_COST    10000           /* regex size once counted repeats are expanded */
 #define MAX_REGEX_TOTAL   200000          /* the same, summed over the whole chain */
 #define MAX_TIMEOUT       604800          /* a week, in seconds */
 #define QUOTE_LEN         48              /* user text echoed in a message */
@@ -734,112 +732,6 @@ valid_env_name(const char *s)
 	return true;
 }
 
-/* Saturating multiply, for the regex cost estimate. */
-static size_t
-sat_mul(size_t a, size_t b)
-{
-	if (a != 0 && b > SIZE_MAX / 4 / a)
-		return SIZE_MAX / 4;
-	return a * b;
-}
-
-/*
- * Estimate how large a regex becomes once counted repeats ({n,m}) are unrolled, as regcomp
- * does; (x{100}){100} costs 10000. Keeps a hostile file from making regcomp eat memory.
- */
-static size_t
-regex_cost(const char *re)
-{
-	size_t total[MAX_REGEX_LEN / 2 + 2], last[MAX_REGEX_LEN / 2 + 2];
-	size_t depth = 0, i = 0, len = strlen(re);
-
-	total[0] = last[0] = 0;
-	while (i < len) {
-		char ch = re[i];
-		size_t atom = 1;
-
-		if (ch == '(') {
-			if (depth + 1 >= nitems(total))
-				return SIZE_MAX;
-			depth++;
-			total[depth] = last[depth] = 0;
-			i++;
-			continue;
-		}
-		if (ch == ')' && depth > 0) {
-			atom = total[depth] ? total[depth] : 1;
-			depth--;
-			i++;
-		} else if (ch == '|') {
-			last[depth] = 0;
-			i++;
-			continue;
-		} else if (ch == '{' && re[i + 1] >= '0' && re[i + 1] <= '9') {
-			unsigned long lo = 0, hi;
-			char *end;
-
-			lo = strtoul(re + i + 1, &end, 10);
-			hi = lo;
-			if (*end == ',') {
-				if (end[1] >= '0' && end[1] <= '9')
-					hi = strtoul(end + 1, &end, 10);
-				else
-					end++;
-			}
-			if (*end == '}' && end > re + i + 1) {
-				size_t count = hi > lo ? hi : lo;
-
-				if (count > 0xffff)
-					return SIZE_MAX;
-				if (count > 1) {
-					size_t grown = sat_mul(last[depth], count);
-
-					total[depth] += grown - last[depth];
-					last[depth] = grown;
-				}
-				i = (size_t)(end - re) + 1;
-				if (total[depth] > SIZE_MAX / 8)
-					return SIZE_MAX;
-				continue;
-			}
-			i++;
-		} else if (ch == '[') {
-			i++;
-			if (i < len && re[i] == '^')
-				i++;
-			if (i < len && re[i] == ']')
-				i++;
-			while (i < len && re[i] != ']') {
-				if (re[i] == '[' && i + 1 < len &&
-				    (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
-					char close = re[i + 1];
-
-					i += 2;
-					while (i + 1 < len && !(re[i] == close && re[i + 1] == ']'))
-						i++;
-					i += 2;
-					continue;
-				}
-				i++;
-			}
-			i++;
-		} else if (ch == '\\') {
-			i += 2;
-		} else {
-			i++;
-		}
-		total[depth] += atom;
-		last[depth] = atom;
-		if (total[depth] > SIZE_MAX / 8)
-			return SIZE_MAX;
-	}
-	while (depth > 0) {
-		total[depth - 1] += total[depth];
-		depth--;
-	}
-	return total[0];
-}
-
 /* Compile a regex from n (field key); false if it is refused (reported). */
 static bool
 compile_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
@@ -849,14 +741,19 @@ compile_regex(struct loader *ld, const struct ynode *n, const char *key, const c
 	size_t cost;
 	int rc;
 
-	if (strlen(text) > MAX_REGEX_LEN) {
-		err_node(ld, n, "%s: the regex is longer than %d characters", key, MAX_REGEX_LEN);
+	if (strlen(text) > REGEX_LEN_MAX) {
+		err_node(ld, n, "%s: the regex is longer than %d characters", key, REGEX_LEN_MAX);
 		return false;
 	}
 	cost = regex_cost(text);
-	if (cost > MAX_REGEX_COST) {
+	if (cost > REGEX_COST_MAX) {
 		err_node(ld, n, "%s: the regex repeats too much ({n} counts multiply to more "
-		    "than %d)", key, MAX_REGEX_COST);
+		    "than %d)", key, REGEX_COST_MAX);
+		return false;
+	}
+	if (cost > REGEX_COST_EMPTY_MAX && regex_has_empty(text)) {
+		err_node(ld, n, "%s: the regex repeats too much for one with optional parts "
+		    "({n} counts multiply to more than %d)", key, REGEX_COST_EMPTY_MAX);
 		return false;
 	}
 	if (ld->regex_total + cost > MAX_REGEX_TOTAL) {

@@ -457,6 +457,7 @@ jp_number(struct jp_parser *p, struct jsonpath *jp)
 static bool
 jp_regex(struct jp_parser *p, struct jsonpath *jp)
 {
+	size_t cost;
 	struct strbuf sb = {0};
 	const char *s = p->s;
 	size_t start = p->pos;
@@ -494,6 +495,12 @@ jp_regex(struct jp_parser *p, struct jsonpath *jp)
 		}
 		flags |= REG_ICASE;
 		p->pos++;
+	}
+	cost = regex_cost(sb_str(&sb));
+	if (sb.len > REGEX_LEN_MAX || cost > REGEX_COST_MAX ||
+	    (cost > REGEX_COST_EMPTY_MAX && regex_has_empty(sb_str(&sb)))) {
+		sb_free(&sb);
+		return jp_error(p, start, "regular expression repeats too much");
 	}
 	rc = regcomp(&jp->re, sb_str(&sb), flags);
 	sb_free(&sb);

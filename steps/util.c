@@ -420,3 +420,135 @@ expand_home(const char *path)
 		return xprintf("%s%s", home, path + 1);
 	return xstrdup(path);
 }
+
+/* ---------------------------------------------------------------------------------------
+ * How much a regex costs regcomp (chain files are untrusted input).
+ */
+
+/* Saturating multiply, for the regex cost estimate. */
+static size_t
+sat_mul(size_t a, size_t b)
+{
+	if (a != 0 && b > SIZE_MAX / 4 / a)
+		return SIZE_MAX / 4;
+	return a * b;
+}
+
+/*
+ * Estimate how large a regex becomes once counted repeats ({n,m}) are unrolled, as regcomp
+ * does; (x{100}){100} costs 10000. Keeps a hostile file from making regcomp eat memory.
+ */
+size_t
+regex_cost(const char *re)
+{
+	size_t total[REGEX_LEN_MAX / 2 + 2], last[REGEX_LEN_MAX / 2 + 2];
+	size_t depth = 0, i = 0, len = strlen(re);
+
+	total[0] = last[0] = 0;
+	while (i < len) {
+		char ch = re[i];
+		size_t atom = 1;
+
+		if (ch == '(') {
+			if (depth + 1 >= nitems(total))
+				return SIZE_MAX;
+			depth++;
+			total[depth] = last[depth] = 0;
+			i++;
+			continue;
+		}
+		if (ch == ')' && depth > 0) {
+			atom = total[depth] ? total[depth] : 1;
+			depth--;
+			i++;
+		} else if (ch == '|') {
+			last[depth] = 0;
+			i++;
+			continue;
+		} else if (ch == '{' && re[i + 1] >= '0' && re[i + 1] <= '9') {
+			unsigned long lo = 0, hi;
+			char *end;
+
+			lo = strtoul(re + i + 1, &end, 10);
+			hi = lo;
+			if (*end == ',') {
+				if (end[1] >= '0' && end[1] <= '9')
+					hi = strtoul(end + 1, &end, 10);
+				else
+					end++;
+			}
+			if (*end == '}' && end > re + i + 1) {
+				size_t count = hi > lo ? hi : lo;
+
+				if (count > 0xffff)
+					return SIZE_MAX;
+				if (count > 1) {
+					size_t grown = sat_mul(last[depth], count);
+
+					total[depth] += grown - last[depth];
+					last[depth] = grown;
+				}
+				i = (size_t)(end - re) + 1;
+				if (total[depth] > SIZE_MAX / 8)
+					return SIZE_MAX;
+				continue;
+			}
+			i++;
+		} else if (ch == '[') {
+			i++;
+			if (i < len && re[i] == '^')
+				i++;
+			if (i < len && re[i] == ']')
+				i++;
+			while (i < len && re[i] != ']') {
+				if (re[i] == '[' && i + 1 < len &&
+				    (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
+					char close = re[i + 1];
+
+					i += 2;
+					while (i + 1 < len && !(re[i] == close && re[i + 1] == ']'))
+						i++;
+					i += 2;
+					continue;
+				}
+				i++;
+			}
+			i++;
+		} else if (ch == '\\') {
+			i += 2;
+		} else {
+			i++;
+		}
+		total[depth] += atom;
+		last[depth] = atom;
+		if (total[depth] > SIZE_MAX / 8)
+			return SIZE_MAX;
+	}
+	while (depth > 0) {
+		total[depth - 1] += total[depth];
+		depth--;
+	}
+	return total[0];
+}
+
+/* Tell whether re has a part that may match the empty string: x?, x*, x{0,n}, an empty
+ * alternative. Brackets are not told apart: a '?' or '|' in a class also counts. */
+bool
+regex_has_empty(const char *re)
+{
+	for (const char *p = re; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		if (*p == '?' || *p == '*')
+			return true;
+		if (*p == '{' && (p[1] == ',' || (p[1] == '0' && (p[2] == ',' || p[2] == '}' ||
+		    (p[2] >= '0' && p[2] <= '9')))))
+			return true;
+		if (*p == '|' && (p == re || p[-1] == '(' || p[-1] == '|' || p[1] == ')' ||
+		    p[1] == '|' || p[1] == '\0'))
+			return true;
+	}
+	return false;
+}

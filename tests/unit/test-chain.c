@@ -1014,6 +1014,24 @@ test_regex_budget(void **state)
 	    "s.yaml:26:22: expect: the chain's regexes are too large in total (more than 200000)\n"
 	    "s.yaml:27:22: expect: the chain's regexes are too large in total (more than 200000)");
 	free(cause);
+
+	/* Parts that may match nothing cost glibc quadratic memory: a smaller budget. */
+	put(state, "s.yaml",
+	    "id: s\nsection: one\ntitle: T\nplace: local\ncheck:\n"
+	    "  - {run: x, expect: '((x{000}){100}){100}'}\n"
+	    "  - {run: x, expect: '(x?){600}'}\n"
+	    "  - {run: x, expect: '(a|){600}'}\n"
+	    "  - {run: x, expect: '(x+){5000}'}\n"
+	    "  - {run: x, expect: '^v?[0-9a-f]{64}$'}\n");
+	cause = load_fail(*state);
+	assert_string_equal(cause,
+	    "s.yaml:6:22: expect: the regex repeats too much for one with optional parts "
+	    "({n} counts multiply to more than 500)\n"
+	    "s.yaml:7:22: expect: the regex repeats too much for one with optional parts "
+	    "({n} counts multiply to more than 500)\n"
+	    "s.yaml:8:22: expect: the regex repeats too much for one with optional parts "
+	    "({n} counts multiply to more than 500)");
+	free(cause);
 }
 
 /* Secrets only through env:/stdin:, local-only inputs never on the server. */

@@ -294,6 +294,7 @@ test_bad_expressions(void **state)
 		{ ".s contains /x/", 13, "contains needs a value" },
 		{ ".s =~ /x", 7, "unterminated regular expression" },
 		{ ".s =~ /(/", 7, "bad regular expression" },
+		{ ".s =~ /(x?){600}/", 7, "regular expression repeats too much" },
 		{ ".s =~ /x/g", 10, "unknown regular expression flag" },
 		{ ".vms[name=kms", 14, "expected \"]\" after [key=value" },
 		{ ".vms[name kms]", 11, "expected \"=\"" },
