@@ -465,6 +465,17 @@ regex_cost(const char *re)
 			last[depth] = 0;
 			i++;
 			continue;
+		} else if (ch == '+') {
+			/* regcomp unrolls x+ as x x*: the atom is there twice (x++++ doubles it
+			 * each time). */
+			size_t grown = sat_mul(last[depth] ? last[depth] : 1, 2);
+
+			total[depth] += grown - last[depth];
+			last[depth] = grown;
+			i++;
+			if (total[depth] > SIZE_MAX / 8)
+				return SIZE_MAX;
+			continue;
 		} else if (ch == '{' && re[i + 1] >= '0' && re[i + 1] <= '9') {
 			unsigned long lo = 0, hi;
 			char *end;

@@ -295,6 +295,7 @@ test_bad_expressions(void **state)
 		{ ".s =~ /x", 7, "unterminated regular expression" },
 		{ ".s =~ /(/", 7, "bad regular expression" },
 		{ ".s =~ /(x?){600}/", 7, "regular expression repeats too much" },
+		{ ".s =~ /x++++++++++++++++++++/", 7, "regular expression repeats too much" },
 		{ ".s =~ /x/g", 10, "unknown regular expression flag" },
 		{ ".vms[name=kms", 14, "expected \"]\" after [key=value" },
 		{ ".vms[name kms]", 11, "expected \"=\"" },
