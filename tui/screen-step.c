@@ -118,29 +118,14 @@ static void
 info_doc(struct ui *ui, struct doc *d, size_t s)
 {
 	const struct step *st = &ui->c->steps[s];
-	enum step_status status = engine_status(ui->e, s);
-	struct ui_step *us = &ui->steps[s];
 	struct blocker *b;
 	size_t nb, *miss, nmiss;
-	char note[1024];
 
 	if (st->summary != NULL)
 		doc_prose(d, S_NORMAL, 0, st->summary);
 	doc_newline(d);
 	doc_add(d, S_NORMAL, "Status ");
-	doc_add(d, style_of_status(status), ui->g->mark[status]);
-	doc_add(d, S_NORMAL, " ");
-	doc_add(d, style_of_status(status), step_status_name(status));
-	if (*ui_step_note(ui, s, note, sizeof note) != '\0') {
-		doc_add(d, S_NORMAL, "  ");
-		doc_add_or_wrap(d, status == ST_FAILED ? S_ERROR : S_NORMAL, 2, note);
-	}
-	if (ui_running(ui, s) && us->cmd != NULL) {
-		char *t = xprintf("running: %s", us->cmd);
-
-		doc_wrap(d, S_CMD, 2, t);
-		free(t);
-	}
+	ui_doc_status(ui, d, s, "  ");
 	nb = engine_blockers(ui->e, s, &b);
 	if (nb > 0) {
 		doc_newline(d);

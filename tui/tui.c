@@ -131,6 +131,32 @@ ui_step_note(struct ui *ui, size_t s, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Add a step's status to d: its mark and name, then (after sep) its note, and the command
+ * running now. Shared by the overview's detail pane and the step screen.
+ */
+void
+ui_doc_status(struct ui *ui, struct doc *d, size_t s, const char *sep)
+{
+	enum step_status status = engine_status(ui->e, s);
+	struct ui_step *us = &ui->steps[s];
+	char note[1024];
+
+	doc_add(d, style_of_status(status), ui->g->mark[status]);
+	doc_add(d, S_NORMAL, " ");
+	doc_add(d, style_of_status(status), step_status_name(status));
+	if (*ui_step_note(ui, s, note, sizeof note) != '\0') {
+		doc_add(d, S_NORMAL, sep);
+		doc_add_or_wrap(d, status == ST_FAILED ? S_ERROR : S_NORMAL, 2, note);
+	}
+	if (ui_running(ui, s) && us->cmd != NULL) {
+		char *t = xprintf("running: %s", us->cmd);
+
+		doc_wrap(d, S_CMD, 2, t);
+		free(t);
+	}
+}
+
 /* Forget what the session knew about a step's last run. */
 static void
 step_forget_run(struct ui_step *us)

@@ -271,6 +271,7 @@ unsigned ui_next(struct ui *ui);
 unsigned ui_prev(struct ui *ui);
 bool ui_running(const struct ui *ui, size_t step);
 const char *ui_step_note(struct ui *ui, size_t step, char *buf, size_t len);
+void ui_doc_status(struct ui *ui, struct doc *d, size_t step, const char *sep);
 
 /* screen-overview.c */
 void overview_draw(struct ui *ui);
