@@ -737,23 +737,14 @@ static bool
 compile_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
     regex_t *re, int flags)
 {
+	const char *why;
 	char buf[256];
 	size_t cost;
 	int rc;
 
-	if (strlen(text) > REGEX_LEN_MAX) {
-		err_node(ld, n, "%s: the regex is longer than %d characters", key, REGEX_LEN_MAX);
-		return false;
-	}
-	cost = regex_cost(text);
-	if (cost > REGEX_COST_MAX) {
-		err_node(ld, n, "%s: the regex repeats too much ({n} counts multiply to more "
-		    "than %d)", key, REGEX_COST_MAX);
-		return false;
-	}
-	if (cost > REGEX_COST_EMPTY_MAX && regex_has_empty(text)) {
-		err_node(ld, n, "%s: the regex repeats too much for one with optional parts "
-		    "({n} counts multiply to more than %d)", key, REGEX_COST_EMPTY_MAX);
+	why = regex_refusal(text, &cost);
+	if (why != NULL) {
+		err_node(ld, n, "%s: %s", key, why);
 		return false;
 	}
 	if (ld->regex_total + cost > MAX_REGEX_TOTAL) {

@@ -445,9 +445,25 @@ struct expand_ctx {
 	bool missing;
 };
 
-/* Expand ${name} references in s with input values. Secrets are masked when asked. */
+enum {
+	EXPAND_MASK = 1,        /* secrets as **** */
+	EXPAND_REGEX = 2,       /* values as literal text in a regex */
+};
+
+/* Append a value to sb, regex metacharacters escaped when asked. */
+static void
+expand_value(struct strbuf *sb, const char *v, unsigned how)
+{
+	for (; *v != '\0'; v++) {
+		if ((how & EXPAND_REGEX) && strchr("\\.[]()*+?{}|^$", *v) != NULL)
+			sb_addc(sb, '\\');
+		sb_addc(sb, *v);
+	}
+}
+
+/* Expand ${name} references in s with input values, as `how` says (EXPAND_*). */
 static char *
-expand(const struct engine *e, const char *s, bool mask_secrets, int depth, bool *missing)
+expand(const struct engine *e, const char *s, unsigned how, int depth, bool *missing)
 {
 	struct strbuf sb = {0};
 	const char *p = s;
@@ -473,13 +489,14 @@ expand(const struct engine *e, const char *s, bool mask_secrets, int depth, bool
 				if (idx >= 0) {
 					const struct input_def *d = &e->chain->inputs[idx];
 
-					if (d->secret && mask_secrets)
+					if (d->secret && (how & EXPAND_MASK))
 						v = xstrdup("****");
 					else
 						v = value_of(e, (size_t)idx, &src, depth + 1);
 					if (v == NULL && missing)
 						*missing = true;
-					sb_adds(&sb, v ? v : "");
+					if (v != NULL)
+						expand_value(&sb, v, how);
 					if (d->secret && v)
 						explicit_bzero(v, strlen(v));
 					free(v);
@@ -515,7 +532,7 @@ value_of(const struct engine *e, size_t i, enum value_source *src, int depth)
 	}
 	if (d->def == NULL || depth > EXPAND_DEPTH)
 		return NULL;
-	v = expand(e, d->def, false, depth, &missing);
+	v = expand(e, d->def, 0, depth, &missing);
 	if (missing) {
 		free(v);
 		return NULL;
@@ -1032,19 +1049,21 @@ export_ref(const char *name, size_t len, void *data)
 static void
 expand_probe(const struct engine *e, const struct probe *in, struct probe *out, bool mask)
 {
-#define X(f) out->f = expand(e, in->f, mask, 0, NULL)
+	unsigned how = mask ? EXPAND_MASK : 0;
+#define X(f) out->f = expand(e, in->f, how, 0, NULL)
 #define XV(f, n) do { \
 	out->n = in->n; \
 	out->f = in->n ? xcalloc(in->n, sizeof *out->f) : NULL; \
 	for (size_t k = 0; k < in->n; k++) \
-		out->f[k] = expand(e, in->f[k], mask, 0, NULL); \
+		out->f[k] = expand(e, in->f[k], how, 0, NULL); \
 } while (0)
 	memset(out, 0, sizeof *out);
 	out->kind = in->kind;
 	out->status = in->status;
 	out->insecure = in->insecure;
-	X(url); X(method); X(body); X(body_match); X(target); X(call); X(chain_id);
+	X(url); X(method); X(body); X(target); X(call); X(chain_id);
 	X(address); X(min_eth); X(data);
+	out->body_match = expand(e, in->body_match, how | EXPAND_REGEX, 0, NULL);
 	XV(headers, nheaders);
 	XV(resolve, nresolve);
 	XV(json, njson);
@@ -1140,10 +1159,10 @@ build_cmd(const struct engine *e, const struct step *st, const struct command *c
 	}
 	rc->tc.script = xstrdup(c->run);
 	if (c->cwd)
-		rc->tc.cwd = expand(e, c->cwd, false, 0, NULL);
+		rc->tc.cwd = expand(e, c->cwd, 0, 0, NULL);
 	chain_refs(c->run, export_ref, &ctx);
 	for (size_t k = 0; k < c->nenv; k++) {
-		char *v = expand(e, c->env[k].value, false, 0, NULL);
+		char *v = expand(e, c->env[k].value, 0, 0, NULL);
 
 		sv_push_take(&env, xprintf("%s=%s", c->env[k].name, v));
 		explicit_bzero(v, strlen(v));
@@ -1151,7 +1170,7 @@ build_cmd(const struct engine *e, const struct step *st, const struct command *c
 	}
 	rc->tc.env = env.v;    /* owned by rc now (NULL when empty) */
 	if (c->stdin_text) {
-		char *in = expand(e, c->stdin_text, false, 0, NULL);
+		char *in = expand(e, c->stdin_text, 0, 0, NULL);
 		size_t len = strlen(in);
 
 		if (len == 0 || in[len - 1] != '\n') {
@@ -1165,19 +1184,22 @@ build_cmd(const struct engine *e, const struct step *st, const struct command *c
 		rc->tc.stdin_len = strlen(in);
 	}
 	if (c->expect) {
-		char *re = expand(e, c->expect, true, 0, NULL);
+		char *re = expand(e, c->expect, EXPAND_MASK | EXPAND_REGEX, 0, NULL);
+		const char *why = regex_refusal(re, NULL);
 
 		rc->expect = xmalloc(sizeof *rc->expect);
-		if (regcomp(rc->expect, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0) {
+		if (why != NULL ||
+		    regcomp(rc->expect, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0) {
 			free(rc->expect);
 			rc->expect = NULL;
-			set_cause(cause, "expect /%s/ does not compile once its inputs are filled in", re);
+			set_cause(cause, "expect /%s/ does not compile once its inputs are filled in%s%s",
+			    re, why ? ": " : "", why ? why : "");
 			free(re);
 			return -1;
 		}
 		rc->expect_text = re;
 	}
-	body = expand(e, c->run, true, 0, NULL);
+	body = expand(e, c->run, EXPAND_MASK, 0, NULL);
 	sb_addf(&disp, "[%s] ", place_name(c->on));
 	if (rc->tc.cwd)
 		sb_addf(&disp, "(cd %s) ", rc->tc.cwd);

@@ -457,9 +457,8 @@ jp_number(struct jp_parser *p, struct jsonpath *jp)
 static bool
 jp_regex(struct jp_parser *p, struct jsonpath *jp)
 {
-	size_t cost;
 	struct strbuf sb = {0};
-	const char *s = p->s;
+	const char *s = p->s, *why;
 	size_t start = p->pos;
 	int flags = REG_EXTENDED | REG_NOSUB, rc;
 
@@ -496,11 +495,9 @@ jp_regex(struct jp_parser *p, struct jsonpath *jp)
 		flags |= REG_ICASE;
 		p->pos++;
 	}
-	cost = regex_cost(sb_str(&sb));
-	if (sb.len > REGEX_LEN_MAX || cost > REGEX_COST_MAX ||
-	    (cost > REGEX_COST_EMPTY_MAX && regex_has_empty(sb_str(&sb)))) {
+	if ((why = regex_refusal(sb_str(&sb), NULL)) != NULL) {
 		sb_free(&sb);
-		return jp_error(p, start, "regular expression repeats too much");
+		return jp_error(p, start, "%s", why);
 	}
 	rc = regcomp(&jp->re, sb_str(&sb), flags);
 	sb_free(&sb);

@@ -422,144 +422,186 @@ expand_home(const char *path)
 }
 
 /* ---------------------------------------------------------------------------------------
- * How much a regex costs regcomp (chain files are untrusted input).
+ * How much a regex costs regcomp (chain files and captured values are untrusted input).
  */
 
-/* Saturating multiply, for the regex cost estimate. */
+/* Saturating arithmetic for the estimates: a hostile regex only ever saturates. */
+#define REGEX_SAT (SIZE_MAX / 8)
+
 static size_t
 sat_mul(size_t a, size_t b)
 {
-	if (a != 0 && b > SIZE_MAX / 4 / a)
-		return SIZE_MAX / 4;
+	if (a != 0 && b > REGEX_SAT / a)
+		return REGEX_SAT;
 	return a * b;
 }
 
-/*
- * Estimate how large a regex becomes once counted repeats ({n,m}) are unrolled, as regcomp
- * does; (x{100}){100} costs 10000. Keeps a hostile file from making regcomp eat memory.
- */
-size_t
-regex_cost(const char *re)
+static size_t
+sat_add(size_t a, size_t b)
 {
-	size_t total[REGEX_LEN_MAX / 2 + 2], last[REGEX_LEN_MAX / 2 + 2];
-	size_t depth = 0, i = 0, len = strlen(re);
+	return a > REGEX_SAT - b ? REGEX_SAT : a + b;
+}
 
-	total[0] = last[0] = 0;
-	while (i < len) {
-		char ch = re[i];
-		size_t atom = 1;
+/* One level of group nesting: nodes and anchors so far, and those of the last atom (what a
+ * repeat after it multiplies). */
+struct regex_level {
+	size_t nodes, last_nodes, anchors, last_anchors;
+};
 
-		if (ch == '(') {
-			if (depth + 1 >= nitems(total))
-				return SIZE_MAX;
-			depth++;
-			total[depth] = last[depth] = 0;
-			i++;
+/* Add an atom to a level. */
+static void
+regex_atom(struct regex_level *lv, size_t nodes, size_t anchors)
+{
+	lv->nodes = sat_add(lv->nodes, nodes);
+	lv->last_nodes = nodes;
+	lv->anchors = sat_add(lv->anchors, anchors);
+	lv->last_anchors = anchors;
+}
+
+/* The last atom of a level is there `count` times. */
+static void
+regex_repeat(struct regex_level *lv, size_t count)
+{
+	size_t nodes = sat_mul(lv->last_nodes, count), anchors = sat_mul(lv->last_anchors, count);
+
+	lv->nodes = sat_add(lv->nodes - lv->last_nodes, nodes);
+	lv->last_nodes = nodes;
+	lv->anchors = sat_add(lv->anchors - lv->last_anchors, anchors);
+	lv->last_anchors = anchors;
+}
+
+/* Past the bracket expression that starts at re[i] ('['). */
+static size_t
+regex_skip_bracket(const char *re, size_t i, size_t len)
+{
+	i++;
+	if (i < len && re[i] == '^')
+		i++;
+	if (i < len && re[i] == ']')
+		i++;
+	while (i < len && re[i] != ']') {
+		if (re[i] == '[' && i + 1 < len &&
+		    (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
+			char close = re[i + 1];
+
+			i += 2;
+			while (i + 1 < len && !(re[i] == close && re[i + 1] == ']'))
+				i++;
+			i += 2;
 			continue;
 		}
-		if (ch == ')' && depth > 0) {
-			atom = total[depth] ? total[depth] : 1;
+		i++;
+	}
+	return i + 1;
+}
+
+/*
+ * Measure re as regcomp will build it: nodes once counted repeats ({n,m}, and x+ which is
+ * x x*) are unrolled, with a group costing its two ends; anchors (^ $ \b \B \< \> \` \')
+ * likewise; and whether some part may match nothing (x? x* x{0,n} an empty alternative or
+ * group). (x{100}){100} has 10200 nodes.
+ */
+void
+regex_measure(const char *re, struct regex_size *out)
+{
+	size_t len = strlen(re), depth = 0, i = 0;
+	struct regex_level *lv = xcalloc(len + 1, sizeof *lv);   /* a level per '(' at most */
+
+	out->empty = false;
+	while (i < len) {
+		char ch = re[i];
+
+		if (ch == '(') {
+			if (re[i + 1] == ')')
+				out->empty = true;
+			depth++;
+			memset(&lv[depth], 0, sizeof lv[depth]);
+			i++;
+		} else if (ch == ')' && depth > 0) {
 			depth--;
+			regex_atom(&lv[depth], sat_add(lv[depth + 1].nodes, 2), lv[depth + 1].anchors);
 			i++;
 		} else if (ch == '|') {
-			last[depth] = 0;
+			if (i == 0 || re[i - 1] == '(' || re[i - 1] == '|' || re[i + 1] == ')' ||
+			    re[i + 1] == '|' || re[i + 1] == '\0')
+				out->empty = true;
+			lv[depth].last_nodes = lv[depth].last_anchors = 0;
 			i++;
-			continue;
+		} else if (ch == '?' || ch == '*') {
+			out->empty = true;
+			i++;
 		} else if (ch == '+') {
-			/* regcomp unrolls x+ as x x*: the atom is there twice (x++++ doubles it
-			 * each time). */
-			size_t grown = sat_mul(last[depth] ? last[depth] : 1, 2);
-
-			total[depth] += grown - last[depth];
-			last[depth] = grown;
+			if (lv[depth].last_nodes == 0)
+				regex_atom(&lv[depth], 1, 0);
+			regex_repeat(&lv[depth], 2);
 			i++;
-			if (total[depth] > SIZE_MAX / 8)
-				return SIZE_MAX;
-			continue;
 		} else if (ch == '{' && re[i + 1] >= '0' && re[i + 1] <= '9') {
-			unsigned long lo = 0, hi;
+			unsigned long lo, hi;
 			char *end;
 
-			lo = strtoul(re + i + 1, &end, 10);
-			hi = lo;
+			lo = hi = strtoul(re + i + 1, &end, 10);
 			if (*end == ',') {
 				if (end[1] >= '0' && end[1] <= '9')
 					hi = strtoul(end + 1, &end, 10);
 				else
 					end++;
 			}
-			if (*end == '}' && end > re + i + 1) {
-				size_t count = hi > lo ? hi : lo;
-
-				if (count > 0xffff)
-					return SIZE_MAX;
-				if (count > 1) {
-					size_t grown = sat_mul(last[depth], count);
-
-					total[depth] += grown - last[depth];
-					last[depth] = grown;
-				}
-				i = (size_t)(end - re) + 1;
-				if (total[depth] > SIZE_MAX / 8)
-					return SIZE_MAX;
+			if (*end != '}') {
+				regex_atom(&lv[depth], 1, 0);      /* a literal '{' */
+				i++;
 				continue;
 			}
-			i++;
+			if (lo == 0)
+				out->empty = true;
+			/* x{0} still costs regcomp its x. */
+			regex_repeat(&lv[depth], hi > lo ? hi : lo > 0 ? lo : 1);
+			i = (size_t)(end - re) + 1;
 		} else if (ch == '[') {
-			i++;
-			if (i < len && re[i] == '^')
-				i++;
-			if (i < len && re[i] == ']')
-				i++;
-			while (i < len && re[i] != ']') {
-				if (re[i] == '[' && i + 1 < len &&
-				    (re[i + 1] == ':' || re[i + 1] == '.' || re[i + 1] == '=')) {
-					char close = re[i + 1];
-
-					i += 2;
-					while (i + 1 < len && !(re[i] == close && re[i + 1] == ']'))
-						i++;
-					i += 2;
-					continue;
-				}
-				i++;
-			}
-			i++;
+			i = regex_skip_bracket(re, i, len);
+			regex_atom(&lv[depth], 1, 0);
 		} else if (ch == '\\') {
-			i += 2;
+			char e = re[i + 1];
+
+			regex_atom(&lv[depth], 1, e != '\0' && strchr("bB<>`'", e) != NULL);
+			i += e != '\0' ? 2 : 1;
 		} else {
+			regex_atom(&lv[depth], 1, ch == '^' || ch == '$');
 			i++;
 		}
-		total[depth] += atom;
-		last[depth] = atom;
-		if (total[depth] > SIZE_MAX / 8)
-			return SIZE_MAX;
 	}
-	while (depth > 0) {
-		total[depth - 1] += total[depth];
+	while (depth > 0) {                   /* unclosed groups: regcomp refuses them anyway */
+		lv[depth - 1].nodes = sat_add(lv[depth - 1].nodes, lv[depth].nodes);
+		lv[depth - 1].anchors = sat_add(lv[depth - 1].anchors, lv[depth].anchors);
 		depth--;
 	}
-	return total[0];
+	out->nodes = lv[0].nodes;
+	out->anchors = lv[0].anchors;
+	free(lv);
 }
 
-/* Tell whether re has a part that may match the empty string: x?, x*, x{0,n}, an empty
- * alternative. Brackets are not told apart: a '?' or '|' in a class also counts. */
-bool
-regex_has_empty(const char *re)
+const char *
+regex_refusal(const char *re, size_t *nodes)
 {
-	for (const char *p = re; *p != '\0'; p++) {
-		if (*p == '\\' && p[1] != '\0') {
-			p++;
-			continue;
-		}
-		if (*p == '?' || *p == '*')
-			return true;
-		if (*p == '{' && (p[1] == ',' || (p[1] == '0' && (p[2] == ',' || p[2] == '}' ||
-		    (p[2] >= '0' && p[2] <= '9')))))
-			return true;
-		if (*p == '|' && (p == re || p[-1] == '(' || p[-1] == '|' || p[1] == ')' ||
-		    p[1] == '|' || p[1] == '\0'))
-			return true;
-	}
-	return false;
+	struct regex_size sz;
+
+	if (nodes)
+		*nodes = 0;
+	if (strlen(re) > REGEX_LEN_MAX)
+		return "the regex is longer than " STR(REGEX_LEN_MAX) " characters";
+	regex_measure(re, &sz);
+	if (nodes)
+		*nodes = sz.nodes;
+	if (sz.nodes > REGEX_COST_MAX)
+		return "the regex repeats too much ({n} counts multiply to more than "
+		    STR(REGEX_COST_MAX) ")";
+	if (sz.empty && sz.nodes > REGEX_COST_EMPTY_MAX)
+		return "the regex repeats too much for one with optional parts ({n} counts "
+		    "multiply to more than " STR(REGEX_COST_EMPTY_MAX) ")";
+	if (sz.anchors > REGEX_ANCHORS_MAX)
+		return "the regex has more than " STR(REGEX_ANCHORS_MAX) " anchors (^ $ \\b \\< "
+		    "\\>) once {n} counts are multiplied";
+	if (sz.empty && sat_mul(sat_mul(sz.anchors, sz.anchors), sz.nodes) > REGEX_MIXED_MAX)
+		return "the regex has too many anchors (^ $ \\b \\< \\>) for one of its size with "
+		    "optional parts (anchors squared times nodes is more than " STR(REGEX_MIXED_MAX) ")";
+	return NULL;
 }

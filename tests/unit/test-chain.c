@@ -1006,7 +1006,7 @@ test_regex_budget(void **state)
 	put(state, "chain.yaml", base_chain);
 	sb_adds(&sb, "id: s\nsection: one\ntitle: T\nplace: local\ncheck:\n");
 	for (int i = 0; i < 22; i++)
-		sb_adds(&sb, "  - {run: x, expect: '(a{100}){100}'}\n");
+		sb_adds(&sb, "  - {run: x, expect: '(a{98}){100}'}\n");
 	put(state, "s.yaml", sb_str(&sb));
 	sb_free(&sb);
 	cause = load_fail(*state);
@@ -1018,11 +1018,14 @@ test_regex_budget(void **state)
 	/* Parts that may match nothing cost glibc quadratic memory: a smaller budget. */
 	put(state, "s.yaml",
 	    "id: s\nsection: one\ntitle: T\nplace: local\ncheck:\n"
-	    "  - {run: x, expect: '((x{000}){100}){100}'}\n"
+	    "  - {run: x, expect: '((x{000}){20}){20}'}\n"
 	    "  - {run: x, expect: '(x?){600}'}\n"
 	    "  - {run: x, expect: '(a|){600}'}\n"
-	    "  - {run: x, expect: '(x+){5000}'}\n"
-	    "  - {run: x, expect: '^v?[0-9a-f]{64}$'}\n");
+	    "  - {run: x, expect: '(x+){2500}'}\n"
+	    "  - {run: x, expect: '^v?[0-9a-f]{64}$'}\n"
+	    "  - {run: x, expect: '(^|$){9}'}\n"
+	    "  - {run: x, expect: '(((((((((()))))))))){30}'}\n"
+	    "  - {run: x, expect: '(x{100}){100}'}\n");
 	cause = load_fail(*state);
 	assert_string_equal(cause,
 	    "s.yaml:6:22: expect: the regex repeats too much for one with optional parts "
@@ -1030,7 +1033,13 @@ test_regex_budget(void **state)
 	    "s.yaml:7:22: expect: the regex repeats too much for one with optional parts "
 	    "({n} counts multiply to more than 500)\n"
 	    "s.yaml:8:22: expect: the regex repeats too much for one with optional parts "
-	    "({n} counts multiply to more than 500)");
+	    "({n} counts multiply to more than 500)\n"
+	    "s.yaml:11:22: expect: the regex has more than 16 anchors (^ $ \\b \\< \\>) once "
+	    "{n} counts are multiplied\n"
+	    "s.yaml:12:22: expect: the regex repeats too much for one with optional parts "
+	    "({n} counts multiply to more than 500)\n"
+	    "s.yaml:13:22: expect: the regex repeats too much ({n} counts multiply to more "
+	    "than 10000)");
 	free(cause);
 }
 

@@ -175,6 +175,28 @@ test_capture_provenance(void **state)
 	assert_int_equal(status(f, "beta"), ST_DONE);
 }
 
+/* A value filled into a regex is literal text: "a+b (c)" matches itself, and a dot only a
+ * dot. */
+static void
+test_values_literal_in_regex(void **state)
+{
+	struct fx *f = *state;
+	enum engine_err err;
+	char *cause = NULL;
+
+	assert_int_equal(engine_set_input(f->e, "greeting", "a+b (c) [d] $x", &err, &cause), 0);
+	assert_true(drive(f, "alpha", RUN_ACTION));
+	assert_int_equal(status(f, "alpha"), ST_DONE);
+	assert_true(drive(f, "alpha", RUN_CHECK));
+
+	/* The same greeting with its dot replaced: the dot in the value must not match it. */
+	assert_int_equal(engine_set_input(f->e, "greeting", "v1.2", &err, &cause), 0);
+	free(tl_write(f->work, "alpha", "v1x2 from alpha\n"));
+	assert_false(drive(f, "alpha", RUN_CHECK));
+	free(tl_write(f->work, "alpha", "v1.2 from alpha\n"));
+	assert_true(drive(f, "alpha", RUN_CHECK));
+}
+
 /* Invalid inputs are refused with a reason; an invalid value already set locks the step. */
 static void
 test_invalid_input(void **state)
@@ -447,6 +469,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_locked_until_required_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capture_provenance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values_literal_in_regex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_staleness, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_persists, setup, teardown),
