@@ -92,6 +92,9 @@ char *expand_home(const char *path);
  * Regexes from chain files and captured values are untrusted, and glibc's regcomp can be
  * made to eat memory and stack. Before regcomp, refuse a regex
  *  - longer than REGEX_LEN_MAX;
+ *  - that repeats without bound (* + {n,}) a part that may match nothing, x?* (a|)+ (^)*:
+ *    regcomp's time grows exponentially with their nesting (50 s for
+ *    (((((((((((((((:?)?)?)?)?)?)?)?)?)+)+)+)+)+), 0.8 s for :?????????+++++);
  *  - that unrolls ({n,m}, x+) to more than REGEX_COST_MAX nodes;
  *  - with parts that may match nothing (x? x* x{0,n} a| ()) and more than
  *    REGEX_COST_EMPTY_MAX nodes: regcomp is quadratic in those (21 MB for (x?){500},
@@ -111,6 +114,7 @@ struct regex_size {
 	size_t nodes;       /* (x{100}){100} has 10200 */
 	size_t anchors;
 	bool empty;         /* some part may match nothing */
+	bool loop_null;     /* *, + or {n,} repeats a part that may match nothing: (x?)+ */
 };
 void regex_measure(const char *re, struct regex_size *out);
 /* NULL when re may go to regcomp, else why not (a static sentence). *nodes (if not NULL)

@@ -442,16 +442,36 @@ sat_add(size_t a, size_t b)
 	return a > REGEX_SAT - b ? REGEX_SAT : a + b;
 }
 
-/* One level of group nesting: nodes and anchors so far, and those of the last atom (what a
- * repeat after it multiplies). */
+/* One level of group nesting: nodes and anchors so far, those of the last atom (what a
+ * repeat after it multiplies), and what may match nothing: the current alternative before
+ * its last atom, the last atom, and an alternative already closed. */
 struct regex_level {
 	size_t nodes, last_nodes, anchors, last_anchors;
+	bool atom, prefix_null, last_null, closed_null;
 };
+
+static void
+regex_level_start(struct regex_level *lv)
+{
+	memset(lv, 0, sizeof *lv);
+	lv->prefix_null = true;
+}
+
+/* Whether what the level holds so far may match nothing. */
+static bool
+regex_level_null(const struct regex_level *lv)
+{
+	return lv->closed_null || !lv->atom || (lv->prefix_null && lv->last_null);
+}
 
 /* Add an atom to a level. */
 static void
-regex_atom(struct regex_level *lv, size_t nodes, size_t anchors)
+regex_atom(struct regex_level *lv, size_t nodes, size_t anchors, bool null)
 {
+	if (lv->atom)
+		lv->prefix_null = lv->prefix_null && lv->last_null;
+	lv->atom = true;
+	lv->last_null = null;
 	lv->nodes = sat_add(lv->nodes, nodes);
 	lv->last_nodes = nodes;
 	lv->anchors = sat_add(lv->anchors, anchors);
@@ -468,6 +488,26 @@ regex_repeat(struct regex_level *lv, size_t count)
 	lv->last_nodes = nodes;
 	lv->anchors = sat_add(lv->anchors - lv->last_anchors, anchors);
 	lv->last_anchors = anchors;
+}
+
+/* A repeat after the last atom of a level: x? x* x+ x{lo,hi} (hi 0 for no upper bound). */
+static void
+regex_quantify(struct regex_level *lv, unsigned long lo, unsigned long hi, bool bounded,
+    struct regex_size *out)
+{
+	if (!lv->atom)
+		return;               /* nothing to repeat: regcomp takes it as a literal or refuses */
+	if (!bounded && lv->last_null)
+		out->loop_null = true;
+	if (lo == 0) {
+		out->empty = true;
+		lv->nodes = sat_add(lv->nodes, 1);     /* the ALT or STAR node */
+		lv->last_nodes = sat_add(lv->last_nodes, 1);
+		lv->last_null = true;
+	}
+	/* x{2,5} is x x x?x?x?: the atom is there max(lo, hi, 1) times (x{0} still costs
+	 * regcomp its x); x* once, x+ (x x*) twice, x{n,} n + 1 times. */
+	regex_repeat(lv, bounded ? (hi > lo ? hi : lo > 0 ? lo : 1) : lo == 0 ? 1 : lo + 1);
 }
 
 /* Past the bracket expression that starts at re[i] ('['). */
@@ -507,65 +547,68 @@ regex_measure(const char *re, struct regex_size *out)
 	size_t len = strlen(re), depth = 0, i = 0;
 	struct regex_level *lv = xcalloc(len + 1, sizeof *lv);   /* a level per '(' at most */
 
-	out->empty = false;
+	out->empty = out->loop_null = false;
+	regex_level_start(&lv[0]);
 	while (i < len) {
 		char ch = re[i];
 
 		if (ch == '(') {
 			if (re[i + 1] == ')')
 				out->empty = true;
-			depth++;
-			memset(&lv[depth], 0, sizeof lv[depth]);
+			regex_level_start(&lv[++depth]);
 			i++;
 		} else if (ch == ')' && depth > 0) {
 			depth--;
-			regex_atom(&lv[depth], sat_add(lv[depth + 1].nodes, 2), lv[depth + 1].anchors);
+			regex_atom(&lv[depth], sat_add(lv[depth + 1].nodes, 2), lv[depth + 1].anchors,
+			    regex_level_null(&lv[depth + 1]));
 			i++;
 		} else if (ch == '|') {
-			if (i == 0 || re[i - 1] == '(' || re[i - 1] == '|' || re[i + 1] == ')' ||
-			    re[i + 1] == '|' || re[i + 1] == '\0')
+			struct regex_level *l = &lv[depth];
+
+			if (!l->atom || re[i + 1] == ')' || re[i + 1] == '|' || re[i + 1] == '\0')
 				out->empty = true;
-			lv[depth].last_nodes = lv[depth].last_anchors = 0;
+			l->closed_null = regex_level_null(l);
+			l->atom = false;
+			l->prefix_null = true;
+			l->last_nodes = l->last_anchors = 0;
 			i++;
-		} else if (ch == '?' || ch == '*') {
-			out->empty = true;
-			i++;
-		} else if (ch == '+') {
-			if (lv[depth].last_nodes == 0)
-				regex_atom(&lv[depth], 1, 0);
-			regex_repeat(&lv[depth], 2);
+		} else if (ch == '?' || ch == '*' || ch == '+') {
+			regex_quantify(&lv[depth], ch == '+', ch == '?', ch == '?', out);
 			i++;
 		} else if (ch == '{' && re[i + 1] >= '0' && re[i + 1] <= '9') {
 			unsigned long lo, hi;
+			bool bounded = true;
 			char *end;
 
 			lo = hi = strtoul(re + i + 1, &end, 10);
 			if (*end == ',') {
-				if (end[1] >= '0' && end[1] <= '9')
+				if (end[1] >= '0' && end[1] <= '9') {
 					hi = strtoul(end + 1, &end, 10);
-				else
+				} else {
+					bounded = false;
 					end++;
+				}
 			}
 			if (*end != '}') {
-				regex_atom(&lv[depth], 1, 0);      /* a literal '{' */
+				regex_atom(&lv[depth], 1, 0, false);      /* a literal '{' */
 				i++;
 				continue;
 			}
-			if (lo == 0)
-				out->empty = true;
-			/* x{0} still costs regcomp its x. */
-			regex_repeat(&lv[depth], hi > lo ? hi : lo > 0 ? lo : 1);
+			regex_quantify(&lv[depth], lo, hi, bounded, out);
 			i = (size_t)(end - re) + 1;
 		} else if (ch == '[') {
 			i = regex_skip_bracket(re, i, len);
-			regex_atom(&lv[depth], 1, 0);
+			regex_atom(&lv[depth], 1, 0, false);
 		} else if (ch == '\\') {
 			char e = re[i + 1];
+			bool anchor = e != '\0' && strchr("bB<>`'", e) != NULL;
 
-			regex_atom(&lv[depth], 1, e != '\0' && strchr("bB<>`'", e) != NULL);
+			regex_atom(&lv[depth], 1, anchor, anchor);
 			i += e != '\0' ? 2 : 1;
 		} else {
-			regex_atom(&lv[depth], 1, ch == '^' || ch == '$');
+			bool anchor = ch == '^' || ch == '$';
+
+			regex_atom(&lv[depth], 1, anchor, anchor);
 			i++;
 		}
 	}
@@ -591,6 +634,10 @@ regex_refusal(const char *re, size_t *nodes)
 	regex_measure(re, &sz);
 	if (nodes)
 		*nodes = sz.nodes;
+	if (sz.loop_null)
+		return "the regex repeats without bound something that may match nothing, like "
+		    "(x?)* (a|)+ (^)+ x?*: regcomp takes exponential time on those (write x* or "
+		    "(a|b)* instead)";
 	if (sz.nodes > REGEX_COST_MAX)
 		return "the regex repeats too much ({n} counts multiply to more than "
 		    STR(REGEX_COST_MAX) ")";

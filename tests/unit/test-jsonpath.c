@@ -297,6 +297,7 @@ test_bad_expressions(void **state)
 		{ ".s =~ /(x?){600}/", 7, "the regex repeats too much for one with optional parts" },
 		{ ".s =~ /x++++++++++++++++++++/", 7, "the regex repeats too much" },
 		{ ".s =~ /(^|$){9}/", 7, "the regex has more than 16 anchors" },
+		{ ".s =~ /x?*/", 7, "the regex repeats without bound something that may match nothing" },
 		{ ".s =~ /(((())))((((((((((x)))))))))){500}/", 7, "the regex repeats too much" },
 		{ ".s =~ /x/g", 10, "unknown regular expression flag" },
 		{ ".vms[name=kms", 14, "expected \"]\" after [key=value" },
