@@ -575,27 +575,29 @@ regex_measure(const char *re, struct regex_size *out)
 		} else if (ch == '?' || ch == '*' || ch == '+') {
 			regex_quantify(&lv[depth], ch == '+', ch == '?', ch == '?', out);
 			i++;
-		} else if (ch == '{' && re[i + 1] >= '0' && re[i + 1] <= '9') {
-			unsigned long lo, hi;
+		} else if (ch == '{' && ((re[i + 1] >= '0' && re[i + 1] <= '9') || re[i + 1] == ',')) {
+			unsigned long lo = 0, hi = 0;
 			bool bounded = true;
-			char *end;
+			size_t j = i + 1;
 
-			lo = hi = strtoul(re + i + 1, &end, 10);
-			if (*end == ',') {
-				if (end[1] >= '0' && end[1] <= '9') {
-					hi = strtoul(end + 1, &end, 10);
-				} else {
+			/* {n} {n,} {n,m}, and {,m} which glibc takes as {0,m} */
+			for (; re[j] >= '0' && re[j] <= '9'; j++)
+				lo = lo > 0xffff ? lo : lo * 10 + (unsigned long)(re[j] - '0');
+			hi = lo;
+			if (re[j] == ',') {
+				j++;
+				if (re[j] < '0' || re[j] > '9')
 					bounded = false;
-					end++;
-				}
+				for (hi = 0; re[j] >= '0' && re[j] <= '9'; j++)
+					hi = hi > 0xffff ? hi : hi * 10 + (unsigned long)(re[j] - '0');
 			}
-			if (*end != '}') {
+			if (re[j] != '}') {
 				regex_atom(&lv[depth], 1, 0, false);      /* a literal '{' */
 				i++;
 				continue;
 			}
 			regex_quantify(&lv[depth], lo, hi, bounded, out);
-			i = (size_t)(end - re) + 1;
+			i = j + 1;
 		} else if (ch == '[') {
 			i = regex_skip_bracket(re, i, len);
 			regex_atom(&lv[depth], 1, 0, false);

@@ -139,6 +139,7 @@ test_regex_measure(void **state)
 		{ "x?", 2, 0, true },                   /* x and the ALT node */
 		{ "x{0,3}", 6, 0, true },
 		{ "x{0}", 2, 0, true },
+		{ "x{,3}", 6, 0, true },
 		{ "(^|$){8}", 32, 16, false },
 		{ "((((((", 0, 0, false },            /* unclosed: a level for each ( */
 	};
@@ -218,6 +219,8 @@ test_regex_budget_holds(void **state)
 		"(^|$){9}",
 		"(^|$){64}",
 		"x{65536}",
+		"){,8150}",
+		"x{,20000}",
 	};
 
 	(void)state;
