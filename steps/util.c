@@ -490,7 +490,7 @@ regex_repeat(struct regex_level *lv, size_t count)
 	lv->last_anchors = anchors;
 }
 
-/* A repeat after the last atom of a level: x? x* x+ x{lo,hi} (hi 0 for no upper bound). */
+/* A repeat after the last atom of a level: x? x* x+ x{lo,hi}, or x{lo,} when not bounded. */
 static void
 regex_quantify(struct regex_level *lv, unsigned long lo, unsigned long hi, bool bounded,
     struct regex_size *out)
@@ -538,8 +538,9 @@ regex_skip_bracket(const char *re, size_t i, size_t len)
 /*
  * Measure re as regcomp will build it: nodes once counted repeats ({n,m}, and x+ which is
  * x x*) are unrolled, with a group costing its two ends; anchors (^ $ \b \B \< \> \` \')
- * likewise; and whether some part may match nothing (x? x* x{0,n} an empty alternative or
- * group). (x{100}){100} has 10200 nodes.
+ * likewise; whether some part may match nothing (x? x* x{0,n} an empty alternative or
+ * group); and whether such a part is repeated without bound ((x?)* (a|)+). (x{100}){100}
+ * has 10200 nodes.
  */
 void
 regex_measure(const char *re, struct regex_size *out)
