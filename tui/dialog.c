@@ -542,10 +542,9 @@ toosmall_draw(struct ui *ui)
 	free(l1);
 }
 
-/* Show an SSH question, closing what it replaces. */
-static void
-ssh_dialog_open(struct ui *ui, struct ssh_conn *c, bool passphrase, char *what,
-    unsigned attempt)
+/* Close the open modal if it holds memory (the form, the refusal, an SSH question). */
+void
+modal_close(struct ui *ui)
 {
 	if (ui->modal == MODAL_FORM)
 		form_close(ui);
@@ -553,6 +552,14 @@ ssh_dialog_open(struct ui *ui, struct ssh_conn *c, bool passphrase, char *what,
 		refusal_close(ui);
 	if (ui->modal == MODAL_SSH)
 		ssh_dialog_close(ui);
+}
+
+/* Show an SSH question, closing what it replaces. */
+static void
+ssh_dialog_open(struct ui *ui, struct ssh_conn *c, bool passphrase, char *what,
+    unsigned attempt)
+{
+	modal_close(ui);
 	ui->modal = MODAL_SSH;
 	ui->ssh.conn = c;
 	ui->ssh.passphrase = passphrase;

@@ -798,12 +798,7 @@ term_open(struct ui *ui)
 static void
 ui_free(struct ui *ui)
 {
-	if (ui->modal == MODAL_FORM)
-		form_close(ui);
-	if (ui->modal == MODAL_REFUSAL)
-		refusal_close(ui);
-	if (ui->modal == MODAL_SSH)
-		ssh_dialog_close(ui);
+	modal_close(ui);
 	if (engine_remote(ui->e) != NULL)
 		remote_set_cbs(engine_remote(ui->e), NULL);
 	for (size_t s = 0; s < ui->c->nsteps; s++) {

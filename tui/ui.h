@@ -301,6 +301,7 @@ void ssh_dialog_hostkey(void *data, struct ssh_conn *c, const struct ssh_hostkey
 void ssh_dialog_passphrase(void *data, struct ssh_conn *c, const char *key_file,
     unsigned attempt);
 void ssh_dialog_close(struct ui *ui);
+void modal_close(struct ui *ui);
 void ssh_dialog_draw(struct ui *ui);
 unsigned ssh_dialog_key(struct ui *ui, struct ui_key k);
 void help_draw(struct ui *ui);
