@@ -127,7 +127,10 @@ t_quit_asks() {
 ok "q while a step runs asks first; y cancels it and quits, restoring the terminal" t_quit_asks
 
 t_fail_hint() {
-	start 80 24 -- "${C[@]}" && wait_for "/9 done" && keys g z e t a Enter r y &&
+	# The start-up re-check of the done steps ends first, so its message cannot replace
+	# the failure's.
+	start 80 24 -- "${C[@]}" && wait_for "/9 done" && wait_for "re-checked" &&
+		keys g z e t a Enter r y &&
 		wait_for "zeta failed" && has "Hint: The disk is full." &&
 		has "Fix: Free some space and run it again." && has "! ERROR: disk full" &&
 		keys q && wait_for "[exit 0]"
