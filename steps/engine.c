@@ -853,19 +853,19 @@ add_blocker(struct blocker **out, size_t *n, enum blocker_kind kind, size_t inde
 
 /*
  * The verdict of an input's `verify: contract_code`, through the input eth_rpc_url (not
- * checked while that secret is not held: it is asked for when the step runs).
+ * checked while that secret is not held: it is asked for when the step runs): NULL when it
+ * does not block, else why.
  */
-static void
-verify_blocker(const struct engine *e, size_t i, const char *value, struct blocker **out,
-    size_t *n)
+static char *
+verify_blocker(const struct engine *e, size_t i, const char *value)
 {
 	int u = chain_input_index(e->chain, "eth_rpc_url");
 	enum value_source src;
 	const char *why;
-	char *url;
+	char *url, *say = NULL;
 
 	if (u < 0 || (url = value_of(e, (size_t)u, &src, 0)) == NULL)
-		return;
+		return NULL;
 	if (e->demo != NULL) {
 		char *mapped = demo_url(e->demo, url);
 
@@ -876,58 +876,91 @@ verify_blocker(const struct engine *e, size_t i, const char *value, struct block
 	case VERIFY_OK:
 		break;
 	case VERIFY_PENDING:
-		add_blocker(out, n, BLOCK_INPUT, i, xprintf("input %s: checking that the address "
-		    "holds a contract (eth_getCode)", e->chain->inputs[i].name));
+		say = xprintf("input %s: checking that the address holds a contract (eth_getCode)",
+		    e->chain->inputs[i].name);
 		break;
 	case VERIFY_FAILED:
-		add_blocker(out, n, BLOCK_INPUT, i, xprintf("input %s: %s", e->chain->inputs[i].name,
-		    why));
+		say = xprintf("input %s: %s", e->chain->inputs[i].name, why);
 		break;
 	}
 	secret_free(&url);
+	return say;
+}
+
+/* Is step s done (and not running again)? */
+static bool
+step_done(const struct engine *e, size_t s)
+{
+	const struct state_step *ss = engine_step_state(e, s);
+
+	return !running(e, s) && ss != NULL && ss->status == SAVED_DONE;
+}
+
+/*
+ * The unmet requirements of step s, each with why, into *out; with out NULL, only whether
+ * there is one (it stops at the first and builds no text). A required step's status is
+ * looked at one level down only: whether it is done does not depend on its own blockers.
+ */
+static size_t
+blockers(const struct engine *e, size_t s, struct blocker **out)
+{
+	const struct step *st = &e->chain->steps[s];
+	size_t n = 0;
+
+	for (size_t k = 0; k < st->nrequires; k++) {
+		size_t r = st->req[k];
+
+		if (step_done(e, r))
+			continue;
+		if (out == NULL)
+			return 1;
+		add_blocker(out, &n, BLOCK_STEP, r, xprintf("requires %s (%s), which is %s",
+		    e->chain->steps[r].id, e->chain->steps[r].title,
+		    step_status_name(engine_status(e, r))));
+	}
+	for (size_t k = 0; k < st->ninputs; k++) {
+		size_t i = st->inputs[k];
+		const struct input_def *d = &e->chain->inputs[i];
+		struct input_value iv;
+		char *why = NULL;
+		bool blocks;
+
+		if (d->secret && e->secrets[i] == NULL)
+			continue;
+		engine_input(e, i, &iv);
+		if (iv.verdict.ok && iv.value != NULL && verify_known(d->verify))
+			why = verify_blocker(e, i, iv.value);
+		else if (!iv.verdict.ok && out != NULL && iv.verdict.suggestion)
+			why = xprintf("input %s: %s (did you mean %s?)", d->name, iv.verdict.why,
+			    iv.verdict.suggestion);
+		else if (!iv.verdict.ok && out != NULL)
+			why = xprintf("input %s: %s", d->name, iv.verdict.why ? iv.verdict.why :
+			    "invalid");
+		blocks = why != NULL || !iv.verdict.ok;
+		input_value_clear(&iv);
+		if (blocks && out == NULL) {
+			free(why);
+			return 1;
+		}
+		if (why != NULL)
+			add_blocker(out, &n, BLOCK_INPUT, i, why);
+	}
+	if (step_needs_server(st) && !e->target_local && e->remote == NULL) {
+		if (out == NULL)
+			return 1;
+		add_blocker(out, &n, BLOCK_TARGET, 0, xstrdup("its commands run on the TDX server, "
+		    "and no server is configured (--target USER@HOST, or --target local to run them "
+		    "on this machine)"));
+	}
+	return n;
 }
 
 /* The unmet requirements of a step. Missing secrets are not blockers: they are asked for. */
 size_t
 engine_blockers(const struct engine *e, size_t s, struct blocker **out)
 {
-	const struct step *st = &e->chain->steps[s];
-	size_t n = 0;
-
 	*out = NULL;
-	for (size_t k = 0; k < st->nrequires; k++) {
-		size_t r = st->req[k];
-		enum step_status rs = engine_status(e, r);
-
-		if (rs != ST_DONE)
-			add_blocker(out, &n, BLOCK_STEP, r, xprintf("requires %s (%s), which is %s",
-			    e->chain->steps[r].id, e->chain->steps[r].title, step_status_name(rs)));
-	}
-	for (size_t k = 0; k < st->ninputs; k++) {
-		size_t i = st->inputs[k];
-		const struct input_def *d = &e->chain->inputs[i];
-		struct input_value iv;
-
-		if (d->secret && e->secrets[i] == NULL)
-			continue;
-		engine_input(e, i, &iv);
-		if (iv.verdict.ok && iv.value != NULL && verify_known(d->verify))
-			verify_blocker(e, i, iv.value, out, &n);
-		if (!iv.verdict.ok) {
-			if (iv.verdict.suggestion)
-				add_blocker(out, &n, BLOCK_INPUT, i, xprintf("input %s: %s (did you mean "
-				    "%s?)", d->name, iv.verdict.why, iv.verdict.suggestion));
-			else
-				add_blocker(out, &n, BLOCK_INPUT, i, xprintf("input %s: %s", d->name,
-				    iv.verdict.why ? iv.verdict.why : "invalid"));
-		}
-		input_value_clear(&iv);
-	}
-	if (step_needs_server(st) && !e->target_local && e->remote == NULL)
-		add_blocker(out, &n, BLOCK_TARGET, 0, xstrdup("its commands run on the TDX server, "
-		    "and no server is configured (--target USER@HOST, or --target local to run them on "
-		    "this machine)"));
-	return n;
+	return blockers(e, s, out);
 }
 
 void
@@ -963,8 +996,6 @@ enum step_status
 engine_status(const struct engine *e, size_t s)
 {
 	const struct state_step *ss;
-	struct blocker *b;
-	size_t n;
 
 	if (running(e, s))
 		return e->rt[s].in_check ? ST_CHECKING : ST_RUNNING;
@@ -981,9 +1012,7 @@ engine_status(const struct engine *e, size_t s)
 			break;
 		}
 	}
-	n = engine_blockers(e, s, &b);
-	blockers_free(&b, n);
-	return n ? ST_LOCKED : ST_READY;
+	return blockers(e, s, NULL) ? ST_LOCKED : ST_READY;
 }
 
 bool
