@@ -29,32 +29,19 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "chain-cache.h"
 #include "jsonpath.h"
 #include "util.h"
 
 #define CHAIN_FILE        "chain.yaml"
 #define MAX_FILE_SIZE     (1024 * 1024)   /* per file */
-#define MAX_DEPTH         16              /* collections inside collections */
-#define MAX_NODES         200000          /* per file */
+#define MAX_DEPTH         YNODE_MAX_DEPTH
+#define MAX_NODES         YNODE_MAX_NODES
 #define MAX_STEP_FILES    1000
 #define MAX_ERRORS        100             /* then one "too many errors" line */
 #define MAX_REGEX_TOTAL   200000          /* the same, summed over the whole chain */
 #define MAX_TIMEOUT       604800          /* a week, in seconds */
 #define QUOTE_LEN         48              /* user text echoed in a message */
-
-/* One YAML node with its position. A mapping's kids are key, value, key, value ... */
-enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
-struct ynode {
-	enum ykind kind;
-	int line, col;        /* 1-based start */
-	int endline;          /* 1-based line of the end mark */
-	char *s;              /* scalars: the value, NUL-terminated */
-	size_t len;
-	bool plain;           /* plain scalar: may be null */
-	bool literal;         /* literal block scalar (|): lines map 1:1 to the file */
-	struct ynode **kids;
-	size_t n, cap;
-};
 
 /* A key/value pair found in a mapping. */
 struct field {
@@ -85,6 +72,11 @@ struct loader {
 	bool inputs_ok;             /* inputs are known: check ${name} */
 	bool ids_ok;                /* every step file gave an id: check 'requires' */
 	size_t regex_total;         /* cost of the regexes compiled so far */
+
+	struct chain_cache *cache;  /* NULL: no cache */
+	bool checked;               /* the current file's regexes and JSON assertions passed
+	                               before (the cache says): they are not compiled now */
+	size_t unchecked;           /* problems found in regexes and JSON assertions so far */
 
 	struct pstep **ps;
 	size_t nps;
@@ -205,19 +197,6 @@ suggest_text(struct loader *ld, const struct suggest *sg)
 
 /* -------------------------------------------------------------------------------------- */
 /* Reading files into node trees. */
-
-/* Free a node tree. */
-static void
-ynode_free(struct ynode *n)
-{
-	if (n == NULL)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		ynode_free(n->kids[i]);
-	free(n->kids);
-	free(n->s);
-	free(n);
-}
 
 /* Describe what a node is, for "expected X, got Y". */
 static const char *
@@ -462,6 +441,40 @@ yparse(struct loader *ld, struct ynode **out)
 	}
 	*out = root;
 	return 0;
+}
+
+/*
+ * The current file's tree: the cache's when it holds this text, else parsed. A parsed tree
+ * that raised no problem is kept (*keep) to be offered to the cache when the file is decoded,
+ * by done_tree().
+ */
+static int
+read_tree(struct loader *ld, struct ynode **out, bool *keep)
+{
+	size_t nerr = ld->nerr;
+
+	*keep = false;
+	ld->checked = false;
+	if (ld->cache != NULL &&
+	    (*out = chain_cache_get(ld->cache, ld->text, ld->len, &ld->checked)) != NULL) {
+		ld->c->cached++;
+		return 0;
+	}
+	if (yparse(ld, out) != 0)
+		return -1;
+	*keep = ld->cache != NULL && ld->nerr == nerr && ld->nerr <= MAX_ERRORS;
+	return 0;
+}
+
+/* Done with the current file's tree: offer it to the cache (with whether its regexes and
+ * JSON assertions passed: no new such problem since unchecked), and free it. */
+static void
+done_tree(struct loader *ld, struct ynode *root, bool keep, size_t unchecked)
+{
+	if (keep)
+		chain_cache_put(ld->cache, ld->text, ld->len, root, ld->unchecked == unchecked);
+	ynode_free(root);
+	ld->checked = false;
 }
 
 /* Intern a file name for srcpos. */
@@ -732,19 +745,22 @@ valid_env_name(const char *s)
 	return true;
 }
 
-/* Compile a regex from n (field key); false if it is refused (reported). */
+/*
+ * Take the regex text of n (field key) into re, compiling it unless the cache says it compiles
+ * (then it is compiled when first used); false if it is refused (reported, re left empty).
+ */
 static bool
-compile_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
-    regex_t *re, int flags)
+load_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
+    struct chain_regex *re, int flags)
 {
 	const char *why;
 	char buf[256];
 	size_t cost;
-	int rc;
 
 	why = regex_refusal(text, &cost);
 	if (why != NULL) {
 		err_node(ld, n, "%s: %s", key, why);
+		ld->unchecked++;
 		return false;
 	}
 	if (ld->regex_total + cost > MAX_REGEX_TOTAL) {
@@ -753,10 +769,11 @@ compile_regex(struct loader *ld, const struct ynode *n, const char *key, const c
 		return false;
 	}
 	ld->regex_total += cost;
-	rc = regcomp(re, text, flags);
-	if (rc != 0) {
-		regerror(rc, re, buf, sizeof buf);
+	chain_regex_set(re, text, flags);
+	if (!ld->checked && chain_regex_compile(re, buf, sizeof buf) != 0) {
 		err_node(ld, n, "%s: bad regex '%s': %s", key, q(ld, text), buf);
+		ld->unchecked++;
+		chain_regex_free(re);
 		return false;
 	}
 	return true;
@@ -889,7 +906,7 @@ load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
 	}
 	in->pattern = ystr(ld, f[IK_PATTERN].val);
 	if (in->pattern != NULL &&
-	    !compile_regex(ld, f[IK_PATTERN].val, "pattern", in->pattern, &in->pattern_re,
+	    !load_regex(ld, f[IK_PATTERN].val, "pattern", in->pattern, &in->pattern_re,
 	    REG_EXTENDED | REG_NOSUB))
 		freep(&in->pattern);
 	in->verify = ystr(ld, f[IK_VERIFY].val);
@@ -917,8 +934,7 @@ input_clear(struct input_def *in)
 	free(in->label);
 	free(in->help);
 	free(in->def);
-	if (in->pattern != NULL)
-		regfree(&in->pattern_re);
+	chain_regex_free(&in->pattern_re);
 	free(in->pattern);
 	free(in->verify);
 	memset(in, 0, sizeof *in);
@@ -1211,12 +1227,14 @@ load_chain_file(struct loader *ld)
 {
 	struct ynode *root = NULL;
 	struct field f[CK__N];
+	size_t unchecked = ld->unchecked;
+	bool keep = false;
 	char *text;
 
 	ld->file = intern_file(ld, CHAIN_FILE);
 	if (load_text(ld, CHAIN_FILE, &text) != 0)
 		return;
-	if (yparse(ld, &root) != 0)
+	if (read_tree(ld, &root, &keep) != 0)
 		goto out;
 	if (root == NULL || ynull(root)) {
 		err_at(ld, ld->file, 1, 1, "chain.yaml is empty; it needs at least 'sections'");
@@ -1242,7 +1260,7 @@ load_chain_file(struct loader *ld)
 	} else if (ynull(f[CK_INPUTS].val))
 		ld->inputs_ok = true;   /* a chain without inputs */
 out:
-	ynode_free(root);
+	done_tree(ld, root, keep, unchecked);
 	unload_text(ld, &text);
 }
 
@@ -1377,10 +1395,10 @@ static void
 check_regex_refs(struct loader *ld, const struct ynode *n, const char *key, const char *text)
 {
 	char *blank = refs_blanked(text, "x");
-	regex_t re;
+	struct chain_regex re = {0};
 
-	if (compile_regex(ld, n, key, blank, &re, REG_EXTENDED | REG_NEWLINE))
-		regfree(&re);
+	if (load_regex(ld, n, key, blank, &re, REG_EXTENDED | REG_NEWLINE))
+		chain_regex_free(&re);
 	free(blank);
 }
 
@@ -1491,12 +1509,17 @@ static void
 check_assertions(struct loader *ld, const struct ynode *list, char **json, size_t n)
 {
 	for (size_t i = 0; i < n && list != NULL && list->kind == Y_SEQ; i++) {
-		char *blank = refs_blanked(json[i], "0"), *cause = NULL;
+		char *blank, *cause = NULL;
 		size_t col = 0;
 
-		if (jsonpath_check(blank, &col, &cause) != 0)
+		if (ld->checked)
+			return;
+		blank = refs_blanked(json[i], "0");
+		if (jsonpath_check(blank, &col, &cause) != 0) {
 			err_node(ld, list->kids[i], "bad JSON assertion '%s': %s", q(ld, json[i]),
 			    cause ? cause : "malformed");
+			ld->unchecked++;
+		}
 		free(cause);
 		free(blank);
 	}
@@ -1734,19 +1757,19 @@ load_captures(struct loader *ld, struct step *st, const struct ynode *list)
 			 * added to st->inputs, so it neither gates the step nor makes it stale. */
 		}
 		if (regex != NULL) {
-			if (!compile_regex(ld, f[PK_REGEX].val, "regex", regex, &cp->re,
+			if (!load_regex(ld, f[PK_REGEX].val, "regex", regex, &cp->re,
 			    REG_EXTENDED | REG_NEWLINE))
 				freep(&regex);
-			else if (cp->re.re_nsub < 1) {
+			else if (!ld->checked && chain_regex(&cp->re)->re_nsub < 1) {
 				err_node(ld, f[PK_REGEX].val, "capture regex '%s' has no group; put "
 				    "( ) around the value to capture", q(ld, regex));
-				regfree(&cp->re);
+				ld->unchecked++;
+				chain_regex_free(&cp->re);
 				freep(&regex);
 			}
 		}
 		if (name == NULL || regex == NULL) {
-			if (regex != NULL)
-				regfree(&cp->re);
+			chain_regex_free(&cp->re);
 			free(name);
 			free(regex);
 			continue;
@@ -1780,11 +1803,10 @@ load_hints(struct loader *ld, struct step *st, const struct ynode *list)
 		h->say = ystr_req(ld, item, &f[HK_SAY], "hint", "say");
 		h->fix = ystr(ld, f[HK_FIX].val);
 		if (h->match != NULL &&
-		    !compile_regex(ld, f[HK_MATCH].val, "match", h->match, &h->re, REG_EXTENDED))
+		    !load_regex(ld, f[HK_MATCH].val, "match", h->match, &h->re, REG_EXTENDED))
 			freep(&h->match);
 		if (h->match == NULL || h->say == NULL) {
-			if (h->match != NULL)
-				regfree(&h->re);
+			chain_regex_free(&h->re);
 			free(h->match);
 			free(h->say);
 			free(h->fix);
@@ -1981,6 +2003,8 @@ load_step_file(struct loader *ld, const char *rel)
 {
 	struct ynode *root = NULL;
 	struct pstep *ps;
+	size_t unchecked = ld->unchecked;
+	bool keep = false;
 	char *text;
 
 	ld->file = intern_file(ld, rel);
@@ -1988,7 +2012,7 @@ load_step_file(struct loader *ld, const char *rel)
 		ld->ids_ok = false;
 		return;
 	}
-	if (yparse(ld, &root) != 0) {
+	if (read_tree(ld, &root, &keep) != 0) {
 		ld->ids_ok = false;
 		goto out;
 	}
@@ -2013,7 +2037,7 @@ load_step_file(struct loader *ld, const char *rel)
 	ld->ps = xreallocarray(ld->ps, ld->nps + 1, sizeof *ld->ps);
 	ld->ps[ld->nps++] = ps;
 out:
-	ynode_free(root);
+	done_tree(ld, root, keep, unchecked);
 	unload_text(ld, &text);
 }
 
@@ -2203,9 +2227,9 @@ link_steps(struct loader *ld)
 	free(reqpos);
 }
 
-/* Load and check the chain in dir. */
+/* Load and check the chain in dir (through the cache file, if one is given). */
 int
-chain_load(const char *dir, struct chain **out, char **cause)
+chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
 {
 	struct loader ld;
 	struct strvec files = {0};
@@ -2216,6 +2240,8 @@ chain_load(const char *dir, struct chain **out, char **cause)
 	c = ld.c = xcalloc(1, sizeof *c);
 	c->dir = xstrdup(dir);
 	ld.ids_ok = true;
+	if (cache != NULL)
+		ld.cache = chain_cache_open(cache);
 
 	load_chain_file(&ld);
 	if (list_step_files(&ld, &files) != 0)
@@ -2231,6 +2257,7 @@ chain_load(const char *dir, struct chain **out, char **cause)
 	sv_free(&files);
 	link_steps(&ld);
 	free(ld.lines);
+	chain_cache_close(&ld.cache);
 
 	if (ld.nerr > 0) {
 		if (cause != NULL) {

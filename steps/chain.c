@@ -7,6 +7,7 @@
 
 #include "chain.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,10 +239,55 @@ commands_free(struct command *cmds, size_t n)
 	free(cmds);
 }
 
-/*
- * Free one step. A regex is compiled exactly when its text is not NULL (the loader keeps the
- * text only after regcomp succeeded).
- */
+struct chain_regex_c {
+	bool tried;
+	int rc;                     /* regcomp's answer */
+	regex_t re;
+};
+
+void
+chain_regex_set(struct chain_regex *r, const char *text, int flags)
+{
+	r->text = text;
+	r->flags = flags;
+	r->c = xcalloc(1, sizeof *r->c);
+}
+
+int
+chain_regex_compile(const struct chain_regex *r, char *why, size_t whylen)
+{
+	struct chain_regex_c *c = r->c;
+
+	if (r->text == NULL || c == NULL) {
+		if (whylen > 0)
+			snprintf(why, whylen, "no regex");
+		return REG_BADPAT;
+	}
+	if (!c->tried) {
+		c->tried = true;
+		c->rc = regcomp(&c->re, r->text, r->flags);
+	}
+	if (c->rc != 0 && whylen > 0)
+		regerror(c->rc, &c->re, why, whylen);
+	return c->rc;
+}
+
+const regex_t *
+chain_regex(const struct chain_regex *r)
+{
+	return chain_regex_compile(r, NULL, 0) == 0 ? &r->c->re : NULL;
+}
+
+void
+chain_regex_free(struct chain_regex *r)
+{
+	if (r->c != NULL && r->c->tried && r->c->rc == 0)
+		regfree(&r->c->re);
+	free(r->c);
+	memset(r, 0, sizeof *r);
+}
+
+/* Free one step. */
 static void
 step_clear(struct step *st)
 {
@@ -261,14 +307,12 @@ step_clear(struct step *st)
 	commands_free(st->action, st->naction);
 	for (size_t i = 0; i < st->ncaptures; i++) {
 		free(st->captures[i].name);
-		if (st->captures[i].regex != NULL)
-			regfree(&st->captures[i].re);
+		chain_regex_free(&st->captures[i].re);
 		free(st->captures[i].regex);
 	}
 	free(st->captures);
 	for (size_t i = 0; i < st->nhints; i++) {
-		if (st->hints[i].match != NULL)
-			regfree(&st->hints[i].re);
+		chain_regex_free(&st->hints[i].re);
 		free(st->hints[i].match);
 		free(st->hints[i].say);
 		free(st->hints[i].fix);
@@ -300,8 +344,7 @@ chain_free(struct chain **chainp)
 		free(in->label);
 		free(in->help);
 		free(in->def);
-		if (in->pattern != NULL)
-			regfree(&in->pattern_re);
+		chain_regex_free(&in->pattern_re);
 		free(in->pattern);
 		free(in->verify);
 	}

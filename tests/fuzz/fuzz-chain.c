@@ -130,7 +130,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		write_all(chain_path, fixed_chain, sizeof fixed_chain - 1);
 		write_all(step_path, data, size);
 	}
-	if (chain_load(dir, &c, &cause) == 0) {
+	if (chain_load(dir, NULL, &c, &cause) == 0) {
 		if (c == NULL || cause != NULL)
 			abort();
 		/* Exercise the look-ups on what loaded. */

@@ -85,7 +85,7 @@ load_fail(const char *dir)
 	struct chain *c = NULL;
 	char *cause = NULL;
 
-	assert_int_equal(chain_load(dir, &c, &cause), -1);
+	assert_int_equal(chain_load(dir, NULL, &c, &cause), -1);
 	assert_null(c);
 	assert_non_null(cause);
 	return cause;
@@ -98,7 +98,7 @@ load_ok(const char *dir)
 	struct chain *c = NULL;
 	char *cause = NULL;
 
-	if (chain_load(dir, &c, &cause) != 0) {
+	if (chain_load(dir, NULL, &c, &cause) != 0) {
 		print_error("unexpected failure loading %s:\n%s\n", dir, cause ? cause : "(null)");
 		free(cause);
 		fail();
@@ -258,8 +258,8 @@ test_good_chain(void **state)
 	assert_int_equal(c->inputs[i].scope, SCOPE_LOCAL);
 	assert_int_equal(c->inputs[i].type, IT_SECRET);
 	assert_string_equal(c->inputs[i].pattern, "^0x[0-9a-f]{4}$");
-	assert_int_equal(regexec(&c->inputs[i].pattern_re, "0xab12", 0, NULL, 0), 0);
-	assert_int_not_equal(regexec(&c->inputs[i].pattern_re, "0xab123", 0, NULL, 0), 0);
+	assert_int_equal(regexec(chain_regex(&c->inputs[i].pattern_re), "0xab12", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(chain_regex(&c->inputs[i].pattern_re), "0xab123", 0, NULL, 0), 0);
 	assert_string_equal(c->inputs[i].pos.file, "chain.yaml");
 	assert_int_equal(c->inputs[i].pos.line, 24);
 	assert_int_equal(c->inputs[i].pos.col, 5);
@@ -334,15 +334,15 @@ test_good_chain(void **state)
 	assert_string_equal(dep->action[1].stdin_text, "${token}");
 	assert_int_equal(dep->ncaptures, 1);
 	assert_string_equal(dep->captures[0].name, "contract");
-	assert_int_equal(regexec(&dep->captures[0].re,
+	assert_int_equal(regexec(chain_regex(&dep->captures[0].re),
 	    "xx deployed to: 0x00000000000000000000000000000000000000aB yy", 2, m, 0), 0);
 	assert_int_equal(m[1].rm_eo - m[1].rm_so, 42);
 	assert_int_equal(dep->nhints, 2);
 	assert_string_equal(dep->hints[0].say, "The user cannot do this.");
 	assert_string_equal(dep->hints[0].fix, "Add it to the group.");
 	assert_null(dep->hints[1].fix);
-	assert_int_equal(regexec(&dep->hints[0].re, "open: permission denied", 0, NULL, 0), 0);
-	assert_int_not_equal(regexec(&dep->hints[1].re, "no Error: here", 0, NULL, 0), 0);
+	assert_int_equal(regexec(chain_regex(&dep->hints[0].re), "open: permission denied", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(chain_regex(&dep->hints[1].re), "no Error: here", 0, NULL, 0), 0);
 	assert_string_equal(dep->hints[1].pos.file, "10-deploy.yaml");
 	assert_int_equal(dep->hints[1].pos.line, 31);
 
@@ -430,12 +430,12 @@ test_real_chain(void **state)
 	in = &c->inputs[chain_input_index(c, "private_key")];
 	assert_true(in->secret);
 	assert_int_equal(in->scope, SCOPE_LOCAL);
-	assert_int_equal(regexec(&in->pattern_re,
+	assert_int_equal(regexec(chain_regex(&in->pattern_re),
 	    "0x0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef", 0, NULL, 0), 0);
-	assert_int_not_equal(regexec(&in->pattern_re, "0x1234", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(chain_regex(&in->pattern_re), "0x1234", 0, NULL, 0), 0);
 	in = &c->inputs[chain_input_index(c, "intel_api_key")];
 	assert_true(in->secret);
-	assert_int_equal(regexec(&in->pattern_re, "0123456789abcdef0123456789abcdef", 0, NULL,
+	assert_int_equal(regexec(chain_regex(&in->pattern_re), "0123456789abcdef0123456789abcdef", 0, NULL,
 	    0), 0);
 	in = &c->inputs[chain_input_index(c, "kms_contract_address")];
 	assert_int_equal(in->type, IT_ETH_ADDRESS);
@@ -476,7 +476,7 @@ test_real_chain(void **state)
 	for (size_t k = 0; k < st->ncheck; k++)
 		assert_int_equal(st->check[k].on, PLACE_SERVER);
 	for (size_t k = 0; k < st->nhints; k++) {
-		if (regexec(&st->hints[k].re, "sudo: a password is required", 0, NULL, 0) == 0)
+		if (regexec(chain_regex(&st->hints[k].re), "sudo: a password is required", 0, NULL, 0) == 0)
 			i = -2;
 	}
 	assert_int_equal(i, -2);
@@ -1331,7 +1331,7 @@ test_minimal(void **state)
 	chain_free(&c);
 
 	put(state, "t.yaml", "id: t\n");
-	assert_int_equal(chain_load(*state, &c, NULL), -1);
+	assert_int_equal(chain_load(*state, NULL, &c, NULL), -1);
 	assert_null(c);
 }
 

@@ -1,0 +1,71 @@
+/*
+ * chain-cache.h: the chain loader's node trees, and the file that remembers them between
+ * runs (steps/chain-cache.c).
+ *
+ * libyaml parses the 27 step files of the shipped chain in about 6 ms, and checking their
+ * 250 regexes with regcomp takes as long again: most of the wizard's start. The cache keeps,
+ * for each file's exact text, the tree libyaml made of it and whether its regexes and JSON
+ * assertions passed. A file whose text is in the cache is not parsed again, and when its
+ * checks passed before, its regexes are compiled when first used (struct chain_regex) rather
+ * than at load. Everything else the loader checks (fields, references, requires, secrets) is
+ * checked every time, from the tree, with the same messages and positions.
+ *
+ * The file is rebuilt whenever a load parsed something; it is keyed by the versions of the
+ * wizard, libyaml and glibc and by the locale's character set, and any file that does not
+ * hold exactly what the writer wrote (truncated, foreign, corrupt) counts as empty.
+ */
+#ifndef DW_CHAIN_CACHE_H
+#define DW_CHAIN_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* One YAML node with its position. A mapping's kids are key, value, key, value ... */
+enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
+struct ynode {
+	enum ykind kind;
+	int line, col;        /* 1-based start */
+	int endline;          /* 1-based line of the end mark */
+	char *s;              /* scalars: the value, NUL-terminated (NULL for collections) */
+	size_t len;
+	bool plain;           /* plain scalar: may be null */
+	bool literal;         /* literal block scalar (|): lines map 1:1 to the file */
+	struct ynode **kids;
+	size_t n, cap;
+	bool arena;           /* a tree from the cache: this root's one block holds it all */
+};
+void ynode_free(struct ynode *n);
+
+#define YNODE_MAX_DEPTH  16        /* collections inside collections */
+#define YNODE_MAX_NODES  200000    /* per file */
+
+struct chain_cache;
+
+/* Open the cache file at path: never NULL (a missing or unusable file is an empty cache). */
+struct chain_cache *chain_cache_open(const char *path);
+/* The same over bytes in memory (no file is written back): for tests and the fuzzer. */
+struct chain_cache *chain_cache_from(const void *buf, size_t len);
+
+/*
+ * The tree of a file whose text is text[0..len), or NULL when the cache does not hold it;
+ * *checked tells whether its regexes and JSON assertions passed when it was put. The tree's
+ * strings are the cache's: free it (ynode_free) before chain_cache_close.
+ */
+struct ynode *chain_cache_get(struct chain_cache *cc, const char *text, size_t len,
+    bool *checked);
+/* Remember the tree of text (a copy is kept); replaces what the cache held for it. */
+void chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
+    const struct ynode *root, bool checked);
+/* How many files the cache answered (get found them). */
+size_t chain_cache_hits(const struct chain_cache *cc);
+/*
+ * Close: when a put changed something, the file is written again (atomically, 0600) with
+ * the entries this run used; entries not used are dropped. Failing to write is not an error
+ * of the load: the next run parses again.
+ */
+void chain_cache_close(struct chain_cache **ccp);
+
+/* The cache file for the chain in dir: cache_dir/chain-HASH.cache (HASH: of dir's path). */
+char *chain_cache_path(const char *cache_dir, const char *dir);
+
+#endif

@@ -1,0 +1,483 @@
+/*
+ * chain-cache.c: the file that remembers the loader's node trees between runs (the why and
+ * the rules are in chain-cache.h).
+ *
+ * The file, every integer a little-endian u32:
+ *   "DWCHAIN\n" key-length key            key: what the trees and checks depend on
+ *   count, then count entries:
+ *     text-length text checked(u8) nodes tree-length tree
+ * A tree is its nodes in preorder, each
+ *   tag(u8: kind | plain << 2 | literal << 3) line col endline, then
+ *   a scalar: length, bytes, NUL;  a list or mapping: the number of kids.
+ * Entries are matched on the whole text (memcmp), so no hash can collide. A tree is decoded
+ * only when asked for, into one allocation whose scalars point into the file's bytes, and
+ * everything the loader relies on is checked while decoding: bounds, depth, node count,
+ * kinds, scalar keys, an even number of mapping kids, no NUL in a scalar, positions inside
+ * the text. A tree that fails is a miss, and the file is rewritten.
+ */
+#include "config.h"
+
+#include "chain-cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnu/libc-version.h>
+#include <langinfo.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "util.h"
+
+#define CACHE_MAGIC     "DWCHAIN\n"
+#define CACHE_FORMAT    2
+#define CACHE_MAX_SIZE  (64 * 1024 * 1024)
+#define CACHE_MAX_FILES 1001                    /* the loader reads at most 1000 + chain.yaml */
+
+struct entry {
+	const char *text;          /* into the file's bytes, or own */
+	size_t tlen;
+	unsigned char *tree;
+	size_t trlen;
+	uint32_t nodes;
+	bool checked;
+	bool used;                 /* get or put this run: kept when the file is written */
+	char *own;                 /* a put's text and tree, one allocation */
+};
+
+struct chain_cache {
+	char *path;                /* NULL: in memory only */
+	char *buf;                 /* the file's bytes */
+	struct entry *e;
+	size_t n;
+	size_t hits;
+	bool dirty;
+};
+
+void
+ynode_free(struct ynode *n)
+{
+	if (n == NULL)
+		return;
+	if (n->arena) {            /* a decoded tree: one block */
+		free(n);
+		return;
+	}
+	for (size_t i = 0; i < n->n; i++)
+		ynode_free(n->kids[i]);
+	free(n->kids);
+	free(n->s);
+	free(n);
+}
+
+/* What a tree's meaning depends on besides the text: a different key is an empty cache. */
+static const char *
+cache_key(void)
+{
+	static char key[256];
+
+	if (key[0] == '\0')
+		snprintf(key, sizeof key, "format %d; dstack-wizard %s; libyaml %s; glibc %s; %s",
+		    CACHE_FORMAT, PACKAGE_VERSION, yaml_get_version_string(),
+		    gnu_get_libc_version(), nl_langinfo(CODESET));
+	return key;
+}
+
+/* -------------------------------------------------------------------------------------- */
+/* Reading. */
+
+struct rd {
+	unsigned char *p, *end;
+	bool bad;
+};
+
+static uint32_t
+rd_u32(struct rd *r)
+{
+	uint32_t v;
+
+	if (r->bad || r->end - r->p < 4) {
+		r->bad = true;
+		return 0;
+	}
+	v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 |
+	    (uint32_t)r->p[3] << 24;
+	r->p += 4;
+	return v;
+}
+
+/* n bytes, or NULL (and r bad) if there are fewer. */
+static unsigned char *
+rd_bytes(struct rd *r, size_t n)
+{
+	unsigned char *at = r->p;
+
+	if (r->bad || (size_t)(r->end - r->p) < n) {
+		r->bad = true;
+		return NULL;
+	}
+	r->p += n;
+	return at;
+}
+
+/* A line or column: 1 .. max. */
+static int
+rd_pos(struct rd *r, uint32_t max)
+{
+	uint32_t v = rd_u32(r);
+
+	if (v < 1 || v > max)
+		r->bad = true;
+	return (int)v;
+}
+
+/* Decoding one tree: the text's line count bounds the positions; nodes and kid pointers come
+ * from one block, sized by the entry's node count. */
+struct dec {
+	struct rd r;
+	uint32_t lines;            /* lines in the text, + 1 for an end mark past the last */
+	struct ynode *pool;
+	size_t used, total;
+	struct ynode **kids;
+	size_t kused;              /* kid slots: total - 1 (every node but the root is a kid) */
+};
+
+static struct ynode *
+dec_node(struct dec *d, int depth)
+{
+	struct rd *r = &d->r;
+	const unsigned char *tag = rd_bytes(r, 1);
+	struct ynode *n;
+	uint32_t count;
+
+	if (tag == NULL || (*tag & 3) > Y_MAP || (*tag & ~0xfu) != 0 ||
+	    ((*tag & 3) != Y_SCALAR && (*tag & 0xc) != 0) || d->used == d->total) {
+		r->bad = true;
+		return NULL;
+	}
+	n = &d->pool[d->used++];
+	n->kind = (enum ykind)(*tag & 3);
+	n->plain = (*tag & 4) != 0;
+	n->literal = (*tag & 8) != 0;
+	n->line = rd_pos(r, d->lines);
+	n->col = rd_pos(r, UINT32_MAX >> 1);
+	n->endline = rd_pos(r, d->lines);
+	count = rd_u32(r);
+	if (r->bad || n->endline < n->line) {
+		r->bad = true;
+		return NULL;
+	}
+	if (n->kind == Y_SCALAR) {
+		unsigned char *s = count < UINT32_MAX ? rd_bytes(r, (size_t)count + 1) : NULL;
+
+		if (s == NULL || s[count] != '\0' || memchr(s, '\0', count) != NULL) {
+			r->bad = true;
+			return NULL;
+		}
+		n->s = (char *)s;
+		n->len = count;
+		return n;
+	}
+	if (depth >= YNODE_MAX_DEPTH || count > d->total - 1 - d->kused ||
+	    (n->kind == Y_MAP && count % 2 != 0)) {
+		r->bad = true;
+		return NULL;
+	}
+	n->kids = count > 0 ? &d->kids[d->kused] : NULL;
+	n->cap = count;
+	d->kused += count;
+	while (n->n < count) {
+		struct ynode *k = dec_node(d, depth + 1);
+
+		if (k == NULL)
+			return NULL;
+		n->kids[n->n++] = k;
+		if (n->kind == Y_MAP && n->n % 2 == 1 && k->kind != Y_SCALAR) {
+			r->bad = true;
+			return NULL;
+		}
+	}
+	return n;
+}
+
+/* Decode entry e's tree; NULL if it is not a whole, well-formed tree. */
+static struct ynode *
+decode(const struct entry *e)
+{
+	struct dec d = { .r = { e->tree, e->tree + e->trlen, false }, .lines = 2 };
+	struct ynode *root;
+
+	if (e->nodes == 0 || e->nodes > YNODE_MAX_NODES || e->trlen / 18 < e->nodes)
+		return NULL;      /* a node takes at least 18 bytes */
+	for (size_t i = 0; i < e->tlen; i++)
+		d.lines += e->text[i] == '\n';
+	d.total = e->nodes;
+	d.pool = xcalloc(1, d.total * (sizeof *d.pool + sizeof *d.kids));
+	d.kids = (struct ynode **)(void *)(d.pool + d.total);
+	root = dec_node(&d, 0);
+	if (root == NULL || d.r.p != d.r.end || d.used != d.total) {
+		free(d.pool);
+		return NULL;
+	}
+	root->arena = true;
+	return root;
+}
+
+/* Parse the file's bytes into entries (trees are decoded later); false if unusable. */
+static bool
+parse(struct chain_cache *cc, char *buf, size_t len)
+{
+	struct rd r = { (unsigned char *)buf, (unsigned char *)buf + len, false };
+	const char *key = cache_key();
+	const unsigned char *got;
+	uint32_t klen, count;
+
+	got = rd_bytes(&r, strlen(CACHE_MAGIC));
+	if (got == NULL || memcmp(got, CACHE_MAGIC, strlen(CACHE_MAGIC)) != 0)
+		return false;
+	klen = rd_u32(&r);
+	got = rd_bytes(&r, klen);
+	if (got == NULL || klen != strlen(key) || memcmp(got, key, klen) != 0)
+		return false;
+	count = rd_u32(&r);
+	if (r.bad || count > CACHE_MAX_FILES)
+		return false;
+	cc->e = xcalloc(count ? count : 1, sizeof *cc->e);
+	for (uint32_t i = 0; i < count; i++) {
+		struct entry *e = &cc->e[i];
+		const unsigned char *checked;
+
+		e->tlen = rd_u32(&r);
+		e->text = (const char *)rd_bytes(&r, e->tlen);
+		checked = rd_bytes(&r, 1);
+		e->nodes = rd_u32(&r);
+		e->trlen = rd_u32(&r);
+		e->tree = rd_bytes(&r, e->trlen);
+		if (r.bad || *checked > 1)
+			return false;
+		e->checked = *checked == 1;
+		cc->n++;
+	}
+	return r.p == r.end;
+}
+
+struct chain_cache *
+chain_cache_from(const void *buf, size_t len)
+{
+	struct chain_cache *cc = xcalloc(1, sizeof *cc);
+
+	cc->buf = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(cc->buf, buf, len);
+	if (!parse(cc, cc->buf, len)) {
+		free(cc->e);
+		cc->e = NULL;
+		cc->n = 0;
+		cc->dirty = true;      /* whatever is there is rewritten */
+	}
+	return cc;
+}
+
+struct chain_cache *
+chain_cache_open(const char *path)
+{
+	struct chain_cache *cc;
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (read_file(path, CACHE_MAX_SIZE, &buf, &len, NULL) != 0)
+		len = 0;
+	cc = chain_cache_from(buf, len);
+	free(buf);
+	cc->path = xstrdup(path);
+	return cc;
+}
+
+struct ynode *
+chain_cache_get(struct chain_cache *cc, const char *text, size_t len, bool *checked)
+{
+	for (size_t i = 0; i < cc->n; i++) {
+		struct entry *e = &cc->e[i];
+		struct ynode *root;
+
+		if (e->tlen != len || memcmp(e->text, text, len) != 0)
+			continue;
+		root = decode(e);
+		if (root == NULL) {
+			cc->dirty = true;
+			return NULL;
+		}
+		e->used = true;
+		cc->hits++;
+		*checked = e->checked;
+		return root;
+	}
+	return NULL;
+}
+
+size_t
+chain_cache_hits(const struct chain_cache *cc)
+{
+	return cc->hits;
+}
+
+/* -------------------------------------------------------------------------------------- */
+/* Writing. */
+
+static void
+put_u32(struct strbuf *sb, size_t v)
+{
+	char b[4] = { (char)(v & 0xff), (char)(v >> 8 & 0xff), (char)(v >> 16 & 0xff),
+		(char)(v >> 24 & 0xff) };
+
+	sb_add(sb, b, 4);
+}
+
+/* Encode n and its kids; the number of nodes written. */
+static size_t
+enc_node(struct strbuf *sb, const struct ynode *n)
+{
+	size_t count = 1;
+
+
+	sb_addc(sb, (char)(n->kind | (n->plain ? 4 : 0) | (n->literal ? 8 : 0)));
+	put_u32(sb, (size_t)n->line);
+	put_u32(sb, (size_t)n->col);
+	put_u32(sb, (size_t)n->endline);
+	if (n->kind == Y_SCALAR) {
+		put_u32(sb, n->len);
+		sb_add(sb, n->s, n->len);
+		sb_addc(sb, '\0');
+		return count;
+	}
+	put_u32(sb, n->n);
+	for (size_t i = 0; i < n->n; i++)
+		count += enc_node(sb, n->kids[i]);
+	return count;
+}
+
+void
+chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
+    const struct ynode *root, bool checked)
+{
+	struct strbuf sb = {0};
+	struct entry *e = NULL;
+	size_t trlen, nodes;
+
+	if (len > UINT32_MAX || root == NULL)
+		return;
+	for (size_t i = 0; i < cc->n && e == NULL; i++)
+		if (cc->e[i].tlen == len && memcmp(cc->e[i].text, text, len) == 0)
+			e = &cc->e[i];
+	if (e == NULL) {
+		if (cc->n >= CACHE_MAX_FILES)
+			return;
+		cc->e = xreallocarray(cc->e, cc->n + 1, sizeof *cc->e);
+		e = &cc->e[cc->n++];
+	} else
+		free(e->own);
+	memset(e, 0, sizeof *e);
+	sb_add(&sb, text, len);
+	nodes = enc_node(&sb, root);
+	trlen = sb.len - len;
+	e->own = sb_detach(&sb);
+	e->text = e->own;
+	e->tlen = len;
+	e->tree = (unsigned char *)e->own + len;
+	e->trlen = trlen;
+	e->nodes = (uint32_t)nodes;
+	e->checked = checked;
+	e->used = true;
+	cc->dirty = true;
+}
+
+/* Write the used entries to cc->path (temp file, rename); quietly gives up on failure. */
+static void
+save(struct chain_cache *cc)
+{
+	struct strbuf sb = {0};
+	const char *key = cache_key();
+	char *tmp, *slash;
+	size_t count = 0, off = 0;
+	int fd;
+
+	sb_adds(&sb, CACHE_MAGIC);
+	put_u32(&sb, strlen(key));
+	sb_adds(&sb, key);
+	for (size_t i = 0; i < cc->n; i++)
+		count += cc->e[i].used;
+	put_u32(&sb, count);
+	for (size_t i = 0; i < cc->n; i++) {
+		const struct entry *e = &cc->e[i];
+
+		if (!e->used)
+			continue;
+		put_u32(&sb, e->tlen);
+		sb_add(&sb, e->text, e->tlen);
+		sb_addc(&sb, e->checked ? 1 : 0);
+		put_u32(&sb, e->nodes);
+		put_u32(&sb, e->trlen);
+		sb_add(&sb, (const char *)e->tree, e->trlen);
+	}
+	slash = strrchr(cc->path, '/');
+	if (slash != NULL && slash != cc->path) {
+		char *dir = xstrndup(cc->path, (size_t)(slash - cc->path));
+
+		(void)mkdir_p(dir, 0700, NULL);
+		free(dir);
+	}
+	tmp = xprintf("%s.tmp-%ld", cc->path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		while (off < sb.len) {
+			ssize_t w = write(fd, sb.s + off, sb.len - off);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				break;
+			off += (size_t)w;
+		}
+		if (close(fd) != 0 || off != sb.len || rename(tmp, cc->path) != 0)
+			unlink(tmp);
+	}
+	free(tmp);
+	sb_free(&sb);
+}
+
+void
+chain_cache_close(struct chain_cache **ccp)
+{
+	struct chain_cache *cc = *ccp;
+
+	if (cc == NULL)
+		return;
+	*ccp = NULL;
+	if (cc->dirty && cc->path != NULL)
+		save(cc);
+	for (size_t i = 0; i < cc->n; i++)
+		free(cc->e[i].own);
+	free(cc->e);
+	free(cc->buf);
+	free(cc->path);
+	free(cc);
+}
+
+char *
+chain_cache_path(const char *cache_dir, const char *dir)
+{
+	uint64_t h = 0xcbf29ce484222325u;   /* FNV-1a: a name, not a check */
+	char *abs = NULL, cwd[4096];
+
+	if (dir[0] != '/' && getcwd(cwd, sizeof cwd) != NULL)
+		dir = abs = xprintf("%s/%s", cwd, dir);
+	for (const char *p = dir; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 0x100000001b3u;
+	}
+	free(abs);
+	return xprintf("%s/chain-%016llx.cache", cache_dir, (unsigned long long)h);
+}
