@@ -62,8 +62,10 @@ struct loader {
 	size_t nerr;
 
 	const char *file;           /* current file (interned) */
-	const char *text;           /* current file's text */
+	const char *text;           /* current file's text (in buf) */
 	size_t len;
+	char *buf;                  /* the buffer files are read into */
+	size_t bufcap;
 	size_t *lines;              /* offsets of line starts, built on demand */
 	size_t nlines;
 	size_t nodes;               /* nodes made for the current file */
@@ -488,9 +490,12 @@ intern_file(struct loader *ld, const char *rel)
 	return c->files[c->nfiles++];
 }
 
-/* Read dir/rel as the current file; -1 (reported) if it cannot be read. */
+/*
+ * Read dir/rel as the current file (into the loader's one buffer, reused from file to file);
+ * -1 (reported) if it cannot be read.
+ */
 static int
-load_text(struct loader *ld, const char *rel, char **textp)
+load_text(struct loader *ld, const char *rel)
 {
 	char *path = xprintf("%s/%s", ld->c->dir, rel), *buf;
 	struct stat sb;
@@ -498,7 +503,6 @@ load_text(struct loader *ld, const char *rel, char **textp)
 	ssize_t r;
 	int fd;
 
-	*textp = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	free(path);
 	if (fd < 0) {
@@ -515,14 +519,18 @@ load_text(struct loader *ld, const char *rel, char **textp)
 		close(fd);
 		return -1;
 	}
-	buf = xmalloc((size_t)sb.st_size + 2);
+	if ((size_t)sb.st_size + 2 > ld->bufcap) {
+		free(ld->buf);
+		ld->bufcap = (size_t)sb.st_size + 2 > 65536 ? (size_t)sb.st_size + 2 : 65536;
+		ld->buf = xmalloc(ld->bufcap);
+	}
+	buf = ld->buf;
 	for (;;) {
 		r = read(fd, buf + got, (size_t)sb.st_size + 1 - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
 			err_at(ld, ld->file, 1, 1, "cannot read %s: %s", rel, strerror(errno));
-			free(buf);
 			close(fd);
 			return -1;
 		}
@@ -531,7 +539,6 @@ load_text(struct loader *ld, const char *rel, char **textp)
 		got += (size_t)r;
 		if (got > (size_t)sb.st_size) {
 			err_at(ld, ld->file, 1, 1, "%s changed while it was read", rel);
-			free(buf);
 			close(fd);
 			return -1;
 		}
@@ -543,16 +550,13 @@ load_text(struct loader *ld, const char *rel, char **textp)
 	free(ld->lines);
 	ld->lines = NULL;
 	ld->nlines = 0;
-	*textp = buf;
 	return 0;
 }
 
 /* Forget the current file's text. */
 static void
-unload_text(struct loader *ld, char **textp)
+unload_text(struct loader *ld)
 {
-	free(*textp);
-	*textp = NULL;
 	ld->text = NULL;
 	ld->len = 0;
 	free(ld->lines);
@@ -1229,10 +1233,9 @@ load_chain_file(struct loader *ld)
 	struct field f[CK__N];
 	size_t unchecked = ld->unchecked;
 	bool keep = false;
-	char *text;
 
 	ld->file = intern_file(ld, CHAIN_FILE);
-	if (load_text(ld, CHAIN_FILE, &text) != 0)
+	if (load_text(ld, CHAIN_FILE) != 0)
 		return;
 	if (read_tree(ld, &root, &keep) != 0)
 		goto out;
@@ -1261,7 +1264,7 @@ load_chain_file(struct loader *ld)
 		ld->inputs_ok = true;   /* a chain without inputs */
 out:
 	done_tree(ld, root, keep, unchecked);
-	unload_text(ld, &text);
+	unload_text(ld);
 }
 
 /* -------------------------------------------------------------------------------------- */
@@ -2005,10 +2008,9 @@ load_step_file(struct loader *ld, const char *rel)
 	struct pstep *ps;
 	size_t unchecked = ld->unchecked;
 	bool keep = false;
-	char *text;
 
 	ld->file = intern_file(ld, rel);
-	if (load_text(ld, rel, &text) != 0) {
+	if (load_text(ld, rel) != 0) {
 		ld->ids_ok = false;
 		return;
 	}
@@ -2038,7 +2040,7 @@ load_step_file(struct loader *ld, const char *rel)
 	ld->ps[ld->nps++] = ps;
 out:
 	done_tree(ld, root, keep, unchecked);
-	unload_text(ld, &text);
+	unload_text(ld);
 }
 
 /* -------------------------------------------------------------------------------------- */
@@ -2257,6 +2259,7 @@ chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
 	sv_free(&files);
 	link_steps(&ld);
 	free(ld.lines);
+	free(ld.buf);
 	chain_cache_close(&ld.cache);
 
 	if (ld.nerr > 0) {

@@ -545,8 +545,13 @@ regex_skip_bracket(const char *re, size_t i, size_t len)
 void
 regex_measure(const char *re, struct regex_size *out)
 {
-	size_t len = strlen(re), depth = 0, i = 0;
-	struct regex_level *lv = xcalloc(len + 1, sizeof *lv);   /* a level per '(' at most */
+	size_t len = strlen(re), depth = 0, i = 0, opens = 0;
+	struct regex_level some[16], *lv = some;
+
+	for (const char *p = re; *p != '\0'; p++)
+		opens += *p == '(';
+	if (opens >= nitems(some))              /* a level per '(' at most */
+		lv = xreallocarray(NULL, opens + 1, sizeof *lv);
 
 	out->empty = out->loop_null = false;
 	regex_level_start(&lv[0]);
@@ -622,7 +627,8 @@ regex_measure(const char *re, struct regex_size *out)
 	}
 	out->nodes = lv[0].nodes;
 	out->anchors = lv[0].anchors;
-	free(lv);
+	if (lv != some)
+		free(lv);
 }
 
 const char *

@@ -148,7 +148,7 @@ main(int argc, char **argv)
 	enum engine_err err;
 	int c, rc;
 
-	setlocale(LC_ALL, "");
+	setlocale(LC_CTYPE, "");
 	while ((c = getopt_long(argc, argv, "p:c:t:yvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
