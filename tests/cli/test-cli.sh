@@ -69,6 +69,22 @@ cp "$top_srcdir"/tests/chains/engine/*.yaml "$TMP/badchain/"
 sed -i 's/^requires: \[alpha\]/requries: [alpha]/' "$TMP/badchain/02-beta.yaml"
 ok "a bad chain file exits 4 with file:line:column and a suggestion" \
 	'wiz 4 --chain "$TMP/badchain" status && err_has "02-beta.yaml:5:1" && err_has "did you mean .requires."'
+ok "the bad chain is reported the same the second time (through the cache)" \
+	'wiz 4 --chain "$TMP/badchain" status && cp "$TMP/err" "$TMP/err1" &&
+	 wiz 4 --chain "$TMP/badchain" status && cmp "$TMP/err1" "$TMP/err"'
+ok "the chain cache is a 0600 file under \$XDG_CACHE_HOME/dstack-wizard (0700)" \
+	'XDG_CACHE_HOME="$TMP/xc" wiz 0 "${C[@]}" status && cp "$TMP/out" "$TMP/out1" &&
+	 ls "$TMP"/xc/dstack-wizard/chain-*.cache >/dev/null &&
+	 [ "$(stat -c %a "$TMP"/xc/dstack-wizard/chain-*.cache)" = 600 ] &&
+	 [ "$(stat -c %a "$TMP/xc/dstack-wizard")" = 700 ]'
+ok "status from the cache and with --no-cache say the same; --no-cache writes no cache" \
+	'XDG_CACHE_HOME="$TMP/xc" wiz 0 "${C[@]}" status && cmp "$TMP/out1" "$TMP/out" &&
+	 XDG_CACHE_HOME="$TMP/xc2" wiz 0 "${C[@]}" --no-cache status && cmp "$TMP/out1" "$TMP/out" &&
+	 [ ! -e "$TMP/xc2" ]'
+ok "a cache file of garbage is ignored and rewritten" \
+	'f=$(ls "$TMP"/xc/dstack-wizard/chain-*.cache) && head -c 300 /dev/urandom >"$f" &&
+	 XDG_CACHE_HOME="$TMP/xc" wiz 0 "${C[@]}" status && cmp "$TMP/out1" "$TMP/out" &&
+	 head -c 8 "$f" | grep -q DWCHAIN'
 printf '{"schema": 1, "inputs": {' >"$state"
 ok "a corrupt state file is moved aside and reported, not dropped" \
 	'wiz 0 "${C[@]}" status && err_has "moved it to" && ls "$state".corrupt-* >/dev/null'

@@ -14,7 +14,9 @@
 
 #include "testlib.h"
 
+#include "chain-cache.h"
 #include "chain.h"
+#include "chaindump.h"
 #include "util.h"
 
 /* The chain.yaml most error tests share; line numbers are used in expected messages. */
@@ -1335,6 +1337,200 @@ test_minimal(void **state)
 	assert_null(c);
 }
 
+/* -------------------------------------------------------------------------------------- */
+/* The cache (chain-cache.h). */
+
+/* Load dir through the cache file cache: 0 or -1, the chain or the cause. */
+static int
+load_via(const char *dir, const char *cache, struct chain **c, char **cause)
+{
+	*c = NULL;
+	*cause = NULL;
+	return chain_load(dir, cache, c, cause);
+}
+
+/* Every regex of the chain compiles (they are compiled when first used). */
+static void
+assert_regexes_compile(const struct chain *c)
+{
+	for (size_t i = 0; i < c->ninputs; i++)
+		if (c->inputs[i].pattern != NULL)
+			assert_non_null(chain_regex(&c->inputs[i].pattern_re));
+	for (size_t i = 0; i < c->nsteps; i++) {
+		for (size_t k = 0; k < c->steps[i].ncaptures; k++)
+			assert_non_null(chain_regex(&c->steps[i].captures[k].re));
+		for (size_t k = 0; k < c->steps[i].nhints; k++)
+			assert_non_null(chain_regex(&c->steps[i].hints[k].re));
+	}
+}
+
+/* A second load takes every file from the cache and gives the same chain, field by field;
+ * its regexes are compiled when used, and match as before. */
+static void
+test_cache_same_chain(void **state)
+{
+	static const char *const dirs[] = { "tests/chains/good", "assets/chain" };
+
+	for (size_t d = 0; d < nitems(dirs); d++) {
+		char *cache = xprintf("%s/sub/dir/c%zu.cache", (char *)*state, d), *cause, *want, *got;
+		char *dir = xprintf("%s/%s", tl_srcdir(), dirs[d]);
+		struct chain *ref = load_ok(dir), *c;
+		int hit = -1;
+
+		want = chain_dump(ref);
+		assert_int_equal(ref->cached, 0);
+		for (int round = 0; round < 3; round++) {
+			assert_int_equal(load_via(dir, cache, &c, &cause), 0);
+			/* The first round writes the cache (making its directory); then all hits. */
+			assert_int_equal(c->cached, round == 0 ? 0 : c->nfiles);
+			got = chain_dump(c);
+			assert_string_equal(got, want);
+			free(got);
+			assert_regexes_compile(c);
+			if (d == 1) {
+				const struct step *st =
+				    &c->steps[chain_step_index(c, "tdx-hardware-verification")];
+
+				for (size_t k = 0; k < st->nhints; k++)
+					if (regexec(chain_regex(&st->hints[k].re),
+					    "sudo: a password is required", 0, NULL, 0) == 0)
+						hit = (int)k;
+				assert_true(hit >= 0);
+			}
+			chain_free(&c);
+		}
+		assert_true(ref->nfiles > 1);
+		free(want);
+		chain_free(&ref);
+		free(cache);
+		free(dir);
+	}
+}
+
+/* Problems are told the same from the cache: a file whose regexes failed is kept as not
+ * checked (its regexes are checked again every time), and a fixed file loads. */
+static void
+test_cache_keeps_problems(void **state)
+{
+	char *cache = xprintf("%s/c.cache", (char *)*state), *cause1, *cause2, *text;
+	char *a = xprintf("%s/a.yaml", (char *)*state), *b = xprintf("%s/b.yaml", (char *)*state);
+	struct chain_cache *cc;
+	struct chain *c;
+	struct ynode *t;
+	size_t len;
+	bool checked;
+
+	put(state, "chain.yaml", base_chain);
+	put(state, "a.yaml", ok_step);
+	put(state, "b.yaml",
+	    "id: b\nsection: one\ntitle: B\nplace: local\n"
+	    "colour: red\n"                                  /* 5 */
+	    "check:\n"                                       /* 6 */
+	    "  - run: x\n"                                   /* 7 */
+	    "    expect: '[z'\n"                             /* 8 */
+	    "  - http: {url: 'http://127.0.0.1:1/', json: ['$.a ==']}\n"      /* 9 */
+	    "hints:\n"                                       /* 10 */
+	    "  - {match: 'a{2,1}', say: s}\n");              /* 11 */
+	assert_int_equal(load_via(*state, cache, &c, &cause1), -1);
+	assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
+	assert_null(c);
+	assert_string_equal(cause2, cause1);
+	assert_line(cause2, "b.yaml:5:1: unknown key 'colour'");
+	assert_line(cause2, "b.yaml:8:13: expect: bad regex '[z': Unmatched [, [^, [:, [., or [=");
+	assert_line(cause2, "b.yaml:11:13: match: bad regex 'a{2,1}': Invalid content of \\{\\}");
+	assert_int_equal(count_lines(cause2), 4);
+	assert_non_null(strstr(cause2, "b.yaml:9:"));
+	assert_non_null(strstr(cause2, ": bad JSON assertion '$.a =='"));
+	free(cause1);
+	free(cause2);
+
+	/* What the cache holds: both trees; only a.yaml's regexes are known good. */
+	cc = chain_cache_open(cache);
+	assert_int_equal(read_file(a, 1 << 20, &text, &len, NULL), 0);
+	t = chain_cache_get(cc, text, len, &checked);
+	assert_non_null(t);
+	assert_true(checked);
+	ynode_free(t);
+	free(text);
+	assert_int_equal(read_file(b, 1 << 20, &text, &len, NULL), 0);
+	t = chain_cache_get(cc, text, len, &checked);
+	assert_non_null(t);
+	assert_false(checked);
+	ynode_free(t);
+	assert_null(chain_cache_get(cc, text, len - 1, &checked));
+	assert_int_equal(chain_cache_hits(cc), 2);
+	chain_cache_close(&cc);
+
+	/* Fixed: the new text is parsed (a miss), the old one is dropped from the file. */
+	put(state, "b.yaml", "id: b\nsection: one\ntitle: B\nplace: local\ncheck: [\"true\"]\n"
+	    "hints:\n  - {match: 'a{1,2}', say: s}\n");
+	if (load_via(*state, cache, &c, &cause1) != 0)
+		fail_msg("%s", cause1);
+	assert_int_equal(c->cached, 2);
+	chain_free(&c);
+	cc = chain_cache_open(cache);
+	assert_null(chain_cache_get(cc, text, len, &checked));
+	chain_cache_close(&cc);
+	free(text);
+	assert_int_equal(load_via(*state, cache, &c, &cause1), 0);
+	assert_int_equal(c->cached, 3);
+	assert_non_null(chain_regex(&c->steps[chain_step_index(c, "b")].hints[0].re));
+	chain_free(&c);
+	free(cache);
+	free(a);
+	free(b);
+}
+
+/* Any damage to the cache file (a byte changed anywhere, or cut short) gives the chain of
+ * the files, never another; the file is then written again whole. */
+static void
+test_cache_damage(void **state)
+{
+	char *dir = xprintf("%s/tests/chains/good", tl_srcdir());
+	char *cache = xprintf("%s/c.cache", (char *)*state), *good, *want, *got, *cause, *bytes;
+	struct chain *ref = load_ok(dir), *c;
+	size_t len, step;
+	FILE *f;
+
+	want = chain_dump(ref);
+	assert_int_equal(load_via(dir, cache, &c, &cause), 0);
+	chain_free(&c);
+	assert_int_equal(read_file(cache, 1 << 24, &good, &len, NULL), 0);
+	assert_true(len > 1000);
+	step = len / 400 + 1;
+	for (size_t cut = 0; cut <= len + step; cut += step) {
+		bool truncate = (cut / step) % 3 == 0;
+		size_t at = cut < len ? cut : len - 1;
+
+		bytes = xmalloc(len);
+		memcpy(bytes, good, len);
+		if (!truncate)
+			bytes[at] ^= (char)(1 << (cut % 8));
+		f = fopen(cache, "wb");
+		assert_non_null(f);
+		assert_int_equal(fwrite(bytes, 1, truncate ? at : len, f), truncate ? at : len);
+		fclose(f);
+		free(bytes);
+		if (load_via(dir, cache, &c, &cause) != 0)
+			fail_msg("damage at %zu: %s", at, cause);
+		got = chain_dump(c);
+		if (strcmp(got, want) != 0)
+			fail_msg("damage at byte %zu of %zu (%s) changed the chain", at, len,
+			    truncate ? "cut" : "flipped");
+		free(got);
+		chain_free(&c);
+		/* Written again whole: every file is a hit now. */
+		assert_int_equal(load_via(dir, cache, &c, &cause), 0);
+		assert_int_equal(c->cached, c->nfiles);
+		chain_free(&c);
+	}
+	free(good);
+	free(want);
+	chain_free(&ref);
+	free(cache);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -1365,6 +1561,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nasty_inputs, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_missing_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_minimal, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_cache_same_chain, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_cache_keeps_problems, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_cache_damage, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
