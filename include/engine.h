@@ -102,6 +102,8 @@ void engine_close(struct engine **ep);
 
 const struct chain *engine_chain(const struct engine *e);
 struct loop *engine_loop(struct engine *e);
+/* Call fn(data) when a contract verification ends: a step's status may have changed. */
+void engine_on_verdict(struct engine *e, void (*fn)(void *data), void *data);
 const char *engine_state_path(const struct engine *e);
 const char *engine_profile(const struct engine *e);
 /* A one-time message from loading (e.g. a corrupt state file was moved aside); may be NULL. */

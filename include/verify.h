@@ -30,6 +30,8 @@ enum verify_state verify_contract(struct verify *v, const char *address, const c
     const char **why);
 /* Is any check still running? */
 bool verify_pending(const struct verify *v);
+/* Call fn(data) whenever a verdict arrives (a gate may open or close): the UI redraws. */
+void verify_on_verdict(struct verify *v, void (*fn)(void *data), void *data);
 /* Forget every verdict (e.g. after the contract was deployed): the next look-up checks again. */
 void verify_forget(struct verify *v);
 

@@ -480,6 +480,10 @@ save(struct chain_cache *cc)
 		put_u32(&sb, e->sum & 0xffffffffu);
 		put_u32(&sb, e->sum >> 32);
 	}
+	if (sb.len > CACHE_MAX_SIZE) {           /* it would not be read back */
+		sb_free(&sb);
+		return;
+	}
 	slash = strrchr(cc->path, '/');
 	if (slash != NULL && slash != cc->path) {
 		char *dir = xstrndup(cc->path, (size_t)(slash - cc->path));

@@ -433,6 +433,12 @@ engine_loop(struct engine *e)
 	return e->loop;
 }
 
+void
+engine_on_verdict(struct engine *e, void (*fn)(void *data), void *data)
+{
+	verify_on_verdict(e->verify, fn, data);
+}
+
 const char *
 engine_state_path(const struct engine *e)
 {

@@ -34,6 +34,8 @@ struct verify {
 	struct http *h;
 	struct verdict_entry **e;
 	size_t n;
+	void (*on_verdict)(void *data);
+	void *data;
 };
 
 /* Create the cache. */
@@ -78,6 +80,13 @@ verify_free(struct verify **vp)
 	*vp = NULL;
 }
 
+void
+verify_on_verdict(struct verify *v, void (*fn)(void *data), void *data)
+{
+	v->on_verdict = fn;
+	v->data = data;
+}
+
 bool
 verify_known(const char *name)
 {
@@ -106,6 +115,8 @@ verify_done(void *data, struct jsonrpc_check *chk, const struct jsonrpc_check_re
 	}
 	jsonrpc_check_free(&chk);
 	en->chk = NULL;
+	if (en->v->on_verdict != NULL)
+		en->v->on_verdict(en->v->data);
 }
 
 /* The verdict for address on rpc_url. */

@@ -645,6 +645,15 @@ recheck_next(void *data)
 	}
 }
 
+/* A contract verification ended: the gates may have changed. */
+static void
+on_verdict(void *data)
+{
+	struct ui *ui = data;
+
+	ui->dirty |= UI_REDRAW;
+}
+
 /* A frame is due. */
 static void
 on_draw_timer(void *data)
@@ -860,6 +869,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 		remote_set_cbs(engine_remote(e), &cbs);
 	}
 	loop_add_fd(ui.loop, STDIN_FILENO, POLLIN, on_stdin, &ui);
+	engine_on_verdict(e, on_verdict, &ui);
 	for (size_t i = 0; i < nitems(watched); i++)
 		sigs[i] = loop_on_signal(ui.loop, watched[i], watched[i] == SIGWINCH ? on_winch :
 		    on_term, &ui);
@@ -877,6 +887,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	}
 
 	loop_del_fd(ui.loop, STDIN_FILENO);
+	engine_on_verdict(e, NULL, NULL);
 	for (size_t i = 0; i < nitems(watched); i++)
 		loop_del_signal(ui.loop, sigs[i]);
 	if (ui.draw_timer != 0)

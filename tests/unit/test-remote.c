@@ -190,8 +190,16 @@ test_tcp(void **state)
 	assert_null(rc.transport);
 }
 
-/* An RPC endpoint that refuses: pending at first, then a failed verdict that says why; the
- * verdict is cached per (address, URL) and an address in another case is the same one. */
+/* Count verdicts (verify_on_verdict). */
+static void
+count_verdict(void *data)
+{
+	(*(int *)data)++;
+}
+
+/* An RPC endpoint that refuses: pending at first, then a failed verdict that says why (and
+ * the verdict callback runs once); the verdict is cached per (address, URL) and an address in
+ * another case is the same one. */
 static void
 test_verify_unreachable(void **state)
 {
@@ -200,6 +208,7 @@ test_verify_unreachable(void **state)
 	struct verify *v = verify_new(h);
 	const char *why = NULL;
 	uint64_t end = now_ms() + 10000;
+	int verdicts = 0;
 	char url[64];
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sin;
@@ -217,12 +226,15 @@ test_verify_unreachable(void **state)
 	assert_true(verify_known("contract_code"));
 	assert_false(verify_known("something_else"));
 	assert_false(verify_known(NULL));
+	verify_on_verdict(v, count_verdict, &verdicts);
 	assert_int_equal(verify_contract(v, "0x000000000000000000000000000000000000dEaD", url, &why),
 	    VERIFY_PENDING);
 	assert_true(verify_pending(v));
+	assert_int_equal(verdicts, 0);
 	while (verify_pending(v) && now_ms() < end)
 		loop_run_once(f->l, 100);
 	assert_false(verify_pending(v));
+	assert_int_equal(verdicts, 1);
 	assert_int_equal(verify_contract(v, "0x000000000000000000000000000000000000DEAD", url, &why),
 	    VERIFY_FAILED);
 	assert_non_null(why);
