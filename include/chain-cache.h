@@ -48,8 +48,9 @@ struct chain_cache *chain_cache_from(const void *buf, size_t len);
 
 /*
  * The tree of a file whose text is text[0..len), or NULL when the cache does not hold it;
- * *checked tells whether its regexes and JSON assertions passed when it was put. The tree's
- * strings are the cache's: free it (ynode_free) before chain_cache_close.
+ * *checked tells whether its regexes and JSON assertions passed when it was put. The tree is
+ * the cache's (one block, its strings in the file's bytes): it lasts until the next get or
+ * chain_cache_close, and ynode_free leaves it alone.
  */
 struct ynode *chain_cache_get(struct chain_cache *cc, const char *text, size_t len,
     bool *checked);
