@@ -62,6 +62,7 @@ struct chain_cache {
 	size_t maplen;             /* > 0: buf is the file, mapped */
 	void *pool;                /* the block of the last tree decoded */
 	size_t poolsize;
+	size_t maxnodes;           /* of the file's entries: the block's size, made once */
 	struct entry *e;
 	size_t n;
 	size_t hits;
@@ -248,7 +249,8 @@ decode(struct chain_cache *cc, const struct entry *e)
 		nl++;
 	}
 	d.total = e->nodes;
-	size = d.total * (sizeof *d.pool + sizeof *d.kids);
+	size = (e->nodes > cc->maxnodes ? e->nodes : cc->maxnodes) *
+	    (sizeof *d.pool + sizeof *d.kids);
 	if (size > cc->poolsize) {
 		free(cc->pool);
 		cc->pool = xmalloc(size);
@@ -298,6 +300,8 @@ parse(struct chain_cache *cc, char *buf, size_t len)
 		if (r.bad || *checked > 1)
 			return false;
 		e->checked = *checked == 1;
+		if (e->nodes <= YNODE_MAX_NODES && e->nodes > cc->maxnodes)
+			cc->maxnodes = e->nodes;
 		cc->n++;
 	}
 	return r.p == r.end;
