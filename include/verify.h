@@ -12,6 +12,9 @@
 struct http;
 struct verify;
 
+/* The input a `verify: contract_code` asks the chain through (the chain loader insists). */
+#define VERIFY_RPC_INPUT "eth_rpc_url"
+
 enum verify_state {
 	VERIFY_OK,         /* code is there */
 	VERIFY_PENDING,    /* a check is running */
@@ -20,8 +23,6 @@ enum verify_state {
 
 struct verify *verify_new(struct http *h);
 void verify_free(struct verify **vp);
-/* Does `verify: name` name a verification this module knows? */
-bool verify_known(const char *name);
 /*
  * The verdict for address (0x + 40 hex) on rpc_url; starts a check when there is none yet.
  * *why (when failed) is valid until the next call. The URL (a secret) is only kept in memory.

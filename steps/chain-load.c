@@ -32,6 +32,7 @@
 #include "chain-cache.h"
 #include "jsonpath.h"
 #include "util.h"
+#include "verify.h"
 
 #define CHAIN_FILE        "chain.yaml"
 #define MAX_FILE_SIZE     (1024 * 1024)   /* per file */
@@ -913,7 +914,19 @@ load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
 	    !load_regex(ld, f[IK_PATTERN].val, "pattern", in->pattern, &in->pattern_re,
 	    REG_EXTENDED | REG_NOSUB))
 		freep(&in->pattern);
-	in->verify = ystr(ld, f[IK_VERIFY].val);
+	if (f[IK_VERIFY].key != NULL) {
+		static const char *const verify_names[] = { "contract_code" };
+
+		if (yenum(ld, f[IK_VERIFY].val, "verify", verify_names, nitems(verify_names),
+		    &v) == 0) {
+			in->verify = ystr(ld, f[IK_VERIFY].val);
+			if (in->type != IT_ETH_ADDRESS)
+				err_node(ld, f[IK_VERIFY].val, "verify: contract_code needs an "
+				    "input of type eth_address");
+		} else if (ynull(f[IK_VERIFY].val)) {
+			err_node(ld, f[IK_VERIFY].key, "'verify' is empty");
+		}
+	}
 	in->help = ystr(ld, f[IK_HELP].val);
 	if (in->name == NULL)
 		return false;
@@ -1223,6 +1236,14 @@ load_inputs(struct loader *ld, const struct ynode *list)
 	}
 	check_defaults(ld, defnodes);
 	free(defnodes);
+	for (size_t i = 0; i < c->ninputs; i++) {
+		const struct input_def *in = &c->inputs[i];
+
+		if (in->verify != NULL && chain_input_index(c, VERIFY_RPC_INPUT) < 0)
+			err_at(ld, in->pos.file, in->pos.line, in->pos.col, "input '%s' has verify: "
+			    "%s, which asks the chain through an input named %s; there is none",
+			    q(ld, in->name), in->verify, VERIFY_RPC_INPUT);
+	}
 }
 
 /* Load chain.yaml. */

@@ -317,6 +317,9 @@ need_secrets(struct cli *cl, size_t s)
 		free(why);
 	}
 	free(miss);
+	/* A secret just given may be the RPC URL a contract check was waiting for. */
+	if (n > 0 && rc == EXIT_OK)
+		engine_wait_verified(cl->e, CLI_VERIFY_WAIT_MS);
 	return rc;
 }
 

@@ -876,19 +876,25 @@ add_blocker(struct blocker **out, size_t *n, enum blocker_kind kind, size_t inde
 
 /*
  * The verdict of an input's `verify: contract_code`, through the input eth_rpc_url (not
- * checked while that secret is not held: it is asked for when the step runs): NULL when it
- * does not block, else why.
+ * checked while that secret is not held: engine_missing_secrets has it asked for when the
+ * step runs): NULL when it does not block, else why.
  */
 static char *
 verify_blocker(const struct engine *e, size_t i, const char *value)
 {
-	int u = chain_input_index(e->chain, "eth_rpc_url");
+	int u = chain_input_index(e->chain, VERIFY_RPC_INPUT);
 	enum value_source src;
 	const char *why;
 	char *url, *say = NULL;
 
-	if (u < 0 || (url = value_of(e, (size_t)u, &src, 0)) == NULL)
+	if (u < 0)
 		return NULL;
+	if ((url = value_of(e, (size_t)u, &src, 0)) == NULL) {
+		if (e->chain->inputs[u].secret)
+			return NULL;
+		return xprintf("input %s: its contract code cannot be checked: %s is not set",
+		    e->chain->inputs[i].name, VERIFY_RPC_INPUT);
+	}
 	if (e->demo != NULL) {
 		char *mapped = demo_url(e->demo, url);
 
@@ -951,7 +957,7 @@ blockers(const struct engine *e, size_t s, struct blocker **out)
 		if (d->secret && e->secrets[i] == NULL)
 			continue;
 		engine_input(e, i, &iv);
-		if (iv.verdict.ok && iv.value != NULL && verify_known(d->verify))
+		if (iv.verdict.ok && iv.value != NULL && d->verify != NULL)
 			why = verify_blocker(e, i, iv.value);
 		else if (!iv.verdict.ok && out != NULL && iv.verdict.suggestion)
 			why = xprintf("input %s: %s (did you mean %s?)", d->name, iv.verdict.why,
@@ -995,21 +1001,34 @@ blockers_free(struct blocker **bp, size_t n)
 	*bp = NULL;
 }
 
-/* The secret inputs a step uses that are not held. */
+/*
+ * The secret inputs a step uses that are not held; with them eth_rpc_url when it is such a
+ * secret and the step uses an input with `verify:` (the gate asks the chain through it, though
+ * the step's commands do not see it).
+ */
 size_t
 engine_missing_secrets(const struct engine *e, size_t s, size_t **out)
 {
 	const struct step *st = &e->chain->steps[s];
+	int u = chain_input_index(e->chain, VERIFY_RPC_INPUT);
+	bool verifies = false;
 	size_t n = 0;
 
 	*out = NULL;
 	for (size_t k = 0; k < st->ninputs; k++) {
 		size_t i = st->inputs[k];
 
+		if ((int)i == u)
+			u = -1;
+		verifies |= e->chain->inputs[i].verify != NULL;
 		if (e->chain->inputs[i].secret && e->secrets[i] == NULL) {
 			*out = xreallocarray(*out, n + 1, sizeof **out);
 			(*out)[n++] = i;
 		}
+	}
+	if (verifies && u >= 0 && e->chain->inputs[u].secret && e->secrets[u] == NULL) {
+		*out = xreallocarray(*out, n + 1, sizeof **out);
+		(*out)[n++] = (size_t)u;
 	}
 	return n;
 }

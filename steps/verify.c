@@ -87,12 +87,6 @@ verify_on_verdict(struct verify *v, void (*fn)(void *data), void *data)
 	v->data = data;
 }
 
-bool
-verify_known(const char *name)
-{
-	return name != NULL && strcmp(name, "contract_code") == 0;
-}
-
 /* A check ended: keep its verdict. */
 static void
 verify_done(void *data, struct jsonrpc_check *chk, const struct jsonrpc_check_result *res)

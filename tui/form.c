@@ -35,14 +35,38 @@ field_load(struct ui *ui, struct ui_field *f)
 	input_value_clear(&iv);
 }
 
-/* Open the form of a step, on focus_input if it is one of its inputs. */
+/* Add input to the list unless it is there. */
+static void
+add_field_input(size_t **list, size_t *n, size_t input)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*list)[i] == input)
+			return;
+	*list = xreallocarray(*list, *n + 1, sizeof **list);
+	(*list)[(*n)++] = input;
+}
+
+/*
+ * Open the form of a step, on focus_input (SIZE_MAX: the first invalid field). Its fields are
+ * the step's inputs, then any secret it needs but does not list (the RPC URL its contract
+ * check asks through) and focus_input if it is neither.
+ */
 unsigned
 form_open(struct ui *ui, size_t s, size_t focus_input, bool then_run, enum run_kind kind)
 {
 	const struct step *st = &ui->c->steps[s];
 	struct ui_form *fm = &ui->form;
+	size_t *list = NULL, n = 0, *miss, nmiss;
 
-	if (st->ninputs == 0) {
+	for (size_t i = 0; i < st->ninputs; i++)
+		add_field_input(&list, &n, st->inputs[i]);
+	nmiss = engine_missing_secrets(ui->e, s, &miss);
+	for (size_t i = 0; i < nmiss; i++)
+		add_field_input(&list, &n, miss[i]);
+	free(miss);
+	if (focus_input != SIZE_MAX)
+		add_field_input(&list, &n, focus_input);
+	if (n == 0) {
 		ui_message(ui, S_NORMAL, "%s uses no inputs", st->id);
 		return UI_REDRAW;
 	}
@@ -52,21 +76,22 @@ form_open(struct ui *ui, size_t s, size_t focus_input, bool then_run, enum run_k
 	fm->step = s;
 	fm->then_run = then_run;
 	fm->kind = kind;
-	fm->n = st->ninputs;
+	fm->n = n;
 	fm->fields = xcalloc(fm->n, sizeof *fm->fields);
 	fm->cur = SIZE_MAX;
 	for (size_t i = 0; i < fm->n; i++) {
 		struct input_value iv;
 
-		fm->fields[i].input = st->inputs[i];
+		fm->fields[i].input = list[i];
 		field_load(ui, &fm->fields[i]);
-		if (st->inputs[i] == focus_input)
+		if (list[i] == focus_input)
 			fm->cur = i;
-		engine_input(ui->e, st->inputs[i], &iv);
+		engine_input(ui->e, list[i], &iv);
 		if (focus_input == SIZE_MAX && fm->cur == SIZE_MAX && !iv.verdict.ok)
 			fm->cur = i;
 		input_value_clear(&iv);
 	}
+	free(list);
 	if (fm->cur == SIZE_MAX)
 		fm->cur = 0;
 	ui->modal = MODAL_FORM;

@@ -645,12 +645,24 @@ recheck_next(void *data)
 	}
 }
 
-/* A contract verification ended: the gates may have changed. */
+/*
+ * A contract verification ended: the gates may have changed. An open refusal is told again
+ * (a check that was running has its verdict now), or closed when nothing blocks any more.
+ */
 static void
 on_verdict(void *data)
 {
 	struct ui *ui = data;
 
+	if (ui->modal == MODAL_REFUSAL) {
+		size_t s = ui->refusal.step;
+		char *title = xstrdup(ui->refusal.title);
+
+		if (refusal_open(ui, s, title) == 0)
+			ui_message(ui, S_OK, "%s can run now: nothing blocks it any more",
+			    ui->c->steps[s].id);
+		free(title);
+	}
 	ui->dirty |= UI_REDRAW;
 }
 

@@ -151,13 +151,15 @@ if [ -x "$G" ] && command -v node >/dev/null; then
 	ok "an address without code keeps the gate shut, and why says so" \
 		'wiz 0 "${C[@]}" set kms_contract_address 0x000000000000000000000000000000000000dEaD && wiz 3 "${C[@]}" why contract && out_has "kms_contract_address: no contract at this address on chain 1337"'
 	ok "run is refused with the same reason" 'wiz 3 "${C[@]}" run contract --yes && err_has "no contract at this address on chain 1337"'
+	ok "without the RPC URL the step does not run unchecked: it asks for eth_rpc_url" \
+		'(unset DSTACK_WIZARD_ETH_RPC_URL; wiz 0 "${C[@]}" why contract && out_has "it will ask for the secret eth_rpc_url" && wiz 3 "${C[@]}" run contract --yes && err_has "contract needs the secret eth_rpc_url") && ! grep -q "contract at 0x" "$TMP/out"'
 	ok "status shows the gate shut" 'wiz 0 "${C[@]}" status --json && out_has "no contract at this address on chain 1337"'
 	ok "the deployed contract's address opens the gate" \
 		'[ -n "$contract" ] && wiz 0 "${C[@]}" set kms_contract_address "$contract" && wiz 0 "${C[@]}" why contract && out_has "contract can run" && wiz 0 "${C[@]}" run contract --yes && out_has "contract is done"'
 	ok "an unreachable RPC endpoint keeps the gate shut too" \
 		'DSTACK_WIZARD_ETH_RPC_URL="http://127.0.0.1:$(free_port)" wiz 3 "${C[@]}" why contract && out_has "cannot check for contract code"'
 else
-	for t in "no code keeps the gate shut" "run refused" "status" "code opens the gate" "unreachable RPC"; do
+	for t in "no code keeps the gate shut" "run refused" "no RPC URL" "status" "code opens the gate" "unreachable RPC"; do
 		n=$((n + 1))
 		echo "ok $n - contract_code: $t # SKIP ganache is not installed (npm ci of tests/eth)"
 	done

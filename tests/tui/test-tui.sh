@@ -229,6 +229,31 @@ t_demo() {
 }
 ok "--demo says on every screen that the host is simulated, and leaves no demo server behind" t_demo
 
+# A contract check through a slow RPC endpoint (tests/lib/httpd.py, /delay answers late and
+# not in JSON-RPC): the URL is asked for as a secret, the refusal says the check is running,
+# then shows its verdict when it comes, with no key pressed.
+t_verdict() {
+	local ssh_chain="$top_srcdir/tests/chains/ssh" port pid rc=1
+	python3 "$top_srcdir/tests/lib/httpd.py" --port-file "$TMP/httpd.port" &
+	pid=$!
+	for _ in $(seq 1 100); do [ -s "$TMP/httpd.port" ] && break; sleep 0.1; done
+	port=$(cut -d' ' -f1 "$TMP/httpd.port" 2>/dev/null)
+	[ -n "$port" ] && headless --chain "$ssh_chain" -p verdict set kms_contract_address "$ADDR" &&
+		start 80 24 -- --chain "$ssh_chain" -p verdict --step contract &&
+		wait_for "contract · The KMS contract is deployed" && keys r &&
+		wait_for "contract needs the secret eth_rpc_url" && has "Ethereum RPC URL" &&
+		keys -l "http://127.0.0.1:$port/delay/3000" && steady && lacks "127.0.0.1:$port" &&
+		keys Enter && wait_for "checking that the address holds a contract" &&
+		has "contract cannot run yet" &&
+		wait_for "cannot check for contract code at" &&
+		has "contract cannot run yet" && lacks "checking that the address" &&
+		keys Escape && wait_gone "What is missing:" && keys q && wait_for "[exit 0]" && rc=0
+	kill "$pid" 2>/dev/null
+	return $rc
+}
+ok "a contract check asks for the RPC URL, and its verdict replaces 'checking' on its own" \
+	t_verdict
+
 t_stderr_clean() {
 	tm kill-server 2>/dev/null
 	! grep -E 'Sanitizer|runtime error|dstack-wizard: (cannot|could not)' "$TMP/stderr" &&

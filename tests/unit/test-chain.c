@@ -253,7 +253,7 @@ test_good_chain(void **state)
 	assert_int_equal(dep->pos.col, 5);
 
 	/* Inputs. */
-	assert_int_equal(c->ninputs, 8);
+	assert_int_equal(c->ninputs, 9);
 	i = chain_input_index(c, "private_key");
 	assert_int_equal(i, 4);
 	assert_true(c->inputs[i].secret);
@@ -580,6 +580,46 @@ test_chain_file_errors(void **state)
 	assert_line(cause, "chain.yaml:23:14: secret input 's' cannot have a default; a secret "
 	    "is never written in a file");
 	assert_int_equal(count_lines(cause), 13);
+	free(cause);
+}
+
+/* verify: a known check, on an eth_address, and the chain has the input it asks through. */
+static void
+test_verify_field(void **state)
+{
+	char *cause;
+
+	put(state, "chain.yaml",
+	    "sections:\n"
+	    "  - {id: one, title: One}\n"
+	    "inputs:\n"
+	    "  - name: a\n"
+	    "    label: A\n"
+	    "    type: eth_address\n"
+	    "    verify: contract_cod\n"
+	    "  - name: b\n"
+	    "    label: B\n"
+	    "    type: text\n"
+	    "    verify: contract_code\n"
+	    "  - name: c\n"
+	    "    label: C\n"
+	    "    type: eth_address\n"
+	    "    verify: contract_code\n"
+	    "  - name: d\n"
+	    "    label: D\n"
+	    "    verify:\n");
+	put(state, "s.yaml", ok_step);
+	cause = load_fail(*state);
+	assert_line(cause, "chain.yaml:7:13: verify must be one of contract_code; got "
+	    "'contract_cod' (did you mean 'contract_code'?)");
+	assert_line(cause, "chain.yaml:11:13: verify: contract_code needs an input of type "
+	    "eth_address");
+	assert_line(cause, "chain.yaml:18:5: 'verify' is empty");
+	assert_line(cause, "chain.yaml:8:5: input 'b' has verify: contract_code, which asks the "
+	    "chain through an input named eth_rpc_url; there is none");
+	assert_line(cause, "chain.yaml:12:5: input 'c' has verify: contract_code, which asks the "
+	    "chain through an input named eth_rpc_url; there is none");
+	assert_int_equal(count_lines(cause), 5);
 	free(cause);
 }
 
@@ -1542,6 +1582,7 @@ main(void)
 		cmocka_unit_test(test_real_chain),
 		cmocka_unit_test_setup_teardown(test_syntax_errors, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_chain_file_errors, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_verify_field, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_wrong_kinds, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_missing_keys, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup_dir, teardown_dir),

@@ -223,9 +223,6 @@ test_verify_unreachable(void **state)
 	close(fd);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d", ntohs(sin.sin_port));
 
-	assert_true(verify_known("contract_code"));
-	assert_false(verify_known("something_else"));
-	assert_false(verify_known(NULL));
 	verify_on_verdict(v, count_verdict, &verdicts);
 	assert_int_equal(verify_contract(v, "0x000000000000000000000000000000000000dEaD", url, &why),
 	    VERIFY_PENDING);
