@@ -668,10 +668,11 @@ regex_refusal(const char *re, size_t *nodes)
 /*
  * Fill the first `bytes` of the heap now, in one call, rather than one page fault per page as
  * start-up first touches them: on the VMs we measure on a fault costs about 14 us, while
- * MADV_POPULATE_WRITE takes under 1 us a page (tests/bench/tui-latency). glibc then grows the
- * heap by `bytes` at a time (M_TOP_PAD) and keeps that much when it trims. Best effort: a
- * kernel without MADV_POPULATE_WRITE (before 5.14), or an allocator that is not glibc's brk
- * heap (AddressSanitizer's), leaves everything as it was.
+ * MADV_POPULATE_WRITE takes under 1 us a page (a loop touching fresh pages, against one
+ * madvise over as many). Call it first thing in main, while the heap is empty. glibc then
+ * grows the heap by `bytes` at a time (M_TOP_PAD) and keeps that much when it trims. Best
+ * effort: a kernel without MADV_POPULATE_WRITE (before 5.14), or an allocator that is not
+ * glibc's brk heap (AddressSanitizer's), leaves everything as it was.
  */
 void
 heap_prefill(size_t bytes)
