@@ -322,8 +322,12 @@ test_heap_prefill(void **state)
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
-	if (WEXITSTATUS(st) == 77)
-		skip();
+	/* 77: not glibc's heap here (the sanitizer build); the plain build checks it. (cmocka's
+	 * skip() prints "not ok ... # SKIP", which the TAP driver counts as a failure.) */
+	if (WEXITSTATUS(st) == 77) {
+		printf("# heap_prefill: nothing to check with this allocator or kernel\n");
+		return;
+	}
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
