@@ -201,18 +201,34 @@ suggest_text(struct loader *ld, const struct suggest *sg)
 /* -------------------------------------------------------------------------------------- */
 /* Reading files into node trees. */
 
+/* Is n absent or a YAML null (a plain empty, ~, null, Null or NULL)? */
+static bool
+ynull(const struct ynode *n)
+{
+	if (n == NULL)
+		return true;
+	if (n->kind != Y_SCALAR || !n->plain)
+		return false;
+	switch (n->len) {
+	case 0:
+		return true;
+	case 1:
+		return n->s[0] == '~';
+	case 4:
+		return strcmp(n->s, "null") == 0 || strcmp(n->s, "Null") == 0 ||
+		    strcmp(n->s, "NULL") == 0;
+	}
+	return false;
+}
+
 /* Describe what a node is, for "expected X, got Y". */
 static const char *
 ykind_name(const struct ynode *n)
 {
-	if (n == NULL)
+	if (ynull(n))
 		return "nothing";
 	switch (n->kind) {
 	case Y_SCALAR:
-		if (n->plain && (n->len == 0 || strcmp(n->s, "~") == 0 ||
-		    strcmp(n->s, "null") == 0 || strcmp(n->s, "Null") == 0 ||
-		    strcmp(n->s, "NULL") == 0))
-			return "nothing";
 		return "a string";
 	case Y_SEQ:
 		return "a list";
@@ -220,13 +236,6 @@ ykind_name(const struct ynode *n)
 		return "a mapping";
 	}
 	return "?";
-}
-
-/* Is n absent or a YAML null (empty, ~, null)? */
-static bool
-ynull(const struct ynode *n)
-{
-	return n == NULL || strcmp(ykind_name(n), "nothing") == 0;
 }
 
 /* Offset of the start of 1-based line l in the current file; false if there is none. */
