@@ -5,9 +5,10 @@
  * libyaml parses the 27 step files of the shipped chain in about 6 ms, and checking their
  * 250 regexes with regcomp takes as long again: most of the wizard's start. The cache keeps,
  * for each file's exact text, the tree libyaml made of it and whether its regexes and JSON
- * assertions passed. A file whose text is in the cache is not parsed again, and when its
- * checks passed before, its regexes are compiled when first used (struct chain_regex) rather
- * than at load. Everything else the loader checks (fields, references, requires, secrets) is
+ * assertions passed (with what its regexes cost against the chain's budget). A file whose
+ * text is in the cache is not parsed again, and when its checks passed before, its regexes
+ * are neither measured nor compiled at load: they compile when first used (struct
+ * chain_regex). Everything else the loader checks (fields, references, requires, secrets) is
  * checked every time, from the tree, with the same messages and positions.
  *
  * The file is rebuilt whenever a load parsed something; it is keyed by the versions of the
@@ -46,17 +47,23 @@ struct chain_cache *chain_cache_open(const char *path);
 /* The same over bytes in memory (no file is written back): for tests and the fuzzer. */
 struct chain_cache *chain_cache_from(const void *buf, size_t len);
 
+/* What the loader learnt of a file besides its tree. */
+struct chain_cache_facts {
+	bool checked;         /* its regexes and JSON assertions passed */
+	size_t regex_cost;    /* the sum of its regexes' regex_refusal() sizes (when checked) */
+};
+
 /*
  * The tree of a file whose text is text[0..len), or NULL when the cache does not hold it;
- * *checked tells whether its regexes and JSON assertions passed when it was put. The tree is
- * the cache's (one block, its strings in the file's bytes): it lasts until the next get or
- * chain_cache_close, and ynode_free leaves it alone.
+ * *facts gets what was put with it. The tree is the cache's (one block, its strings in the
+ * file's bytes): it lasts until the next get or chain_cache_close, and ynode_free leaves it
+ * alone.
  */
 struct ynode *chain_cache_get(struct chain_cache *cc, const char *text, size_t len,
-    bool *checked);
-/* Remember the tree of text (a copy is kept); replaces what the cache held for it. */
+    struct chain_cache_facts *facts);
+/* Remember the tree of text (a copy is kept) and its facts; replaces what the cache held. */
 void chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
-    const struct ynode *root, bool checked);
+    const struct ynode *root, const struct chain_cache_facts *facts);
 /* How many files the cache answered (get found them). */
 size_t chain_cache_hits(const struct chain_cache *cc);
 /*

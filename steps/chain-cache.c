@@ -5,12 +5,13 @@
  * The file, every integer a little-endian u32:
  *   "DWCHAIN\n" key-length key            key: what the trees and checks depend on
  *   count, then count entries:
- *     text-length text checked(u8) nodes tree-length tree sum(u64: low, high)
+ *     text-length text checked(u8) regex-cost nodes tree-length tree sum(u64: low, high)
  * A tree is its nodes in preorder, each
  *   tag(u8: kind | plain << 2 | literal << 3) line col endline, then
  *   a scalar: length, bytes, NUL;  a list or mapping: the number of kids.
- * Entries are matched on the whole text (memcmp), so no hash can collide; a sum of checked and
- * the tree's bytes catches an entry damaged on disk, which could otherwise still decode. A
+ * Entries are matched on the whole text (memcmp), so no hash can collide; a sum of checked,
+ * the regex cost and the tree's bytes catches an entry damaged on disk, which could otherwise
+ * still decode. A
  * tree is decoded only when asked for, into one block the cache reuses, its scalars pointing
  * into the file's bytes; everything the loader relies on is checked while decoding: bounds,
  * depth, node count, kinds, scalar keys, an even number of mapping kids, no NUL in a scalar,
@@ -40,7 +41,7 @@
 #include "util.h"
 
 #define CACHE_MAGIC     "DWCHAIN\n"
-#define CACHE_FORMAT    3
+#define CACHE_FORMAT    4
 #define CACHE_MAX_SIZE  (64 * 1024 * 1024)
 #define CACHE_MAX_FILES 1001                    /* the loader reads at most 1000 + chain.yaml */
 
@@ -50,8 +51,9 @@ struct entry {
 	unsigned char *tree;
 	size_t trlen;
 	uint32_t nodes;
-	uint64_t sum;              /* of checked and the tree's bytes */
+	uint64_t sum;              /* of checked, regex_cost and the tree's bytes */
 	bool checked;
+	uint32_t regex_cost;       /* of the file's regexes (struct chain_cache_facts) */
 	bool used;                 /* get or put this run: kept when the file is written */
 	char *own;                 /* a put's text and tree, one allocation */
 };
@@ -99,9 +101,10 @@ cache_key(void)
 /* A sum of n bytes, a word at a time (it guards against damage, not against an adversary:
  * whoever can write the cache can write the chain's files too). */
 static uint64_t
-sum64(const unsigned char *p, size_t n, bool checked)
+sum64(const unsigned char *p, size_t n, bool checked, uint32_t cost)
 {
-	uint64_t h = 0x9e3779b97f4a7c15u ^ n ^ (checked ? 0x5bd1e995u : 0), w;
+	uint64_t h = 0x9e3779b97f4a7c15u ^ n ^ (checked ? 0x5bd1e995u : 0) ^ (uint64_t)cost << 32,
+	    w;
 
 	for (; n >= 8; p += 8, n -= 8) {
 		memcpy(&w, p, 8);
@@ -242,7 +245,7 @@ decode(struct chain_cache *cc, const struct entry *e)
 	size_t size;
 
 	if (e->nodes == 0 || e->nodes > YNODE_MAX_NODES || e->trlen / 18 < e->nodes ||
-	    sum64(e->tree, e->trlen, e->checked) != e->sum)
+	    sum64(e->tree, e->trlen, e->checked, e->regex_cost) != e->sum)
 		return NULL;      /* (a node takes at least 18 bytes) */
 	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL) {
 		d.lines++;
@@ -292,6 +295,7 @@ parse(struct chain_cache *cc, char *buf, size_t len)
 		e->tlen = rd_u32(&r);
 		e->text = (const char *)rd_bytes(&r, e->tlen);
 		checked = rd_bytes(&r, 1);
+		e->regex_cost = rd_u32(&r);
 		e->nodes = rd_u32(&r);
 		e->trlen = rd_u32(&r);
 		e->tree = rd_bytes(&r, e->trlen);
@@ -356,7 +360,8 @@ chain_cache_open(const char *path)
 }
 
 struct ynode *
-chain_cache_get(struct chain_cache *cc, const char *text, size_t len, bool *checked)
+chain_cache_get(struct chain_cache *cc, const char *text, size_t len,
+    struct chain_cache_facts *facts)
 {
 	for (size_t i = 0; i < cc->n; i++) {
 		struct entry *e = &cc->e[i];
@@ -371,7 +376,8 @@ chain_cache_get(struct chain_cache *cc, const char *text, size_t len, bool *chec
 		}
 		e->used = true;
 		cc->hits++;
-		*checked = e->checked;
+		facts->checked = e->checked;
+		facts->regex_cost = e->regex_cost;
 		return root;
 	}
 	return NULL;
@@ -420,13 +426,13 @@ enc_node(struct strbuf *sb, const struct ynode *n)
 
 void
 chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
-    const struct ynode *root, bool checked)
+    const struct ynode *root, const struct chain_cache_facts *facts)
 {
 	struct strbuf sb = {0};
 	struct entry *e = NULL;
 	size_t trlen, nodes;
 
-	if (len > UINT32_MAX || root == NULL)
+	if (len > UINT32_MAX || root == NULL || facts->regex_cost > UINT32_MAX)
 		return;
 	for (size_t i = 0; i < cc->n && e == NULL; i++)
 		if (cc->e[i].tlen == len && memcmp(cc->e[i].text, text, len) == 0)
@@ -448,8 +454,9 @@ chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
 	e->tree = (unsigned char *)e->own + len;
 	e->trlen = trlen;
 	e->nodes = (uint32_t)nodes;
-	e->sum = sum64(e->tree, trlen, checked);
-	e->checked = checked;
+	e->checked = facts->checked;
+	e->regex_cost = (uint32_t)facts->regex_cost;
+	e->sum = sum64(e->tree, trlen, e->checked, e->regex_cost);
 	e->used = true;
 	cc->dirty = true;
 }
@@ -478,6 +485,7 @@ save(struct chain_cache *cc)
 		put_u32(&sb, e->tlen);
 		sb_add(&sb, e->text, e->tlen);
 		sb_addc(&sb, e->checked ? 1 : 0);
+		put_u32(&sb, e->regex_cost);
 		put_u32(&sb, e->nodes);
 		put_u32(&sb, e->trlen);
 		sb_add(&sb, (const char *)e->tree, e->trlen);

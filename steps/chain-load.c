@@ -74,11 +74,13 @@ struct loader {
 	bool sections_ok;           /* sections are known: check 'section' */
 	bool inputs_ok;             /* inputs are known: check ${name} */
 	bool ids_ok;                /* every step file gave an id: check 'requires' */
-	size_t regex_total;         /* cost of the regexes compiled so far */
+	size_t regex_total;         /* cost of the chain's regexes so far */
+	size_t file_regex_cost;     /* of the current file's */
 
 	struct chain_cache *cache;  /* NULL: no cache */
 	bool checked;               /* the current file's regexes and JSON assertions passed
-	                               before (the cache says): they are not compiled now */
+	                               before (the cache says): they are not measured or
+	                               compiled now, their cost is counted at once */
 	size_t unchecked;           /* problems found in regexes and JSON assertions so far */
 
 	struct pstep **ps;
@@ -464,12 +466,20 @@ static int
 read_tree(struct loader *ld, struct ynode **out, bool *keep)
 {
 	size_t nerr = ld->nerr;
+	struct chain_cache_facts facts;
 
 	*keep = false;
 	ld->checked = false;
+	ld->file_regex_cost = 0;
 	if (ld->cache != NULL &&
-	    (*out = chain_cache_get(ld->cache, ld->text, ld->len, &ld->checked)) != NULL) {
+	    (*out = chain_cache_get(ld->cache, ld->text, ld->len, &facts)) != NULL) {
 		ld->c->cached++;
+		/* Over the chain's budget: measure each regex again, to say which. */
+		if (facts.checked && ld->regex_total + facts.regex_cost <= MAX_REGEX_TOTAL) {
+			ld->checked = true;
+			ld->regex_total += facts.regex_cost;
+			ld->file_regex_cost = facts.regex_cost;
+		}
 		return 0;
 	}
 	if (yparse(ld, out) != 0)
@@ -483,8 +493,11 @@ read_tree(struct loader *ld, struct ynode **out, bool *keep)
 static void
 done_tree(struct loader *ld, struct ynode *root, bool keep, size_t unchecked)
 {
-	if (keep)
-		chain_cache_put(ld->cache, ld->text, ld->len, root, ld->unchecked == unchecked);
+	if (keep) {
+		struct chain_cache_facts facts = { ld->unchecked == unchecked, ld->file_regex_cost };
+
+		chain_cache_put(ld->cache, ld->text, ld->len, root, &facts);
+	}
 	ynode_free(root);
 	ld->checked = false;
 }
@@ -591,7 +604,7 @@ ymap_fields(struct loader *ld, const struct ynode *map, const char *const *keys,
 		size_t j;
 
 		for (j = 0; j < nkeys; j++) {
-			if (strcmp(k->s, keys[j]) == 0)
+			if (k->s[0] == keys[j][0] && strcmp(k->s, keys[j]) == 0)
 				break;
 		}
 		if (j == nkeys) {
@@ -771,20 +784,26 @@ load_regex(struct loader *ld, const struct ynode *n, const char *key, const char
 	char buf[256];
 	size_t cost;
 
+	chain_regex_set(re, text, flags);
+	if (ld->checked)           /* measured and compiled before; its cost is counted */
+		return true;
 	why = regex_refusal(text, &cost);
 	if (why != NULL) {
 		err_node(ld, n, "%s: %s", key, why);
 		ld->unchecked++;
+		chain_regex_free(re);
 		return false;
 	}
 	if (ld->regex_total + cost > MAX_REGEX_TOTAL) {
 		err_node(ld, n, "%s: the chain's regexes are too large in total (more than %d)",
 		    key, MAX_REGEX_TOTAL);
+		ld->unchecked++;
+		chain_regex_free(re);
 		return false;
 	}
 	ld->regex_total += cost;
-	chain_regex_set(re, text, flags);
-	if (!ld->checked && chain_regex_compile(re, buf, sizeof buf) != 0) {
+	ld->file_regex_cost += cost;
+	if (chain_regex_compile(re, buf, sizeof buf) != 0) {
 		err_node(ld, n, "%s: bad regex '%s': %s", key, q(ld, text), buf);
 		ld->unchecked++;
 		chain_regex_free(re);

@@ -87,7 +87,8 @@ chain_input_index(const struct chain *c, const char *name)
 	if (c == NULL || name == NULL)
 		return -1;
 	for (size_t i = 0; i < c->ninputs; i++) {
-		if (strcmp(c->inputs[i].name, name) == 0)
+		/* (The first letters first: the loader asks for every ${name} it meets.) */
+		if (c->inputs[i].name[0] == name[0] && strcmp(c->inputs[i].name, name) == 0)
 			return (int)i;
 	}
 	return -1;

@@ -1447,6 +1447,76 @@ test_cache_same_chain(void **state)
 	}
 }
 
+/* A step file with n regexes of about 10000 each (a fifth of the chain's budget per two). */
+static char *
+big_regex_step(const char *id, int n)
+{
+	struct strbuf sb = {0};
+
+	sb_addf(&sb, "id: %s\nsection: one\ntitle: T\nplace: local\ncheck:\n", id);
+	for (int i = 0; i < n; i++)
+		sb_adds(&sb, "  - {run: x, expect: '(a{98}){100}'}\n");
+	return sb_detach(&sb);
+}
+
+/* The regex budget is the chain's: a file from the cache counts its regexes' cost without
+ * measuring them, and the same regexes are refused, at the same places, as without it. */
+static void
+test_cache_regex_budget(void **state)
+{
+	char *cache = xprintf("%s/c.cache", (char *)*state), *cause1, *cause2, *text;
+	struct chain_cache *cc;
+	struct chain_cache_facts facts;
+	struct chain *c;
+	size_t len;
+
+	put(state, "chain.yaml", base_chain);
+	text = big_regex_step("s1", 11);
+	put(state, "s1.yaml", text);
+	free(text);
+	if (load_via(*state, cache, &c, &cause1) != 0 || load_via(*state, cache, &c, &cause1) != 0)
+		fail_msg("%s", cause1);
+	assert_int_equal(c->cached, 2);
+	chain_free(&c);
+	cc = chain_cache_open(cache);
+	text = xprintf("%s/s1.yaml", (char *)*state);
+	assert_int_equal(read_file(text, 1 << 20, &cause1, &len, NULL), 0);
+	free(text);
+	assert_non_null(chain_cache_get(cc, cause1, len, &facts));
+	assert_true(facts.checked);
+	assert_true(facts.regex_cost > 100000 && facts.regex_cost <= 110000);
+	free(cause1);
+	chain_cache_close(&cc);
+
+	/* s2 after it, from text: over the budget at the same regexes of s2. */
+	text = big_regex_step("s2", 11);
+	put(state, "s2.yaml", text);
+	free(text);
+	cause1 = load_fail(*state);
+	assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
+	assert_string_equal(cause2, cause1);
+	assert_non_null(strstr(cause1, "s2.yaml:"));
+	assert_null(strstr(cause1, "s1.yaml:"));
+	free(cause1);
+	free(cause2);
+
+	/* a0 before it: s1 from the cache would pass the budget, so its regexes are measured
+	 * again and refused where the load without the cache refuses them. */
+	text = xprintf("%s/s2.yaml", (char *)*state);
+	assert_int_equal(unlink(text), 0);
+	free(text);
+	text = big_regex_step("a0", 11);
+	put(state, "a0.yaml", text);
+	free(text);
+	cause1 = load_fail(*state);
+	assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
+	assert_string_equal(cause2, cause1);
+	assert_non_null(strstr(cause1, "s1.yaml:"));
+	free(cause1);
+	free(cause2);
+	free(cache);
+}
+
 /* Problems are told the same from the cache: a file whose regexes failed is kept as not
  * checked (its regexes are checked again every time), and a fixed file loads. */
 static void
@@ -1458,7 +1528,7 @@ test_cache_keeps_problems(void **state)
 	struct chain *c;
 	struct ynode *t;
 	size_t len;
-	bool checked;
+	struct chain_cache_facts facts;
 
 	put(state, "chain.yaml", base_chain);
 	put(state, "a.yaml", ok_step);
@@ -1487,17 +1557,17 @@ test_cache_keeps_problems(void **state)
 	/* What the cache holds: both trees; only a.yaml's regexes are known good. */
 	cc = chain_cache_open(cache);
 	assert_int_equal(read_file(a, 1 << 20, &text, &len, NULL), 0);
-	t = chain_cache_get(cc, text, len, &checked);
+	t = chain_cache_get(cc, text, len, &facts);
 	assert_non_null(t);
-	assert_true(checked);
+	assert_true(facts.checked);
 	ynode_free(t);
 	free(text);
 	assert_int_equal(read_file(b, 1 << 20, &text, &len, NULL), 0);
-	t = chain_cache_get(cc, text, len, &checked);
+	t = chain_cache_get(cc, text, len, &facts);
 	assert_non_null(t);
-	assert_false(checked);
+	assert_false(facts.checked);
 	ynode_free(t);
-	assert_null(chain_cache_get(cc, text, len - 1, &checked));
+	assert_null(chain_cache_get(cc, text, len - 1, &facts));
 	assert_int_equal(chain_cache_hits(cc), 2);
 	chain_cache_close(&cc);
 
@@ -1509,7 +1579,7 @@ test_cache_keeps_problems(void **state)
 	assert_int_equal(c->cached, 2);
 	chain_free(&c);
 	cc = chain_cache_open(cache);
-	assert_null(chain_cache_get(cc, text, len, &checked));
+	assert_null(chain_cache_get(cc, text, len, &facts));
 	chain_cache_close(&cc);
 	free(text);
 	assert_int_equal(load_via(*state, cache, &c, &cause1), 0);
@@ -1603,6 +1673,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_minimal, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cache_same_chain, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_cache_regex_budget, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cache_keeps_problems, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cache_damage, setup_dir, teardown_dir),
 	};
