@@ -11,6 +11,10 @@
  * chain_regex). Everything else the loader checks (fields, references, requires, secrets) is
  * checked every time, from the tree, with the same messages and positions.
  *
+ * The file is the operator's own (0600 in their cache directory) and trusted as the chain
+ * files are: an entry's sum only catches damage, and a checked entry's regexes are not
+ * measured again (regex_refusal) before they compile.
+ *
  * The file is rebuilt whenever a load parsed something; it is keyed by the versions of the
  * wizard, libyaml and glibc and by the locale's character set, and any file that does not
  * hold exactly what the writer wrote (truncated, foreign, corrupt) counts as empty.
