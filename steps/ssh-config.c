@@ -335,6 +335,14 @@ sshc_read_config(const char *path, const char *text, const char *host, struct ss
 		}
 		if (!applies || nw == 0)
 			continue;
+		/* As ssh does ("Missing argument"): HostName "" would leave no host to reach. */
+		if (words[0][0] == '\0' && (strcasecmp(key, "HostName") == 0 ||
+		    strcasecmp(key, "User") == 0 || strcasecmp(key, "IdentityFile") == 0)) {
+			set_cause(cause, "%s:%u: %s has an empty value", path, lineno, key);
+			sshc_found_clear(f);
+			free(copy);
+			return -1;
+		}
 		if (strcasecmp(key, "HostName") == 0 && f->hostname == NULL)
 			f->hostname = xstrdup(words[0]);
 		else if (strcasecmp(key, "User") == 0 && f->user == NULL)

@@ -553,6 +553,13 @@ test_target_parse(void **state)
 	assert_non_null(strstr(cause, ":4: bad Port"));
 	free(cause);
 	free(s);
+	/* An empty HostName (found by fuzz-ssh) is refused as ssh refuses it. */
+	s = tl_write(g.tmp, "empty_config", "Host h\n  User u\n  HostName \"\" x\n");
+	cause = NULL;
+	assert_int_equal(ssh_target_parse("h", s, &t, &cause), -1);
+	assert_non_null(strstr(cause, ":3: HostName has an empty value"));
+	free(cause);
+	free(s);
 	free(cfg);
 }
 
