@@ -1474,8 +1474,12 @@ test_cache_regex_budget(void **state)
 	text = big_regex_step("s1", 11);
 	put(state, "s1.yaml", text);
 	free(text);
-	if (load_via(*state, cache, &c, &cause1) != 0 || load_via(*state, cache, &c, &cause1) != 0)
-		fail_msg("%s", cause1);
+	for (int pass = 0; pass < 2; pass++) {          /* a miss, then a hit */
+		if (pass > 0)
+			chain_free(&c);
+		if (load_via(*state, cache, &c, &cause1) != 0)
+			fail_msg("%s", cause1);
+	}
 	assert_int_equal(c->cached, 2);
 	chain_free(&c);
 	cc = chain_cache_open(cache);
