@@ -1459,12 +1459,33 @@ big_regex_step(const char *id, int n)
 	return sb_detach(&sb);
 }
 
+/* Add step file id.yaml with 11 big regexes: loading through the cache must refuse the chain
+ * word for word as loading without it does, in file `in` and not in file `not_in`. */
+static void
+put_big_refused_same(void **state, const char *cache, const char *id, const char *in,
+    const char *not_in)
+{
+	char *text = big_regex_step(id, 11), *name = xprintf("%s.yaml", id), *cause1, *cause2;
+	struct chain *c;
+
+	put(state, name, text);
+	cause1 = load_fail(*state);
+	assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
+	assert_string_equal(cause2, cause1);
+	assert_non_null(strstr(cause1, in));
+	assert_null(strstr(cause1, not_in));
+	free(cause1);
+	free(cause2);
+	free(name);
+	free(text);
+}
+
 /* The regex budget is the chain's: a file from the cache counts its regexes' cost without
  * measuring them, and the same regexes are refused, at the same places, as without it. */
 static void
 test_cache_regex_budget(void **state)
 {
-	char *cache = xprintf("%s/c.cache", (char *)*state), *cause1, *cause2, *text;
+	char *cache = xprintf("%s/c.cache", (char *)*state), *cause1, *text;
 	struct chain_cache *cc;
 	struct chain_cache_facts facts;
 	struct chain *c;
@@ -1493,31 +1514,14 @@ test_cache_regex_budget(void **state)
 	chain_cache_close(&cc);
 
 	/* s2 after it, from text: over the budget at the same regexes of s2. */
-	text = big_regex_step("s2", 11);
-	put(state, "s2.yaml", text);
-	free(text);
-	cause1 = load_fail(*state);
-	assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
-	assert_string_equal(cause2, cause1);
-	assert_non_null(strstr(cause1, "s2.yaml:"));
-	assert_null(strstr(cause1, "s1.yaml:"));
-	free(cause1);
-	free(cause2);
+	put_big_refused_same(state, cache, "s2", "s2.yaml:", "s1.yaml:");
 
-	/* a0 before it: s1 from the cache would pass the budget, so its regexes are measured
-	 * again and refused where the load without the cache refuses them. */
+	/* a0 before it: s1 from the cache would go over the budget, so its regexes are
+	 * measured again and refused where the load without the cache refuses them. */
 	text = xprintf("%s/s2.yaml", (char *)*state);
 	assert_int_equal(unlink(text), 0);
 	free(text);
-	text = big_regex_step("a0", 11);
-	put(state, "a0.yaml", text);
-	free(text);
-	cause1 = load_fail(*state);
-	assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
-	assert_string_equal(cause2, cause1);
-	assert_non_null(strstr(cause1, "s1.yaml:"));
-	free(cause1);
-	free(cause2);
+	put_big_refused_same(state, cache, "a0", "s1.yaml:", "a0.yaml:");
 	free(cache);
 }
 
