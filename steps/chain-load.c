@@ -474,7 +474,8 @@ read_tree(struct loader *ld, struct ynode **out, bool *keep)
 	if (ld->cache != NULL &&
 	    (*out = chain_cache_get(ld->cache, ld->text, ld->len, &facts)) != NULL) {
 		ld->c->cached++;
-		/* Over the chain's budget: measure each regex again, to say which. */
+		/* Within the chain's budget its regexes count at once; over it, each is measured
+		 * again, so the refusal names the same ones as without the cache. */
 		if (facts.checked && ld->regex_total + facts.regex_cost <= MAX_REGEX_TOTAL) {
 			ld->checked = true;
 			ld->regex_total += facts.regex_cost;
