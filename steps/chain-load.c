@@ -61,6 +61,8 @@ struct loader {
 	struct chain *c;
 	struct strbuf err;
 	size_t nerr;
+	int dirfd;                  /* the chain's directory: files are opened relative to it */
+	int dir_errno;              /* why it could not be opened (dirfd -1) */
 
 	const char *file;           /* current file (interned) */
 	const char *text;           /* current file's text (in buf) */
@@ -521,14 +523,14 @@ intern_file(struct loader *ld, const char *rel)
 static int
 load_text(struct loader *ld, const char *rel)
 {
-	char *path = xprintf("%s/%s", ld->c->dir, rel), *buf;
+	char *buf;
 	struct stat sb;
 	size_t got = 0;
 	ssize_t r;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	free(path);
+	errno = ld->dir_errno;
+	fd = ld->dirfd < 0 ? -1 : openat(ld->dirfd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		err_at(ld, ld->file, 1, 1, "cannot open %s: %s", rel, strerror(errno));
 		return -1;
@@ -549,8 +551,12 @@ load_text(struct loader *ld, const char *rel)
 		ld->buf = xmalloc(ld->bufcap);
 	}
 	buf = ld->buf;
+	/* One byte more than the size is asked for, to see a file that grew; a regular file's
+	 * read falls short only at its end, so that ends the loop without a read of 0. */
 	for (;;) {
-		r = read(fd, buf + got, (size_t)sb.st_size + 1 - got);
+		size_t want = (size_t)sb.st_size + 1 - got;
+
+		r = read(fd, buf + got, want);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -566,6 +572,8 @@ load_text(struct loader *ld, const char *rel)
 			close(fd);
 			return -1;
 		}
+		if ((size_t)r < want)
+			break;
 	}
 	close(fd);
 	buf[got] = '\0';
@@ -2123,49 +2131,72 @@ is_yaml_name(const char *name)
 	return name[0] != '.' && str_has_suffix(name, ".yaml") && strlen(name) > 5;
 }
 
+/* The type of directory entry de of directory fd, as stat() (following a link) would tell;
+ * 0 if it cannot be told. The entry's own type saves a stat per file. */
+static mode_t
+entry_type(int fd, const struct dirent *de)
+{
+	struct stat sb;
+
+	switch (de->d_type) {
+	case DT_REG:
+		return S_IFREG;
+	case DT_DIR:
+		return S_IFDIR;
+	case DT_LNK:
+	case DT_UNKNOWN:
+		if (fstatat(fd, de->d_name, &sb, 0) == 0)
+			return sb.st_mode & S_IFMT;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Open directory rel of fd for reading; NULL (errno set) if it cannot be. */
+static DIR *
+open_dir_at(int fd, const char *rel)
+{
+	int dfd = openat(fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (dfd < 0)
+		return NULL;
+	if ((d = fdopendir(dfd)) == NULL)
+		close(dfd);
+	return d;
+}
+
 /* List the step files: *.yaml in dir (but chain.yaml) and in its direct subdirectories. */
 static int
 list_step_files(struct loader *ld, struct strvec *out)
 {
-	const char *dir = ld->c->dir;
 	struct dirent *de;
-	struct stat sb;
 	DIR *d, *sd;
+	mode_t type;
 
-	d = opendir(dir);
-	if (d == NULL)
+	errno = ld->dir_errno;
+	if (ld->dirfd < 0 || (d = open_dir_at(ld->dirfd, ".")) == NULL)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		char *path;
-
 		if (de->d_name[0] == '.')
 			continue;
-		path = xprintf("%s/%s", dir, de->d_name);
-		if (stat(path, &sb) != 0) {
-			free(path);
-			continue;
-		}
-		if (S_ISREG(sb.st_mode) && is_yaml_name(de->d_name) &&
+		type = entry_type(dirfd(d), de);
+		if (type == S_IFREG && is_yaml_name(de->d_name) &&
 		    strcmp(de->d_name, CHAIN_FILE) != 0)
 			sv_push(out, de->d_name);
-		else if (S_ISDIR(sb.st_mode) && (sd = opendir(path)) != NULL) {
+		else if (type == S_IFDIR && (sd = open_dir_at(dirfd(d), de->d_name)) != NULL) {
 			struct dirent *se;
 
 			while ((se = readdir(sd)) != NULL) {
-				char *sub;
-
-				if (!is_yaml_name(se->d_name))
+				if (!is_yaml_name(se->d_name) || entry_type(dirfd(sd), se) != S_IFREG)
 					continue;
-				sub = xprintf("%s/%s", path, se->d_name);
-				if (stat(sub, &sb) == 0 && S_ISREG(sb.st_mode))
-					sv_push_take(out, xprintf("%s/%s", de->d_name, se->d_name));
-				free(sub);
+				sv_push_take(out, xprintf("%s/%s", de->d_name, se->d_name));
 				if (out->n > MAX_STEP_FILES)
 					break;
 			}
 			closedir(sd);
 		}
-		free(path);
 		if (out->n > MAX_STEP_FILES)
 			break;
 	}
@@ -2292,6 +2323,8 @@ chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
 	c = ld.c = xcalloc(1, sizeof *c);
 	c->dir = xstrdup(dir);
 	ld.ids_ok = true;
+	ld.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ld.dir_errno = ld.dirfd < 0 ? errno : 0;
 	if (cache != NULL)
 		ld.cache = chain_cache_open(cache);
 
@@ -2310,6 +2343,8 @@ chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
 	link_steps(&ld);
 	free(ld.lines);
 	free(ld.buf);
+	if (ld.dirfd >= 0)
+		close(ld.dirfd);
 	chain_cache_close(&ld.cache);
 
 	if (ld.nerr > 0) {

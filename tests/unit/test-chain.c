@@ -1353,6 +1353,40 @@ test_missing_files(void **state)
 		assert_string_equal(c->steps[1].file, "s.yaml");
 		chain_free(&c);
 	}
+
+	/* Links count as what they point to (the listing goes by the entries' types, and
+	 * stats only links): a linked directory and a linked file are loaded, a dangling link
+	 * is passed over. */
+	{
+		char *other = tl_tmpdir(), *from, *to;
+		struct chain *c;
+
+		put(&other, "r.yaml", "id: r\nsection: one\ntitle: R\nplace: local\n"
+		    "check: [\"true\"]\n");
+		put(&other, "x.txt", "id: x\nsection: one\ntitle: X\nplace: local\n"
+		    "check: [\"true\"]\n");
+		from = xprintf("%s/linked", (char *)*state);
+		assert_int_equal(symlink(other, from), 0);
+		free(from);
+		from = xprintf("%s/x.yaml", (char *)*state);
+		to = xprintf("%s/x.txt", other);
+		assert_int_equal(symlink(to, from), 0);
+		free(from);
+		free(to);
+		from = xprintf("%s/m.yaml", (char *)*state);
+		assert_int_equal(symlink("nowhere.yaml", from), 0);
+		free(from);
+		c = load_ok(*state);
+		assert_int_equal(c->nsteps, 4);
+		assert_string_equal(c->steps[0].file, "d.yaml/inner.yaml");
+		assert_string_equal(c->steps[1].file, "linked/r.yaml");
+		assert_string_equal(c->steps[2].file, "s.yaml");
+		assert_string_equal(c->steps[3].file, "x.yaml");
+		assert_string_equal(c->steps[3].id, "x");
+		chain_free(&c);
+		tl_rmrf(other);
+		free(other);
+	}
 }
 
 /* A chain without inputs is fine; so is cause == NULL on failure. */
