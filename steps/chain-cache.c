@@ -154,17 +154,6 @@ rd_bytes(struct rd *r, size_t n)
 	return at;
 }
 
-/* A line or column: 1 .. max. */
-static int
-rd_pos(struct rd *r, uint32_t max)
-{
-	uint32_t v = rd_u32(r);
-
-	if (v < 1 || v > max)
-		r->bad = true;
-	return (int)v;
-}
-
 /* Decoding one tree: the text's line count bounds the positions; nodes and kid pointers come
  * from one block, sized by the entry's node count. */
 struct dec {
@@ -176,40 +165,55 @@ struct dec {
 	size_t kused;              /* kid slots: total - 1 (every node but the root is a kid) */
 };
 
+/* A little-endian u32 at p (the caller checked the bounds). */
+static inline uint32_t
+le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+#define NODE_HEAD 17          /* tag, line, col, endline, and a scalar's length or a count */
+
 static struct ynode *
 dec_node(struct dec *d, int depth)
 {
 	struct rd *r = &d->r;
-	const unsigned char *tag = rd_bytes(r, 1);
+	const unsigned char *h = r->p;
+	unsigned tag;
+	uint32_t line, col, endline, count;
 	struct ynode *n;
-	uint32_t count;
 
-	if (tag == NULL || (*tag & 3) > Y_MAP || (*tag & ~0xfu) != 0 ||
-	    ((*tag & 3) != Y_SCALAR && (*tag & 0xc) != 0) || d->used == d->total) {
+	/* The head is read at once; a line or column is 1 .. max (v - 1 < max, unsigned). */
+	if (r->bad || r->end - r->p < NODE_HEAD || d->used == d->total) {
+		r->bad = true;
+		return NULL;
+	}
+	tag = h[0];
+	line = le32(h + 1);
+	col = le32(h + 5);
+	endline = le32(h + 9);
+	count = le32(h + 13);
+	r->p += NODE_HEAD;
+	if ((tag & 3) > Y_MAP || (tag & ~0xfu) != 0 || ((tag & 3) != Y_SCALAR && (tag & 0xc) != 0) ||
+	    line - 1 >= d->lines || col - 1 >= UINT32_MAX >> 1 || endline - 1 >= d->lines ||
+	    endline < line) {
 		r->bad = true;
 		return NULL;
 	}
 	n = &d->pool[d->used++];
-	memset(n, 0, sizeof *n);
-	n->kind = (enum ykind)(*tag & 3);
-	n->plain = (*tag & 4) != 0;
-	n->literal = (*tag & 8) != 0;
-	n->line = rd_pos(r, d->lines);
-	n->col = rd_pos(r, UINT32_MAX >> 1);
-	n->endline = rd_pos(r, d->lines);
-	count = rd_u32(r);
-	if (r->bad || n->endline < n->line) {
-		r->bad = true;
-		return NULL;
-	}
+	*n = (struct ynode){ .kind = (enum ykind)(tag & 3), .line = (int)line, .col = (int)col,
+		.endline = (int)endline, .plain = (tag & 4) != 0, .literal = (tag & 8) != 0 };
 	if (n->kind == Y_SCALAR) {
-		unsigned char *s = count < UINT32_MAX ? rd_bytes(r, (size_t)count + 1) : NULL;
+		unsigned char *sc = r->p;
 
-		if (s == NULL || s[count] != '\0' || memchr(s, '\0', count) != NULL) {
+		/* count bytes and a NUL, and no NUL before it */
+		if ((size_t)(r->end - r->p) <= count || sc[count] != '\0' ||
+		    memchr(sc, '\0', count) != NULL) {
 			r->bad = true;
 			return NULL;
 		}
-		n->s = (char *)s;
+		r->p += (size_t)count + 1;
+		n->s = (char *)sc;
 		n->len = count;
 		return n;
 	}
@@ -244,9 +248,9 @@ decode(struct chain_cache *cc, const struct entry *e)
 	struct ynode *root;
 	size_t size;
 
-	if (e->nodes == 0 || e->nodes > YNODE_MAX_NODES || e->trlen / 18 < e->nodes ||
+	if (e->nodes == 0 || e->nodes > YNODE_MAX_NODES || e->trlen / NODE_HEAD < e->nodes ||
 	    sum64(e->tree, e->trlen, e->checked, e->regex_cost) != e->sum)
-		return NULL;      /* (a node takes at least 18 bytes) */
+		return NULL;      /* (a node takes at least its head) */
 	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL) {
 		d.lines++;
 		nl++;

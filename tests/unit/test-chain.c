@@ -1628,6 +1628,20 @@ test_cache_keeps_problems(void **state)
 	assert_int_equal(c->cached, 3);
 	assert_non_null(chain_regex(&c->steps[chain_step_index(c, "b")].hints[0].re));
 	chain_free(&c);
+
+	/* A tree of empty lists (the smallest nodes the file holds: 17 bytes each) is kept
+	 * and found again like any other. */
+	text = xstrdup("[[], [], [], [], [], [], [], [], [], [], [], [], [], [], [], [], []]\n");
+	put(state, "e.yaml", text);
+	cause1 = load_fail(*state);
+	assert_line(cause1, "e.yaml:1:1: expected a mapping (one step), got a list");
+	free(cause1);
+	assert_int_equal(load_via(*state, cache, &c, &cause1), -1);
+	free(cause1);
+	cc = chain_cache_open(cache);
+	assert_non_null(chain_cache_get(cc, text, strlen(text), &facts));
+	chain_cache_close(&cc);
+	free(text);
 	free(cache);
 	free(a);
 	free(b);
