@@ -8,22 +8,27 @@
  * assertions passed (with what its regexes cost against the chain's budget). A file whose
  * text is in the cache is not parsed again, and when its checks passed before, its regexes
  * are neither measured nor compiled at load: they compile when first used (struct
- * chain_regex). Everything else the loader checks (fields, references, requires, secrets) is
- * checked every time, from the tree, with the same messages and positions.
+ * chain_regex). A file whose stat data (name, inode, size, times) are the ones the cache
+ * kept for it is not even read. Everything else the loader checks (fields, references,
+ * requires, secrets) is checked every time, from the tree, with the same messages and
+ * positions.
  *
  * The file is the operator's own (0600 in their cache directory) and trusted as the chain
  * files are: an entry's sum only catches damage, and a checked entry's regexes are not
  * measured again (regex_refusal) before they compile.
  *
- * The file is rebuilt whenever a load parsed something; it is keyed by the versions of the
- * wizard, libyaml and glibc and by the locale's character set, and any file that does not
- * hold exactly what the writer wrote (truncated, foreign, corrupt) counts as empty.
+ * The file is rebuilt whenever a load parsed something or a file's name or stamp changed; it
+ * is keyed by the versions of the wizard, libyaml and glibc and by the locale's character
+ * set, and any file that does not hold exactly what the writer wrote (truncated, foreign,
+ * corrupt) counts as empty.
  */
 #ifndef DW_CHAIN_CACHE_H
 #define DW_CHAIN_CACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
 
 /* One YAML node with its position. A mapping's kids are key, value, key, value ... */
 enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
@@ -57,16 +62,34 @@ struct chain_cache_facts {
 	size_t regex_cost;    /* the sum of its regexes' regex_refusal() sizes (when checked) */
 };
 
+/* A file's version as its stat data tell it (ns for the times), as git's index keeps it. */
+struct chain_cache_stamp {
+	uint64_t dev, ino, size, mtime, ctime;
+};
+void chain_cache_stamp_of(const struct stat *sb, struct chain_cache_stamp *out);
+
+/* A stamp is kept (and trusted) only once its ctime is this old: a file changed twice within
+ * one tick of the file system's clock, to the same size, keeps its stamp. Tests lower it. */
+#define CHAIN_CACHE_SETTLE_NS (5 * (int64_t)1000000000)
+extern int64_t chain_cache_settle_ns;
+
 /*
- * The tree of a file whose text is text[0..len), or NULL when the cache does not hold it;
+ * The tree of the file name (relative to the chain's directory) whose stamp is *stamp, without
+ * reading it: NULL unless the cache holds a settled stamp for that name and it is this one.
  * *facts gets what was put with it. The tree is the cache's (one block, its strings in the
  * file's bytes): it lasts until the next get or chain_cache_close, and ynode_free leaves it
  * alone.
  */
-struct ynode *chain_cache_get(struct chain_cache *cc, const char *text, size_t len,
+struct ynode *chain_cache_get_stamped(struct chain_cache *cc, const char *name,
+    const struct chain_cache_stamp *stamp, struct chain_cache_facts *facts);
+/* The same, found by the file's text text[0..len); the entry takes name and *stamp. */
+struct ynode *chain_cache_get(struct chain_cache *cc, const char *name,
+    const struct chain_cache_stamp *stamp, const char *text, size_t len,
     struct chain_cache_facts *facts);
-/* Remember the tree of text (a copy is kept) and its facts; replaces what the cache held. */
-void chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
+/* Remember the tree of file name's text (a copy is kept), its stamp and facts; replaces what
+ * the cache held for that text. */
+void chain_cache_put(struct chain_cache *cc, const char *name,
+    const struct chain_cache_stamp *stamp, const char *text, size_t len,
     const struct ynode *root, const struct chain_cache_facts *facts);
 /* How many files the cache answered (get found them). */
 size_t chain_cache_hits(const struct chain_cache *cc);

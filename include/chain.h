@@ -207,6 +207,7 @@ struct chain {
 	char **files;              /* interned file names for srcpos */
 	size_t nfiles;
 	size_t cached;             /* files whose tree came from the cache */
+	size_t unread;             /* of those, files not even read (their stamp was known) */
 };
 
 /*

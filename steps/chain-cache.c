@@ -2,20 +2,26 @@
  * chain-cache.c: the file that remembers the loader's node trees between runs (the why and
  * the rules are in chain-cache.h).
  *
- * The file, every integer a little-endian u32:
+ * The file, every integer a little-endian u32 (u64: low half, then high):
  *   "DWCHAIN\n" key-length key            key: what the trees and checks depend on
  *   count, then count entries:
- *     text-length text checked(u8) regex-cost nodes tree-length tree sum(u64: low, high)
+ *     name-length name text-length text checked(u8) regex-cost lines
+ *     stamp(5 u64: dev ino size mtime ctime, in ns; all 0: none) nodes tree-length tree sum(u64)
  * A tree is its nodes in preorder, each
  *   tag(u8: kind | plain << 2 | literal << 3) line col endline, then
  *   a scalar: length, bytes, NUL;  a list or mapping: the number of kids.
- * Entries are matched on the whole text (memcmp), so no hash can collide; a sum of checked,
- * the regex cost and the tree's bytes catches an entry damaged on disk, which could otherwise
- * still decode. A
- * tree is decoded only when asked for, into one block the cache reuses, its scalars pointing
- * into the file's bytes; everything the loader relies on is checked while decoding: bounds,
- * depth, node count, kinds, scalar keys, an even number of mapping kids, no NUL in a scalar,
- * positions inside the text. A tree that fails is a miss, and the file is rewritten.
+ * An entry is found two ways. By its file's name and stat data (the stamp), as git's index
+ * finds unchanged files: the file is not even read. A stamp is kept only once the file's
+ * ctime is CHAIN_CACHE_SETTLE_NS old, since a file changed twice within one tick of the
+ * file system's clock, to the same size, would keep its stamp; the second change would be
+ * missed. ctime cannot be set back by hand as mtime can. Otherwise by the whole text
+ * (memcmp), so no hash can collide; the entry then takes the file's name and stamp. A sum of
+ * everything but the name and the text catches an entry damaged on disk, which could
+ * otherwise still decode. A tree is decoded only when asked for, into one block the cache
+ * reuses, its scalars pointing into the file's bytes; everything the loader relies on is
+ * checked while decoding: bounds, depth, node count, kinds, scalar keys, an even number of
+ * mapping kids, no NUL in a scalar, positions inside the text. A tree that fails is a miss,
+ * and the file is rewritten.
  *
  * Speed is the point, and on a virtual machine a page fault costs about 12 us: the file is
  * mapped (MAP_POPULATE, 0.1 ms for 400 KB where malloc and read take 1.4 ms), and the nodes
@@ -35,19 +41,24 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "util.h"
 
 #define CACHE_MAGIC     "DWCHAIN\n"
-#define CACHE_FORMAT    4
+#define CACHE_FORMAT    5
 #define CACHE_MAX_SIZE  (64 * 1024 * 1024)
 #define CACHE_MAX_FILES 1001                    /* the loader reads at most 1000 + chain.yaml */
 
 struct entry {
+	const char *name;          /* the file's, relative to the chain; into the bytes, or own */
+	size_t nlen;
+	struct chain_cache_stamp stamp;  /* all 0: none (found only by text) */
 	const char *text;          /* into the file's bytes, or own */
 	size_t tlen;
+	uint32_t lines;            /* newlines in the text */
 	unsigned char *tree;
 	size_t trlen;
 	uint32_t nodes;
@@ -56,6 +67,7 @@ struct entry {
 	uint32_t regex_cost;       /* of the file's regexes (struct chain_cache_facts) */
 	bool used;                 /* get or put this run: kept when the file is written */
 	char *own;                 /* a put's text and tree, one allocation */
+	char *own_name;            /* the name, when this run gave it */
 };
 
 struct chain_cache {
@@ -67,9 +79,13 @@ struct chain_cache {
 	size_t maxnodes;           /* of the file's entries: the block's size, made once */
 	struct entry *e;
 	size_t n;
+	size_t next;               /* where the next look-up by name starts (files come in order) */
 	size_t hits;
+	int64_t now;               /* when opened (ns since the epoch): is a stamp settled? */
 	bool dirty;
 };
+
+int64_t chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
 
 void
 ynode_free(struct ynode *n)
@@ -98,23 +114,40 @@ cache_key(void)
 	return key;
 }
 
-/* A sum of n bytes, a word at a time (it guards against damage, not against an adversary:
- * whoever can write the cache can write the chain's files too). */
+/* A sum of n bytes from seed, four words at a time (four lanes, so the multiplies overlap).
+ * It guards against damage, not against an adversary: whoever can write the cache can write
+ * the chain's files too. */
 static uint64_t
-sum64(const unsigned char *p, size_t n, bool checked, uint32_t cost)
+sum64(uint64_t seed, const unsigned char *p, size_t n)
 {
-	uint64_t h = 0x9e3779b97f4a7c15u ^ n ^ (checked ? 0x5bd1e995u : 0) ^ (uint64_t)cost << 32,
-	    w;
+	uint64_t h[4] = { seed ^ n, seed + 0x9e3779b97f4a7c15u, ~seed, seed - 0x5bd1e995u }, w;
 
-	for (; n >= 8; p += 8, n -= 8) {
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 0x100000001b3u;
-		h ^= h >> 29;
+	for (; n >= 32; p += 32, n -= 32)
+		for (int i = 0; i < 4; i++) {
+			memcpy(&w, p + 8 * i, 8);
+			h[i] = (h[i] ^ w) * 0x100000001b3u;
+			h[i] ^= h[i] >> 29;
+		}
+	for (; n > 0; p += n < 8 ? n : 8, n -= n < 8 ? n : 8) {
+		w = 0;
+		memcpy(&w, p, n < 8 ? n : 8);
+		h[0] = (h[0] ^ w) * 0x100000001b3u;
+		h[0] ^= h[0] >> 29;
 	}
-	w = 0;
-	memcpy(&w, p, n);
-	h = (h ^ w) * 0x100000001b3u;
-	return h ^ (h >> 32);
+	for (int i = 1; i < 4; i++)
+		h[0] = (h[0] ^ h[i]) * 0x100000001b3u ^ (h[0] >> 32);
+	return h[0];
+}
+
+/* The sum an entry carries: of its facts, stamp and tree. */
+static uint64_t
+entry_sum(const struct entry *e)
+{
+	const uint64_t head[] = { e->checked, e->regex_cost, e->lines, e->nodes, e->stamp.dev,
+		e->stamp.ino, e->stamp.size, e->stamp.mtime, e->stamp.ctime };
+
+	return sum64(sum64(0x243f6a8885a308d3u, (const unsigned char *)head, sizeof head),
+	    e->tree, e->trlen);
 }
 
 /* -------------------------------------------------------------------------------------- */
@@ -138,6 +171,14 @@ rd_u32(struct rd *r)
 	    (uint32_t)r->p[3] << 24;
 	r->p += 4;
 	return v;
+}
+
+static uint64_t
+rd_u64(struct rd *r)
+{
+	uint64_t lo = rd_u32(r);
+
+	return lo | (uint64_t)rd_u32(r) << 32;
 }
 
 /* n bytes, or NULL (and r bad) if there are fewer. */
@@ -243,18 +284,13 @@ dec_node(struct dec *d, int depth)
 static struct ynode *
 decode(struct chain_cache *cc, const struct entry *e)
 {
-	struct dec d = { .r = { e->tree, e->tree + e->trlen, false }, .lines = 2 };
-	const char *nl = e->text, *end = e->text + e->tlen;
+	struct dec d = { .r = { e->tree, e->tree + e->trlen, false }, .lines = e->lines + 2 };
 	struct ynode *root;
 	size_t size;
 
 	if (e->nodes == 0 || e->nodes > YNODE_MAX_NODES || e->trlen / NODE_HEAD < e->nodes ||
-	    sum64(e->tree, e->trlen, e->checked, e->regex_cost) != e->sum)
+	    e->lines > e->tlen || entry_sum(e) != e->sum)
 		return NULL;      /* (a node takes at least its head) */
-	while ((nl = memchr(nl, '\n', (size_t)(end - nl))) != NULL) {
-		d.lines++;
-		nl++;
-	}
 	d.total = e->nodes;
 	size = (e->nodes > cc->maxnodes ? e->nodes : cc->maxnodes) *
 	    (sizeof *d.pool + sizeof *d.kids);
@@ -296,15 +332,22 @@ parse(struct chain_cache *cc, char *buf, size_t len)
 		struct entry *e = &cc->e[i];
 		const unsigned char *checked;
 
+		e->nlen = rd_u32(&r);
+		e->name = (const char *)rd_bytes(&r, e->nlen);
 		e->tlen = rd_u32(&r);
 		e->text = (const char *)rd_bytes(&r, e->tlen);
 		checked = rd_bytes(&r, 1);
 		e->regex_cost = rd_u32(&r);
+		e->lines = rd_u32(&r);
+		e->stamp.dev = rd_u64(&r);
+		e->stamp.ino = rd_u64(&r);
+		e->stamp.size = rd_u64(&r);
+		e->stamp.mtime = rd_u64(&r);
+		e->stamp.ctime = rd_u64(&r);
 		e->nodes = rd_u32(&r);
 		e->trlen = rd_u32(&r);
 		e->tree = rd_bytes(&r, e->trlen);
-		e->sum = rd_u32(&r);
-		e->sum |= (uint64_t)rd_u32(&r) << 32;
+		e->sum = rd_u64(&r);
 		if (r.bad || *checked > 1)
 			return false;
 		e->checked = *checked == 1;
@@ -315,11 +358,22 @@ parse(struct chain_cache *cc, char *buf, size_t len)
 	return r.p == r.end;
 }
 
+/* Now, in ns since the epoch (the clock file times are told on). */
+static int64_t
+now_realtime_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 struct chain_cache *
 chain_cache_from(const void *buf, size_t len)
 {
 	struct chain_cache *cc = xcalloc(1, sizeof *cc);
 
+	cc->now = now_realtime_ns();
 	cc->buf = xmalloc(len + 1);
 	if (len > 0)
 		memcpy(cc->buf, buf, len);
@@ -340,6 +394,7 @@ chain_cache_open(const char *path)
 	void *map = MAP_FAILED;
 	int fd;
 
+	cc->now = now_realtime_ns();
 	cc->path = xstrdup(path);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	/* Nothing keeps the mapping past chain_load(), and the writer never changes a file in
@@ -363,8 +418,93 @@ chain_cache_open(const char *path)
 	return cc;
 }
 
+void
+chain_cache_stamp_of(const struct stat *sb, struct chain_cache_stamp *out)
+{
+	out->dev = (uint64_t)sb->st_dev;
+	out->ino = (uint64_t)sb->st_ino;
+	out->size = (uint64_t)sb->st_size;
+	out->mtime = (uint64_t)sb->st_mtim.tv_sec * 1000000000u + (uint64_t)sb->st_mtim.tv_nsec;
+	out->ctime = (uint64_t)sb->st_ctim.tv_sec * 1000000000u + (uint64_t)sb->st_ctim.tv_nsec;
+}
+
+static bool
+stamp_none(const struct chain_cache_stamp *s)
+{
+	return (s->dev | s->ino | s->size | s->mtime | s->ctime) == 0;
+}
+
+static bool
+stamp_eq(const struct chain_cache_stamp *a, const struct chain_cache_stamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime == b->mtime && a->ctime == b->ctime;
+}
+
+/* Give entry e the file's name and stamp (none while the stamp has not settled). */
+static void
+label(struct chain_cache *cc, struct entry *e, const char *name,
+    const struct chain_cache_stamp *stamp)
+{
+	static const struct chain_cache_stamp none;
+	size_t nlen = strlen(name);
+	const struct chain_cache_stamp *keep =
+	    (int64_t)stamp->ctime + chain_cache_settle_ns <= cc->now ? stamp : &none;
+
+	if (e->nlen == nlen && memcmp(e->name, name, nlen) == 0 && stamp_eq(&e->stamp, keep))
+		return;
+	free(e->own_name);
+	e->own_name = xstrdup(name);
+	e->name = e->own_name;
+	e->nlen = nlen;
+	e->stamp = *keep;
+	e->sum = entry_sum(e);
+	cc->dirty = true;
+}
+
+/* Decode entry e for a get: its tree, with its facts; NULL (the file to be rewritten) if it
+ * does not decode. */
+static struct ynode *
+hit(struct chain_cache *cc, struct entry *e, struct chain_cache_facts *facts)
+{
+	struct ynode *root = decode(cc, e);
+
+	if (root == NULL) {
+		cc->dirty = true;
+		return NULL;
+	}
+	e->used = true;
+	cc->hits++;
+	facts->checked = e->checked;
+	facts->regex_cost = e->regex_cost;
+	return root;
+}
+
 struct ynode *
-chain_cache_get(struct chain_cache *cc, const char *text, size_t len,
+chain_cache_get_stamped(struct chain_cache *cc, const char *name,
+    const struct chain_cache_stamp *stamp, struct chain_cache_facts *facts)
+{
+	size_t nlen = strlen(name);
+
+	if (stamp_none(stamp))
+		return NULL;
+	for (size_t k = 0; k < cc->n; k++) {
+		size_t i = (cc->next + k) % cc->n;
+		struct entry *e = &cc->e[i];
+
+		if (e->nlen != nlen || memcmp(e->name, name, nlen) != 0)
+			continue;
+		if (!stamp_eq(&e->stamp, stamp))
+			return NULL;
+		cc->next = i + 1;
+		return hit(cc, e, facts);
+	}
+	return NULL;
+}
+
+struct ynode *
+chain_cache_get(struct chain_cache *cc, const char *name,
+    const struct chain_cache_stamp *stamp, const char *text, size_t len,
     struct chain_cache_facts *facts)
 {
 	for (size_t i = 0; i < cc->n; i++) {
@@ -373,15 +513,8 @@ chain_cache_get(struct chain_cache *cc, const char *text, size_t len,
 
 		if (e->tlen != len || memcmp(e->text, text, len) != 0)
 			continue;
-		root = decode(cc, e);
-		if (root == NULL) {
-			cc->dirty = true;
-			return NULL;
-		}
-		e->used = true;
-		cc->hits++;
-		facts->checked = e->checked;
-		facts->regex_cost = e->regex_cost;
+		if ((root = hit(cc, e, facts)) != NULL)
+			label(cc, e, name, stamp);
 		return root;
 	}
 	return NULL;
@@ -403,6 +536,13 @@ put_u32(struct strbuf *sb, size_t v)
 		(char)(v >> 24 & 0xff) };
 
 	sb_add(sb, b, 4);
+}
+
+static void
+put_u64(struct strbuf *sb, uint64_t v)
+{
+	put_u32(sb, (size_t)(v & 0xffffffffu));
+	put_u32(sb, (size_t)(v >> 32));
 }
 
 /* Encode n and its kids; the number of nodes written. */
@@ -429,7 +569,8 @@ enc_node(struct strbuf *sb, const struct ynode *n)
 }
 
 void
-chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
+chain_cache_put(struct chain_cache *cc, const char *name,
+    const struct chain_cache_stamp *stamp, const char *text, size_t len,
     const struct ynode *root, const struct chain_cache_facts *facts)
 {
 	struct strbuf sb = {0};
@@ -446,8 +587,10 @@ chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
 			return;
 		cc->e = xreallocarray(cc->e, cc->n + 1, sizeof *cc->e);
 		e = &cc->e[cc->n++];
-	} else
+	} else {
 		free(e->own);
+		free(e->own_name);
+	}
 	memset(e, 0, sizeof *e);
 	sb_add(&sb, text, len);
 	nodes = enc_node(&sb, root);
@@ -458,10 +601,15 @@ chain_cache_put(struct chain_cache *cc, const char *text, size_t len,
 	e->tree = (unsigned char *)e->own + len;
 	e->trlen = trlen;
 	e->nodes = (uint32_t)nodes;
+	for (const char *nl = text; (nl = memchr(nl, '\n', (size_t)(text + len - nl))) != NULL;
+	    nl++)
+		e->lines++;
 	e->checked = facts->checked;
 	e->regex_cost = (uint32_t)facts->regex_cost;
-	e->sum = sum64(e->tree, trlen, e->checked, e->regex_cost);
 	e->used = true;
+	e->name = "";
+	label(cc, e, name, stamp);
+	e->sum = entry_sum(e);
 	cc->dirty = true;
 }
 
@@ -486,15 +634,22 @@ save(struct chain_cache *cc)
 
 		if (!e->used)
 			continue;
+		put_u32(&sb, e->nlen);
+		sb_add(&sb, e->name, e->nlen);
 		put_u32(&sb, e->tlen);
 		sb_add(&sb, e->text, e->tlen);
 		sb_addc(&sb, e->checked ? 1 : 0);
 		put_u32(&sb, e->regex_cost);
+		put_u32(&sb, e->lines);
+		put_u64(&sb, e->stamp.dev);
+		put_u64(&sb, e->stamp.ino);
+		put_u64(&sb, e->stamp.size);
+		put_u64(&sb, e->stamp.mtime);
+		put_u64(&sb, e->stamp.ctime);
 		put_u32(&sb, e->nodes);
 		put_u32(&sb, e->trlen);
 		sb_add(&sb, (const char *)e->tree, e->trlen);
-		put_u32(&sb, e->sum & 0xffffffffu);
-		put_u32(&sb, e->sum >> 32);
+		put_u64(&sb, e->sum);
 	}
 	if (sb.len > CACHE_MAX_SIZE) {           /* it would not be read back */
 		sb_free(&sb);
@@ -536,8 +691,10 @@ chain_cache_close(struct chain_cache **ccp)
 	*ccp = NULL;
 	if (cc->dirty && cc->path != NULL)
 		save(cc);
-	for (size_t i = 0; i < cc->n; i++)
+	for (size_t i = 0; i < cc->n; i++) {
 		free(cc->e[i].own);
+		free(cc->e[i].own_name);
+	}
 	free(cc->e);
 	if (cc->maplen > 0)
 		munmap(cc->buf, cc->maplen);

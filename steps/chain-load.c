@@ -80,6 +80,8 @@ struct loader {
 	size_t file_regex_cost;     /* of the current file's */
 
 	struct chain_cache *cache;  /* NULL: no cache */
+	bool trust;                 /* take trees by their files' stamps, unread */
+	struct chain_cache_stamp stamp;  /* the current file's, when read */
 	bool checked;               /* the current file's regexes and JSON assertions passed
 	                               before (the cache says): they are not measured or
 	                               compiled now, their cost is counted at once */
@@ -248,6 +250,8 @@ line_span(struct loader *ld, int l, const char **start, size_t *len)
 {
 	size_t end;
 
+	if (ld->text == NULL)       /* a file taken from the cache unread */
+		return false;
 	if (ld->lines == NULL) {
 		size_t cap = 64;
 
@@ -459,22 +463,39 @@ yparse(struct loader *ld, struct ynode **out)
 	return 0;
 }
 
+static int load_text(struct loader *ld, const char *rel);
+
 /*
- * The current file's tree: the cache's when it holds this text, else parsed. A parsed tree
- * that raised no problem is kept (*keep) to be offered to the cache when the file is decoded,
- * by done_tree().
+ * File rel's tree, as the current file: the cache's when it holds rel's stamp (the file is
+ * not read) or its text, else parsed. A parsed tree that raised no problem is kept (*keep) to
+ * be offered to the cache when the file is decoded, by done_tree(). -1 (reported) if the file
+ * cannot be read or parsed.
  */
 static int
-read_tree(struct loader *ld, struct ynode **out, bool *keep)
+read_tree(struct loader *ld, const char *rel, struct ynode **out, bool *keep)
 {
 	size_t nerr = ld->nerr;
 	struct chain_cache_facts facts;
+	struct chain_cache_stamp stamp;
+	struct stat sb;
 
+	*out = NULL;
 	*keep = false;
 	ld->checked = false;
 	ld->file_regex_cost = 0;
-	if (ld->cache != NULL &&
-	    (*out = chain_cache_get(ld->cache, ld->text, ld->len, &facts)) != NULL) {
+	if (ld->cache != NULL && ld->trust && fstatat(ld->dirfd, rel, &sb, 0) == 0 &&
+	    S_ISREG(sb.st_mode)) {
+		chain_cache_stamp_of(&sb, &stamp);
+		if ((*out = chain_cache_get_stamped(ld->cache, rel, &stamp, &facts)) != NULL)
+			ld->c->unread++;
+	}
+	if (*out == NULL) {
+		if (load_text(ld, rel) != 0)
+			return -1;
+		if (ld->cache != NULL)
+			*out = chain_cache_get(ld->cache, rel, &ld->stamp, ld->text, ld->len, &facts);
+	}
+	if (*out != NULL) {
 		ld->c->cached++;
 		/* Within the chain's budget its regexes count at once; over it, each is measured
 		 * again, so the refusal names the same ones as without the cache. */
@@ -499,7 +520,7 @@ done_tree(struct loader *ld, struct ynode *root, bool keep, size_t unchecked)
 	if (keep) {
 		struct chain_cache_facts facts = { ld->unchecked == unchecked, ld->file_regex_cost };
 
-		chain_cache_put(ld->cache, ld->text, ld->len, root, &facts);
+		chain_cache_put(ld->cache, ld->file, &ld->stamp, ld->text, ld->len, root, &facts);
 	}
 	ynode_free(root);
 	ld->checked = false;
@@ -576,6 +597,7 @@ load_text(struct loader *ld, const char *rel)
 			break;
 	}
 	close(fd);
+	chain_cache_stamp_of(&sb, &ld->stamp);
 	buf[got] = '\0';
 	ld->text = buf;
 	ld->len = got;
@@ -1293,9 +1315,7 @@ load_chain_file(struct loader *ld)
 	bool keep = false;
 
 	ld->file = intern_file(ld, CHAIN_FILE);
-	if (load_text(ld, CHAIN_FILE) != 0)
-		return;
-	if (read_tree(ld, &root, &keep) != 0)
+	if (read_tree(ld, CHAIN_FILE, &root, &keep) != 0)
 		goto out;
 	if (root == NULL || ynull(root)) {
 		err_at(ld, ld->file, 1, 1, "chain.yaml is empty; it needs at least 'sections'");
@@ -2068,11 +2088,7 @@ load_step_file(struct loader *ld, const char *rel)
 	bool keep = false;
 
 	ld->file = intern_file(ld, rel);
-	if (load_text(ld, rel) != 0) {
-		ld->ids_ok = false;
-		return;
-	}
-	if (read_tree(ld, &root, &keep) != 0) {
+	if (read_tree(ld, rel, &root, &keep) != 0) {
 		ld->ids_ok = false;
 		goto out;
 	}
@@ -2310,9 +2326,11 @@ link_steps(struct loader *ld)
 	free(reqpos);
 }
 
-/* Load and check the chain in dir (through the cache file, if one is given). */
-int
-chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
+/* Load and check the chain in dir (through the cache file, if one is given; trust: taking
+ * files by their stamps, unread); *unread: how many were. */
+static int
+load(const char *dir, const char *cache, bool trust, struct chain **out, char **cause,
+    size_t *unread)
 {
 	struct loader ld;
 	struct strvec files = {0};
@@ -2323,6 +2341,7 @@ chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
 	c = ld.c = xcalloc(1, sizeof *c);
 	c->dir = xstrdup(dir);
 	ld.ids_ok = true;
+	ld.trust = trust;
 	ld.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ld.dir_errno = ld.dirfd < 0 ? errno : 0;
 	if (cache != NULL)
@@ -2347,6 +2366,7 @@ chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
 		close(ld.dirfd);
 	chain_cache_close(&ld.cache);
 
+	*unread = c->unread;
 	if (ld.nerr > 0) {
 		if (cause != NULL) {
 			free(*cause);
@@ -2359,4 +2379,16 @@ chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
 	sb_free(&ld.err);
 	*out = c;
 	return 0;
+}
+
+int
+chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
+{
+	size_t unread;
+
+	if (load(dir, cache, true, out, cause, &unread) == 0 || unread == 0)
+		return *out != NULL ? 0 : -1;
+	/* A problem, and files were not read: again, reading them, since some positions (of a
+	 * reference in a literal block) are worked out from the file's text. */
+	return load(dir, cache, false, out, cause, &unread);
 }

@@ -6,10 +6,12 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "testlib.h"
@@ -1361,10 +1363,10 @@ test_missing_files(void **state)
 		char *other = tl_tmpdir(), *from, *to;
 		struct chain *c;
 
-		put(&other, "r.yaml", "id: r\nsection: one\ntitle: R\nplace: local\n"
-		    "check: [\"true\"]\n");
-		put(&other, "x.txt", "id: x\nsection: one\ntitle: X\nplace: local\n"
-		    "check: [\"true\"]\n");
+		free(tl_write(other, "r.yaml", "id: r\nsection: one\ntitle: R\nplace: local\n"
+		    "check: [\"true\"]\n"));
+		free(tl_write(other, "x.txt", "id: x\nsection: one\ntitle: X\nplace: local\n"
+		    "check: [\"true\"]\n"));
 		from = xprintf("%s/linked", (char *)*state);
 		assert_int_equal(symlink(other, from), 0);
 		free(from);
@@ -1421,6 +1423,17 @@ load_via(const char *dir, const char *cache, struct chain **c, char **cause)
 	*c = NULL;
 	*cause = NULL;
 	return chain_load(dir, cache, c, cause);
+}
+
+/* The cache's tree for file name's text, found by the text (with no stamp, which leaves the
+ * entry as it was: the cache file is not written again). */
+static struct ynode *
+cache_get(struct chain_cache *cc, const char *name, const char *text, size_t len,
+    struct chain_cache_facts *facts)
+{
+	static const struct chain_cache_stamp none;
+
+	return chain_cache_get(cc, name, &none, text, len, facts);
 }
 
 /* Every regex of the chain compiles (they are compiled when first used). */
@@ -1541,7 +1554,7 @@ test_cache_regex_budget(void **state)
 	text = xprintf("%s/s1.yaml", (char *)*state);
 	assert_int_equal(read_file(text, 1 << 20, &cause1, &len, NULL), 0);
 	free(text);
-	assert_non_null(chain_cache_get(cc, cause1, len, &facts));
+	assert_non_null(cache_get(cc, "s1.yaml", cause1, len, &facts));
 	assert_true(facts.checked);
 	assert_true(facts.regex_cost > 100000 && facts.regex_cost <= 110000);
 	free(cause1);
@@ -1599,17 +1612,17 @@ test_cache_keeps_problems(void **state)
 	/* What the cache holds: both trees; only a.yaml's regexes are known good. */
 	cc = chain_cache_open(cache);
 	assert_int_equal(read_file(a, 1 << 20, &text, &len, NULL), 0);
-	t = chain_cache_get(cc, text, len, &facts);
+	t = cache_get(cc, "a.yaml", text, len, &facts);
 	assert_non_null(t);
 	assert_true(facts.checked);
 	ynode_free(t);
 	free(text);
 	assert_int_equal(read_file(b, 1 << 20, &text, &len, NULL), 0);
-	t = chain_cache_get(cc, text, len, &facts);
+	t = cache_get(cc, "b.yaml", text, len, &facts);
 	assert_non_null(t);
 	assert_false(facts.checked);
 	ynode_free(t);
-	assert_null(chain_cache_get(cc, text, len - 1, &facts));
+	assert_null(cache_get(cc, "b.yaml", text, len - 1, &facts));
 	assert_int_equal(chain_cache_hits(cc), 2);
 	chain_cache_close(&cc);
 
@@ -1621,7 +1634,7 @@ test_cache_keeps_problems(void **state)
 	assert_int_equal(c->cached, 2);
 	chain_free(&c);
 	cc = chain_cache_open(cache);
-	assert_null(chain_cache_get(cc, text, len, &facts));
+	assert_null(cache_get(cc, "b.yaml", text, len, &facts));
 	chain_cache_close(&cc);
 	free(text);
 	assert_int_equal(load_via(*state, cache, &c, &cause1), 0);
@@ -1639,12 +1652,114 @@ test_cache_keeps_problems(void **state)
 	assert_int_equal(load_via(*state, cache, &c, &cause1), -1);
 	free(cause1);
 	cc = chain_cache_open(cache);
-	assert_non_null(chain_cache_get(cc, text, strlen(text), &facts));
+	assert_non_null(cache_get(cc, "e.yaml", text, strlen(text), &facts));
 	chain_cache_close(&cc);
 	free(text);
 	free(cache);
 	free(a);
 	free(b);
+}
+
+/* Load dir through cache, which must work; its dump. */
+static char *
+dump_via(const char *dir, const char *cache, size_t *cached, size_t *unread)
+{
+	struct chain *c;
+	char *cause, *dump;
+
+	if (load_via(dir, cache, &c, &cause) != 0)
+		fail_msg("%s", cause);
+	*cached = c->cached;
+	*unread = c->unread;
+	dump = chain_dump(c);
+	chain_free(&c);
+	return dump;
+}
+
+/* Files whose stamp the cache kept are not read; a changed file is read (and parsed, or found
+ * by its text when only its times changed), a file changed within the settling time keeps
+ * no stamp, and problems in a file not read are told as from its text. */
+static void
+test_cache_unread(void **state)
+{
+	char *cache = xprintf("%s/c.cache", (char *)*state), *want, *got, *cause1, *cause2;
+	const char *b_text = "id: b\nsection: one\ntitle: B\nplace: local\ncheck: [\"true\"]\n";
+	size_t cached, unread;
+	struct chain *c;
+
+	chain_cache_settle_ns = 0;
+	put(state, "chain.yaml", base_chain);
+	put(state, "a.yaml", ok_step);
+	put(state, "b.yaml", b_text);
+	c = load_ok(*state);
+	want = chain_dump(c);
+	chain_free(&c);
+	free(dump_via(*state, cache, &cached, &unread));
+	assert_int_equal(cached, 0);
+	got = dump_via(*state, cache, &cached, &unread);
+	assert_int_equal(cached, 3);
+	assert_int_equal(unread, 3);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+
+	/* a.yaml changed: read and parsed; the rest unread. */
+	put(state, "a.yaml", "id: ok\nsection: two\ntitle: Changed\nplace: local\ncheck: [\"true\"]\n");
+	c = load_ok(*state);
+	want = chain_dump(c);
+	chain_free(&c);
+	got = dump_via(*state, cache, &cached, &unread);
+	assert_int_equal(cached, 2);
+	assert_int_equal(unread, 2);
+	assert_string_equal(got, want);
+	free(got);
+
+	/* b.yaml touched (times changed, not its text): read, and found by its text; the next
+	 * load takes it unread. */
+	{
+		char *b = xprintf("%s/b.yaml", (char *)*state);
+		struct timespec t[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+
+		assert_int_equal(utimensat(AT_FDCWD, b, t, 0), 0);
+		free(b);
+	}
+	got = dump_via(*state, cache, &cached, &unread);
+	assert_int_equal(cached, 3);
+	assert_int_equal(unread, 2);
+	assert_string_equal(got, want);
+	free(got);
+	got = dump_via(*state, cache, &cached, &unread);
+	assert_int_equal(unread, 3);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+
+	/* Within the settling time a stamp is not kept: b.yaml, just written, is read every
+	 * time (its text found in the cache). */
+	chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
+	put(state, "b.yaml", b_text);
+	for (int round = 0; round < 2; round++) {
+		free(dump_via(*state, cache, &cached, &unread));
+		assert_int_equal(cached, 3);
+		assert_int_equal(unread, 2);
+	}
+
+	/* A problem in a file not read is told as when it is read: the position of a reference
+	 * in a literal block comes from the text. */
+	chain_cache_settle_ns = 0;
+	put(state, "b.yaml", "id: b\nsection: one\ntitle: B\nplace: local\ncheck:\n"
+	    "  - run: |\n"                                  /* 6 */
+	    "      true; ${zz}\n");                         /* 7 */
+	cause1 = load_fail(*state);
+	assert_line(cause1, "b.yaml:7:13: ${zz} is not a defined input");
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
+		assert_string_equal(cause2, cause1);
+		free(cause2);
+	}
+	free(cause1);
+	chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
+	free(cache);
 }
 
 /* Any damage to the cache file (a byte changed anywhere, or cut short) gives the chain of
@@ -1731,6 +1846,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cache_same_chain, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cache_regex_budget, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cache_keeps_problems, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_cache_unread, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cache_damage, setup_dir, teardown_dir),
 	};
 
