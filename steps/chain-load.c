@@ -2385,9 +2385,10 @@ int
 chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
 {
 	size_t unread;
+	int rc = load(dir, cache, true, out, cause, &unread);
 
-	if (load(dir, cache, true, out, cause, &unread) == 0 || unread == 0)
-		return *out != NULL ? 0 : -1;
+	if (rc == 0 || unread == 0)
+		return rc;
 	/* A problem, and files were not read: again, reading them, since some positions (of a
 	 * reference in a literal block) are worked out from the file's text. */
 	return load(dir, cache, false, out, cause, &unread);
