@@ -10,8 +10,9 @@
  * are neither measured nor compiled at load: they compile when first used (struct
  * chain_regex). A file whose stat data (name, inode, size, times) are the ones the cache
  * kept for it is not even read. Everything else the loader checks (fields, references,
- * requires, secrets) is checked every time, from the tree, with the same messages and
- * positions.
+ * requires, secrets) is checked whenever a file changed, from the tree, with the same
+ * messages and positions; when none did, the chain is the image the cache keeps of the whole
+ * chain as last built (chain_cache_get_image).
  *
  * The file is the operator's own (0600 in their cache directory) and trusted as the chain
  * files are: an entry's sum only catches damage, and a checked entry's regexes are not
@@ -93,6 +94,21 @@ void chain_cache_put(struct chain_cache *cc, const char *name,
     const struct ynode *root, const struct chain_cache_facts *facts);
 /* How many files the cache answered (get found them). */
 size_t chain_cache_hits(const struct chain_cache *cc);
+
+/* Is the stamp old enough to be kept (CHAIN_CACHE_SETTLE_NS, from when the cache opened)? */
+bool chain_cache_settled(const struct chain_cache *cc, const struct chain_cache_stamp *stamp);
+
+/*
+ * The whole chain, as chain_image_pack() made it, kept under key (the loader's account of the
+ * files it was built from: names and stamps). get: a copy of the image's bytes (the caller's
+ * to free) if the key is the one kept and the image is whole, else NULL. put: keep a copy of
+ * image under key (the file is written again). Only an image got or put since the cache
+ * opened is written back.
+ */
+char *chain_cache_get_image(struct chain_cache *cc, const void *key, size_t keylen,
+    size_t *len);
+void chain_cache_put_image(struct chain_cache *cc, const void *key, size_t keylen,
+    const char *image, size_t len);
 /*
  * Close: when a put changed something, the file is written again (atomically, 0600) with
  * the entries this run used; entries not used are dropped. Failing to write is not an error

@@ -208,6 +208,8 @@ struct chain {
 	size_t nfiles;
 	size_t cached;             /* files whose tree came from the cache */
 	size_t unread;             /* of those, files not even read (their stamp was known) */
+	char *block;               /* not NULL: all of the chain but dir is in this one block
+	                              (chain_image_unpack), chain itself included */
 };
 
 /*
@@ -219,6 +221,16 @@ struct chain {
  */
 int chain_load(const char *dir, const char *cache, struct chain **out, char **cause);
 void chain_free(struct chain **chainp);
+
+/*
+ * The chain as one block of bytes, its pointers as offsets into it, for the cache to keep
+ * (its dir and counts left out; its regexes not compiled). pack: the bytes (malloc'd) and
+ * their number. unpack: the chain again, in image itself (malloc'd, taken over: freed with
+ * the chain, or at once on failure), with dir; every offset is checked to lie in the bytes,
+ * every index in its array, every enum and bool among its values; NULL if one does not.
+ */
+char *chain_image_pack(const struct chain *c, size_t *len);
+struct chain *chain_image_unpack(char *image, size_t len, const char *dir);
 
 /* Free what a command or a probe holds (strings and arrays), and zero it. */
 void command_clear(struct command *cmd);

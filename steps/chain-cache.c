@@ -4,6 +4,7 @@
  *
  * The file, every integer a little-endian u32 (u64: low half, then high):
  *   "DWCHAIN\n" key-length key            key: what the trees and checks depend on
+ *   image-key-length image-key image-length image image-sum(u64)   (lengths 0: none)
  *   count, then count heads, one per entry:
  *     name-length text-length tree-length nodes lines regex-cost checked(u8)
  *     stamp(5 u64: dev ino size mtime ctime, in ns; all 0: none) sum(u64)
@@ -24,6 +25,10 @@
  * checked while decoding: bounds, depth, node count, kinds, scalar keys, an even number of
  * mapping kids, no NUL in a scalar, positions inside the text. A tree that fails is a miss,
  * and the file is rewritten.
+ *
+ * The image is the whole chain as the loader built it (chain_image_pack), kept under the
+ * names and stamps of the files it was built from: when all of them are unchanged, the chain
+ * is the image, and no file is read, decoded or checked. It has its own sum.
  *
  * Speed is the point, and on a virtual machine a page fault costs about 12 us and even the
  * first touch of a page already mapped 1 to 3 us: the file is mapped (MAP_POPULATE, 0.1 ms
@@ -53,7 +58,7 @@
 #include "util.h"
 
 #define CACHE_MAGIC     "DWCHAIN\n"
-#define CACHE_FORMAT    6
+#define CACHE_FORMAT    7
 #define CACHE_MAX_SIZE  (64 * 1024 * 1024)
 #define CACHE_MAX_FILES 1001                    /* the loader reads at most 1000 + chain.yaml */
 
@@ -88,6 +93,14 @@ struct chain_cache {
 	size_t hits;
 	int64_t now;               /* when opened (ns since the epoch): is a stamp settled? */
 	bool dirty;
+	const char *ikey;          /* the image's key and bytes: into the file's, or own */
+	size_t ikeylen;
+	const char *image;
+	size_t ilen;
+	uint64_t isum;
+	bool ikeep;                /* got or put this run: written with the file */
+	char *own_image;           /* a put's key and image, one allocation */
+	int fd;                    /* the file, while mapped (the image is read, not touched) */
 };
 
 int64_t chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
@@ -344,6 +357,11 @@ parse(struct chain_cache *cc, char *buf, size_t len)
 	got = rd_bytes(&r, klen);
 	if (got == NULL || klen != strlen(key) || memcmp(got, key, klen) != 0)
 		return false;
+	cc->ikeylen = rd_u32(&r);
+	cc->ikey = (const char *)rd_bytes(&r, cc->ikeylen);
+	cc->ilen = rd_u32(&r);
+	cc->image = (const char *)rd_bytes(&r, cc->ilen);
+	cc->isum = rd_u64(&r);
 	count = rd_u32(&r);
 	if (r.bad || count > CACHE_MAX_FILES)
 		return false;
@@ -385,6 +403,17 @@ parse(struct chain_cache *cc, char *buf, size_t len)
 	return true;
 }
 
+/* A file that did not parse holds nothing. */
+static void
+forget(struct chain_cache *cc)
+{
+	free(cc->e);
+	cc->e = NULL;
+	cc->n = 0;
+	cc->ikey = cc->image = NULL;
+	cc->ikeylen = cc->ilen = 0;
+}
+
 /* Now, in ns since the epoch (the clock file times are told on). */
 static int64_t
 now_realtime_ns(void)
@@ -401,13 +430,12 @@ chain_cache_from(const void *buf, size_t len)
 	struct chain_cache *cc = xcalloc(1, sizeof *cc);
 
 	cc->now = now_realtime_ns();
+	cc->fd = -1;
 	cc->buf = xmalloc(len + 1);
 	if (len > 0)
 		memcpy(cc->buf, buf, len);
 	if (!parse(cc, cc->buf, len)) {
-		free(cc->e);
-		cc->e = NULL;
-		cc->n = 0;
+		forget(cc);
 		cc->dirty = true;      /* whatever is there is rewritten */
 	}
 	return cc;
@@ -422,6 +450,7 @@ chain_cache_open(const char *path)
 	int fd;
 
 	cc->now = now_realtime_ns();
+	cc->fd = -1;
 	cc->path = xstrdup(path);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	/* Nothing keeps the mapping past chain_load(), and the writer never changes a file in
@@ -430,16 +459,14 @@ chain_cache_open(const char *path)
 	    sb.st_size <= CACHE_MAX_SIZE)
 		map = mmap(NULL, (size_t)sb.st_size, PROT_READ,
 		    MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	if (fd >= 0)
-		close(fd);
 	if (map != MAP_FAILED) {
 		cc->buf = map;
 		cc->maplen = (size_t)sb.st_size;
-	}
+		cc->fd = fd;
+	} else if (fd >= 0)
+		close(fd);
 	if (cc->buf == NULL || !parse(cc, cc->buf, cc->maplen)) {
-		free(cc->e);
-		cc->e = NULL;
-		cc->n = 0;
+		forget(cc);
 		cc->dirty = true;
 	}
 	return cc;
@@ -475,8 +502,7 @@ label(struct chain_cache *cc, struct entry *e, const char *name,
 {
 	static const struct chain_cache_stamp none;
 	size_t nlen = strlen(name);
-	const struct chain_cache_stamp *keep =
-	    (int64_t)stamp->ctime + chain_cache_settle_ns <= cc->now ? stamp : &none;
+	const struct chain_cache_stamp *keep = chain_cache_settled(cc, stamp) ? stamp : &none;
 
 	if (e->nlen == nlen && memcmp(e->name, name, nlen) == 0 && stamp_eq(&e->stamp, keep))
 		return;
@@ -545,6 +571,67 @@ chain_cache_get(struct chain_cache *cc, const char *name,
 		return root;
 	}
 	return NULL;
+}
+
+bool
+chain_cache_settled(const struct chain_cache *cc, const struct chain_cache_stamp *stamp)
+{
+	return !stamp_none(stamp) && (int64_t)stamp->ctime + chain_cache_settle_ns <= cc->now;
+}
+
+char *
+chain_cache_get_image(struct chain_cache *cc, const void *key, size_t keylen, size_t *len)
+{
+	char *img;
+	size_t got = 0;
+
+	if (cc->image == NULL || cc->ikeylen != keylen || memcmp(cc->ikey, key, keylen) != 0)
+		return NULL;
+	img = xmalloc(cc->ilen + 1);
+	/* Read from the file rather than copied from the mapping: on a VM, touching the
+	 * mapping's pages costs more than the kernel's copy. */
+	if (cc->fd < 0)
+		memcpy(img, cc->image, got = cc->ilen);
+	else
+		while (got < cc->ilen) {
+			ssize_t r = pread(cc->fd, img + got, cc->ilen - got,
+			    (off_t)(cc->image - cc->buf) + (off_t)got);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+	if (got != cc->ilen ||
+	    sum64(0x13198a2e03707344u, (const unsigned char *)img, cc->ilen) != cc->isum) {
+		free(img);
+		cc->image = NULL;         /* damaged: the file is written again without it */
+		cc->dirty = true;
+		return NULL;
+	}
+	cc->ikeep = true;
+	*len = cc->ilen;
+	return img;
+}
+
+void
+chain_cache_put_image(struct chain_cache *cc, const void *key, size_t keylen, const char *image,
+    size_t len)
+{
+	if (keylen > UINT32_MAX || len > UINT32_MAX)
+		return;
+	free(cc->own_image);
+	cc->own_image = xmalloc(keylen + len + 1);
+	memcpy(cc->own_image, key, keylen);
+	memcpy(cc->own_image + keylen, image, len);
+	cc->ikey = cc->own_image;
+	cc->ikeylen = keylen;
+	cc->image = cc->own_image + keylen;
+	cc->ilen = len;
+	cc->isum = sum64(0x13198a2e03707344u, (const unsigned char *)cc->image, len);
+	cc->ikeep = true;
+	cc->dirty = true;
 }
 
 size_t
@@ -653,6 +740,17 @@ save(struct chain_cache *cc)
 	sb_adds(&sb, CACHE_MAGIC);
 	put_u32(&sb, strlen(key));
 	sb_adds(&sb, key);
+	if (cc->ikeep && cc->image != NULL) {
+		put_u32(&sb, cc->ikeylen);
+		sb_add(&sb, cc->ikey, cc->ikeylen);
+		put_u32(&sb, cc->ilen);
+		sb_add(&sb, cc->image, cc->ilen);
+		put_u64(&sb, cc->isum);
+	} else {
+		put_u32(&sb, 0);
+		put_u32(&sb, 0);
+		put_u64(&sb, 0);
+	}
 	for (size_t i = 0; i < cc->n; i++)
 		count += cc->e[i].used;
 	put_u32(&sb, count);
@@ -729,6 +827,9 @@ chain_cache_close(struct chain_cache **ccp)
 		free(cc->e[i].own_name);
 	}
 	free(cc->e);
+	free(cc->own_image);
+	if (cc->fd >= 0)
+		close(cc->fd);
 	if (cc->maplen > 0)
 		munmap(cc->buf, cc->maplen);
 	else

@@ -2328,13 +2328,45 @@ link_steps(struct loader *ld)
 
 /* Load and check the chain in dir (through the cache file, if one is given; trust: taking
  * files by their stamps, unread); *unread: how many were. */
+/*
+ * The key of the chain's image in the cache: chain.yaml's name and stamp, then each step
+ * file's. False (and key empty) when a file cannot be stat'ed or its stamp has not settled:
+ * such a chain has no image.
+ */
+static bool
+image_key(struct loader *ld, const struct strvec *files, struct strbuf *key)
+{
+	struct chain_cache_stamp stamp;
+	struct stat sb;
+
+	for (size_t i = 0; i <= files->n; i++) {
+		const char *rel = i == 0 ? CHAIN_FILE : files->v[i - 1];
+
+		if (fstatat(ld->dirfd, rel, &sb, 0) != 0 || !S_ISREG(sb.st_mode))
+			break;
+		chain_cache_stamp_of(&sb, &stamp);
+		if (!chain_cache_settled(ld->cache, &stamp))
+			break;
+		sb_add(key, rel, strlen(rel) + 1);
+		sb_add(key, (const char *)&stamp, sizeof stamp);
+		if (i == files->n)
+			return true;
+	}
+	sb_reset(key);
+	return false;
+}
+
 static int
 load(const char *dir, const char *cache, bool trust, struct chain **out, char **cause,
     size_t *unread)
 {
 	struct loader ld;
 	struct strvec files = {0};
+	struct strbuf key = {0};
 	struct chain *c;
+	char *image;
+	size_t ilen;
+	int listed, list_errno;
 
 	*out = NULL;
 	memset(&ld, 0, sizeof ld);
@@ -2346,10 +2378,23 @@ load(const char *dir, const char *cache, bool trust, struct chain **out, char **
 	ld.dir_errno = ld.dirfd < 0 ? errno : 0;
 	if (cache != NULL)
 		ld.cache = chain_cache_open(cache);
+	listed = list_step_files(&ld, &files);
+	list_errno = errno;
+
+	/* All files as when the cache's image was made: the chain is the image. */
+	if (ld.cache != NULL && trust && listed == 0 && files.n <= MAX_STEP_FILES &&
+	    image_key(&ld, &files, &key) &&
+	    (image = chain_cache_get_image(ld.cache, key.s, key.len, &ilen)) != NULL &&
+	    (*out = chain_image_unpack(image, ilen, dir)) != NULL) {
+		chain_free(&c);
+		ld.c = c = *out;
+		goto done;
+	}
 
 	load_chain_file(&ld);
-	if (list_step_files(&ld, &files) != 0)
-		err_at(&ld, dir, 1, 1, "cannot read the chain directory: %s", strerror(errno));
+	if (listed != 0)
+		err_at(&ld, dir, 1, 1, "cannot read the chain directory: %s",
+		    strerror(list_errno));
 	else if (files.n > MAX_STEP_FILES)
 		err_at(&ld, CHAIN_FILE, 1, 1, "more than %d step files", MAX_STEP_FILES);
 	else {
@@ -2358,8 +2403,16 @@ load(const char *dir, const char *cache, bool trust, struct chain **out, char **
 		if (files.n == 0)
 			err_at(&ld, CHAIN_FILE, 1, 1, "the chain has no steps (no other *.yaml file)");
 	}
-	sv_free(&files);
 	link_steps(&ld);
+	if (ld.nerr == 0 && key.len > 0) {
+		char *img = chain_image_pack(c, &ilen);
+
+		chain_cache_put_image(ld.cache, key.s, key.len, img, ilen);
+		free(img);
+	}
+done:
+	sv_free(&files);
+	sb_free(&key);
 	free(ld.lines);
 	free(ld.buf);
 	if (ld.dirfd >= 0)

@@ -670,7 +670,9 @@ regex_refusal(const char *re, size_t *nodes)
  * start-up first touches them: on the VMs we measure on a fault costs about 14 us, while
  * MADV_POPULATE_WRITE takes under 1 us a page (a loop touching fresh pages, against one
  * madvise over as many). Call it first thing in main, while the heap is empty. glibc then
- * grows the heap by `bytes` at a time (M_TOP_PAD) and keeps that much when it trims. Best
+ * grows the heap by `bytes` at a time (M_TOP_PAD) and keeps that much when it trims, and
+ * takes a block of up to `bytes` from the heap rather than from a mapping of its own
+ * (M_MMAP_THRESHOLD), whose pages would each fault (the chain's image, 230 KB). Best
  * effort: a kernel without MADV_POPULATE_WRITE (before 5.14), or an allocator that is not
  * glibc's brk heap (AddressSanitizer's), leaves everything as it was.
  */
@@ -681,7 +683,8 @@ heap_prefill(size_t bytes)
 	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi;
 	void *p;
 
-	if (bytes > INT_MAX || mallopt(M_TOP_PAD, (int)bytes) != 1 || (p = malloc(1)) == NULL)
+	if (bytes > INT_MAX || mallopt(M_TOP_PAD, (int)bytes) != 1 ||
+	    mallopt(M_MMAP_THRESHOLD, (int)bytes) != 1 || (p = malloc(1)) == NULL)
 		return;
 	lo = (uintptr_t)p & ~(page - 1);
 	hi = (uintptr_t)sbrk(0);

@@ -9,6 +9,11 @@
  * An input that starts with "#cache\n" is the body of a cache file (what follows the magic
  * and the key, which the harness puts in front) for the fixed chain and step: whatever it
  * holds, the load must give the chain of the files.
+ *
+ * An input that starts with "#image\n" is a chain image (chain_image_pack), given straight
+ * to chain_image_unpack() (in the cache, an image's sum keeps damage from reaching it): it
+ * must refuse it, or give a chain whose every pointer, index, enum and bool is sound (the
+ * dump reads them all).
  */
 #include "config.h"
 
@@ -172,6 +177,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char marker[] = "#chain\n", cache_marker[] = "#cache\n";
+	static const char image_marker[] = "#image\n";
 	struct chain *c = NULL;
 	char *cause = NULL, *want;
 	int rc;
@@ -188,6 +194,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		write_all(cache_path, bytes, cache_head_len + size - (sizeof cache_marker - 1));
 		free(bytes);
 		load_same(0, fixed_dump);
+		return 0;
+	}
+	if (size >= sizeof image_marker - 1 &&
+	    memcmp(data, image_marker, sizeof image_marker - 1) == 0) {
+		size_t n = size - (sizeof image_marker - 1);
+		char *bytes = xmalloc(n + 1);
+
+		memcpy(bytes, data + sizeof image_marker - 1, n);
+		if ((c = chain_image_unpack(bytes, n, dir)) != NULL) {
+			free(chain_dump(c));
+			for (size_t i = 0; i < c->nsteps; i++)
+				(void)chain_step_index(c, c->steps[i].id);
+			chain_free(&c);
+		}
 		return 0;
 	}
 	if (size >= sizeof marker - 1 && memcmp(data, marker, sizeof marker - 1) == 0) {

@@ -1466,10 +1466,13 @@ test_cache_same_chain(void **state)
 
 		want = chain_dump(ref);
 		assert_int_equal(ref->cached, 0);
+		chain_cache_settle_ns = 0;      /* (the files may be fresh from a checkout) */
 		for (int round = 0; round < 3; round++) {
 			assert_int_equal(load_via(dir, cache, &c, &cause), 0);
-			/* The first round writes the cache (making its directory); then all hits. */
+			/* The first round writes the cache (making its directory); then all hits,
+			 * from the image of the whole chain. */
 			assert_int_equal(c->cached, round == 0 ? 0 : c->nfiles);
+			assert_int_equal(c->block != NULL, round > 0);
 			got = chain_dump(c);
 			assert_string_equal(got, want);
 			free(got);
@@ -1486,6 +1489,7 @@ test_cache_same_chain(void **state)
 			}
 			chain_free(&c);
 		}
+		chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
 		assert_true(ref->nfiles > 1);
 		free(want);
 		chain_free(&ref);
@@ -1660,6 +1664,9 @@ test_cache_keeps_problems(void **state)
 	free(b);
 }
 
+/* Whether the last dump_via's chain was the cache's image of the whole chain. */
+static bool dumped_image;
+
 /* Load dir through cache, which must work; its dump. */
 static char *
 dump_via(const char *dir, const char *cache, size_t *cached, size_t *unread)
@@ -1671,6 +1678,7 @@ dump_via(const char *dir, const char *cache, size_t *cached, size_t *unread)
 		fail_msg("%s", cause);
 	*cached = c->cached;
 	*unread = c->unread;
+	dumped_image = c->block != NULL;
 	dump = chain_dump(c);
 	chain_free(&c);
 	return dump;
@@ -1696,9 +1704,11 @@ test_cache_unread(void **state)
 	chain_free(&c);
 	free(dump_via(*state, cache, &cached, &unread));
 	assert_int_equal(cached, 0);
+	assert_false(dumped_image);
 	got = dump_via(*state, cache, &cached, &unread);
 	assert_int_equal(cached, 3);
 	assert_int_equal(unread, 3);
+	assert_true(dumped_image);          /* no file changed: the whole chain's image */
 	assert_string_equal(got, want);
 	free(got);
 	free(want);
@@ -1711,6 +1721,7 @@ test_cache_unread(void **state)
 	got = dump_via(*state, cache, &cached, &unread);
 	assert_int_equal(cached, 2);
 	assert_int_equal(unread, 2);
+	assert_false(dumped_image);
 	assert_string_equal(got, want);
 	free(got);
 
@@ -1726,10 +1737,12 @@ test_cache_unread(void **state)
 	got = dump_via(*state, cache, &cached, &unread);
 	assert_int_equal(cached, 3);
 	assert_int_equal(unread, 2);
+	assert_false(dumped_image);
 	assert_string_equal(got, want);
 	free(got);
 	got = dump_via(*state, cache, &cached, &unread);
 	assert_int_equal(unread, 3);
+	assert_true(dumped_image);
 	assert_string_equal(got, want);
 	free(got);
 	free(want);
@@ -1742,6 +1755,7 @@ test_cache_unread(void **state)
 		free(dump_via(*state, cache, &cached, &unread));
 		assert_int_equal(cached, 3);
 		assert_int_equal(unread, 2);
+		assert_false(dumped_image);     /* nor an image of the chain */
 	}
 
 	/* A problem in a file not read is told as when it is read: the position of a reference
@@ -1774,6 +1788,7 @@ test_cache_damage(void **state)
 	FILE *f;
 
 	want = chain_dump(ref);
+	chain_cache_settle_ns = 0;          /* the file holds the image of the whole chain too */
 	assert_int_equal(load_via(dir, cache, &c, &cause), 0);
 	chain_free(&c);
 	assert_int_equal(read_file(cache, 1 << 24, &good, &len, NULL), 0);
@@ -1800,11 +1815,13 @@ test_cache_damage(void **state)
 			    truncate ? "cut" : "flipped");
 		free(got);
 		chain_free(&c);
-		/* Written again whole: every file is a hit now. */
+		/* Written again whole: every file is a hit now, and the image too. */
 		assert_int_equal(load_via(dir, cache, &c, &cause), 0);
 		assert_int_equal(c->cached, c->nfiles);
+		assert_non_null(c->block);
 		chain_free(&c);
 	}
+	chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
 	free(good);
 	free(want);
 	chain_free(&ref);
