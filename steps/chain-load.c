@@ -2326,8 +2326,6 @@ link_steps(struct loader *ld)
 	free(reqpos);
 }
 
-/* Load and check the chain in dir (through the cache file, if one is given; trust: taking
- * files by their stamps, unread); *unread: how many were. */
 /*
  * The key of the chain's image in the cache: chain.yaml's name and stamp, then each step
  * file's. False (and key empty) when a file cannot be stat'ed or its stamp has not settled:
@@ -2356,6 +2354,8 @@ image_key(struct loader *ld, const struct strvec *files, struct strbuf *key)
 	return false;
 }
 
+/* Load and check the chain in dir (through the cache file, if one is given; trust: taking
+ * files by their stamps, unread); *unread: how many were. */
 static int
 load(const char *dir, const char *cache, bool trust, struct chain **out, char **cause,
     size_t *unread)
