@@ -230,6 +230,9 @@ void chain_free(struct chain **chainp);
  * every index in its array, every enum and bool among its values; NULL if one does not.
  */
 char *chain_image_pack(const struct chain *c, size_t *len);
+/* The sizes of the structs an image holds, as text: part of the cache's key, so that an image
+ * made by a build whose structs differ is not even looked at. */
+const char *chain_image_layout(void);
 struct chain *chain_image_unpack(char *image, size_t len, const char *dir);
 
 /* Free what a command or a probe holds (strings and arrays), and zero it. */

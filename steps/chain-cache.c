@@ -57,6 +57,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "chain.h"
 #include "util.h"
 
 #define CACHE_MAGIC     "DWCHAIN\n"
@@ -129,9 +130,9 @@ cache_key(void)
 	static char key[256];
 
 	if (key[0] == '\0')
-		snprintf(key, sizeof key, "format %d; dstack-wizard %s; libyaml %s; glibc %s; %s",
-		    CACHE_FORMAT, PACKAGE_VERSION, yaml_get_version_string(),
-		    gnu_get_libc_version(), nl_langinfo(CODESET));
+		snprintf(key, sizeof key, "format %d; dstack-wizard %s; libyaml %s; glibc %s; %s; "
+		    "image %s", CACHE_FORMAT, PACKAGE_VERSION, yaml_get_version_string(),
+		    gnu_get_libc_version(), nl_langinfo(CODESET), chain_image_layout());
 	return key;
 }
 

@@ -766,6 +766,20 @@ chain_image_free(struct chain *c)
 	free(c->block);
 }
 
+const char *
+chain_image_layout(void)
+{
+	static char layout[96];
+
+	if (layout[0] == '\0')
+		snprintf(layout, sizeof layout, "%zu %zu %zu %zu %zu %zu %zu %zu %zu %zu",
+		    sizeof(struct chain), sizeof(struct section), sizeof(struct input_def),
+		    sizeof(struct step), sizeof(struct command), sizeof(struct probe),
+		    sizeof(struct env_var), sizeof(struct capture), sizeof(struct hint),
+		    sizeof(struct chain_regex_c));
+	return layout;
+}
+
 char *
 chain_image_pack(const struct chain *c, size_t *len)
 {
