@@ -423,9 +423,14 @@ run_script(struct ssh_conn *c, const char *script, struct res *r)
 	tc.script = script;
 	start(c, &tc, r);
 	if (!spin(&r->ended, WAIT_MS)) {
+		/* How far it got tells a stall from a slow run. */
+		uint64_t out = r->hash ? r->out_bytes : r->out.len;
+		size_t err = r->err.len;
+
 		/* Free the job first: its callbacks must not reach this frame after the jump. */
 		res_clear(r);
-		fail_msg("\"%s\" did not end", script);
+		fail_msg("\"%s\" did not end in %u ms (%llu bytes of stdout, %zu of stderr seen)",
+		    script, WAIT_MS, (unsigned long long)out, err);
 	}
 }
 
@@ -1110,19 +1115,23 @@ test_big_output(void **state)
 	unsigned mb = env != NULL && atoi(env) > 0 ? (unsigned)atoi(env) : 20;
 	char *script, *f = xprintf("%s/big.bin", g.tmp), hex[65];
 	uint8_t digest[SHA256_DIGEST_SIZE];
+	uint64_t t0;
 
 	script = xprintf("head -c %uM /dev/urandom >'%s' && cat '%s' && sha256sum '%s' | "
 	    "cut -d' ' -f1 >&2; rm -f '%s'", mb, f, f, f, f);
 	r.hash = true;
+	t0 = now_ms();
 	run_script(c, script, &r);
-	assert_int_equal(r.how, TJOB_EXITED);
-	assert_int_equal(r.code, 0);
-	assert_int_equal(r.out_bytes, (uint64_t)mb << 20);
+	print_message("# %u MB in %llu ms\n", mb, (unsigned long long)(now_ms() - t0));
+	if (r.how != TJOB_EXITED || r.code != 0 || r.out_bytes != (uint64_t)mb << 20 ||
+	    r.err.len != 65)
+		fail_msg("end %d (%s), code %d, %llu of %llu bytes of stdout, stderr \"%.300s\"",
+		    (int)r.how, r.msg != NULL ? r.msg : "-", r.code,
+		    (unsigned long long)r.out_bytes, (unsigned long long)mb << 20, sb_str(&r.err));
 	sha256_digest(&r.sha, sizeof digest, digest);
 	for (size_t i = 0; i < sizeof digest; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 	hex[64] = '\0';
-	assert_int_equal(r.err.len, 65);
 	assert_memory_equal(sb_str(&r.err), hex, 64);
 	res_clear(&r);
 	ssh_conn_free(&c);
