@@ -112,10 +112,14 @@ const char *engine_notice(const struct engine *e);
 /* Inputs. */
 void engine_input(const struct engine *e, size_t input, struct input_value *out);
 /* Set a non-secret input typed by the operator; validates first (-1 with EERR_REFUSED
- * in *err and why in *cause if invalid). Marks dependent done steps stale. Saves. */
+ * in *err and why in *cause if invalid or if it holds a held secret's value). Marks
+ * dependent done steps stale. Saves. */
 int engine_set_input(struct engine *e, const char *name, const char *value,
     enum engine_err *err, char **cause);
 int engine_unset_input(struct engine *e, const char *name, char **cause);
+/* The name of a held secret whose value text contains, or NULL: such a text is refused as a
+ * non-secret value (engine_set_input) and hidden where it is typed. */
+const char *engine_secret_within(const struct engine *e, const char *text);
 /* Hold a secret in memory only (source: SRC_ENV, SRC_FILE or SRC_PROMPT). Validates. */
 int engine_set_secret(struct engine *e, const char *name, const char *value,
     enum value_source source, char **cause);

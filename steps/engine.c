@@ -696,6 +696,7 @@ engine_set_input(struct engine *e, const char *name, const char *value, enum eng
 {
 	int idx = chain_input_index(e->chain, name);
 	const struct input_def *d;
+	const char *held;
 	struct verdict v;
 	int rc;
 
@@ -722,6 +723,13 @@ engine_set_input(struct engine *e, const char *name, const char *value, enum eng
 		return set_cause(cause, "%s is a secret: secrets are never taken from the command line "
 		    "(other users can read it); set DSTACK_WIZARD_%s, use --secret-file %s=FILE, or "
 		    "type it when asked", name, d->name, name);
+	}
+	/* Before validating: a verdict or a suggestion could echo the value. */
+	if ((held = engine_secret_within(e, value)) != NULL) {
+		*err = EERR_REFUSED;
+		return set_cause(cause, "%s: refused: the value holds the secret %s, and %s is not a "
+		    "secret (it would be saved in the state file and shown in clear)", name, held,
+		    name);
 	}
 	validate_input(d, value, &v);
 	if (!v.ok) {
@@ -757,6 +765,18 @@ engine_unset_input(struct engine *e, const char *name, char **cause)
 	mark_stale(e, -1, idx, why);
 	free(why);
 	return save(e, cause);
+}
+
+/* The name of a held secret whose value is within text, or NULL. */
+const char *
+engine_secret_within(const struct engine *e, const char *text)
+{
+	for (size_t i = 0; i < e->chain->ninputs; i++) {
+		if (e->secrets[i] != NULL && e->secrets[i][0] != '\0' &&
+		    strstr(text, e->secrets[i]) != NULL)
+			return e->chain->inputs[i].name;
+	}
+	return NULL;
 }
 
 /* Hold a secret in memory. */

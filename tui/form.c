@@ -272,7 +272,7 @@ form_take_suggestion(struct ui *ui)
 	const struct input_def *d = &ui->c->inputs[f->input];
 	struct verdict v;
 
-	if (d->secret)
+	if (d->secret || engine_secret_within(ui->e, f->buf) != NULL)
 		return 0;
 	validate_input(d, f->buf, &v);
 	if (v.suggestion != NULL && strlen(v.suggestion) < sizeof f->buf) {
@@ -368,7 +368,17 @@ field_status(struct ui *ui, struct doc *d, const struct ui_field *f)
 	}
 	if (f->dirty && (f->len > 0 || !def->secret)) {
 		struct verdict v;
+		const char *held = def->secret ? NULL : engine_secret_within(ui->e, f->buf);
 
+		if (held != NULL) {
+			/* Neither the verdict nor a suggestion: either could echo the value. */
+			t = xprintf("%s this holds the secret %s, so it is hidden here; %s is not a "
+			    "secret and would be saved and shown in clear: Enter refuses it", ui->g->bad,
+			    held, def->name);
+			doc_wrap(d, S_ERROR, 2, t);
+			free(t);
+			return;
+		}
 		if (f->len == 0) {
 			doc_wrap(d, S_DIM, 2, def->def ? "empty: Enter forgets the value (the default "
 			    "applies)" : "empty: Enter forgets the value");
@@ -430,7 +440,7 @@ field_box(struct ui *ui, int y, int x, int w, const struct ui_field *f, bool cur
 	x++;
 	w -= 2;
 	draw_fill(ui, y, x + 2, w - 2, S_FIELD);
-	if (def->secret) {
+	if (def->secret || engine_secret_within(ui->e, f->buf) != NULL) {
 		size_t chars = 0;
 		char stars[UI_FIELD_MAX];
 

@@ -158,6 +158,20 @@ t_step_option() {
 }
 ok "--step ID opens that step; an unknown one exits 2 with a suggestion" t_step_option
 
+# A held secret typed (or pasted) into a non-secret field: hidden as it is typed, refused on
+# Enter, never in the state file.
+t_secret_typed() {
+	local secret=tok-s3cretvalue1
+	start 80 24 DSTACK_WIZARD_TOKEN=$secret -- "${C[@]}" --step alpha &&
+		wait_for "alpha · Make the first marker" && keys e && wait_for "Inputs of alpha" &&
+		keys Tab C-u && keys -l "$secret" && wait_for "holds the secret token" &&
+		lacks "$secret" && has "[****************" && keys Enter &&
+		wait_for "greeting: refused" && lacks "$secret" && ! grep -q "$secret" "$STATE" &&
+		keys Escape && wait_gone "Inputs of alpha" && keys q && wait_for "[exit 0]"
+}
+ok "a held secret typed into a non-secret field is hidden and refused, never saved" \
+	t_secret_typed
+
 t_drift() {
 	rm -f "$TMP/home/work/alpha" && start 80 24 -- "${C[@]}" &&
 		wait_for "re-checked" && has "1 fails now" && keys Home &&

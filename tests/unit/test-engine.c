@@ -296,6 +296,18 @@ test_state_persists(void **state)
 	size_t len;
 
 	assert_int_equal(engine_set_secret(f->e, "token", "tok-persisted1", SRC_PROMPT, &cause), 0);
+	/* A non-secret input that holds the secret is refused without echoing it, and a value
+	 * that does not is taken. */
+	assert_int_equal(engine_set_input(f->e, "greeting", "hi tok-persisted1 there", &err,
+	    &cause), -1);
+	assert_int_equal(err, EERR_REFUSED);
+	assert_non_null(strstr(cause, "holds the secret token"));
+	assert_null(strstr(cause, "tok-persisted1"));
+	free(cause);
+	cause = NULL;
+	assert_string_equal(engine_secret_within(f->e, "xtok-persisted1x"), "token");
+	assert_null(engine_secret_within(f->e, "tok-persisted"));
+	assert_int_equal(engine_set_input(f->e, "greeting", "tok-persisted", &err, &cause), 0);
 	assert_true(drive(f, "alpha", RUN_ACTION));
 	engine_close(&f->e);
 
@@ -310,6 +322,7 @@ test_state_persists(void **state)
 	sdir = xprintf("%s/state/state.json", f->tmp);
 	assert_int_equal(read_file(sdir, 1 << 20, &text, &len, &cause), 0);
 	assert_null(strstr(text, "tok-persisted1"));
+	assert_non_null(strstr(text, "\"tok-persisted\""));
 	assert_non_null(strstr(text, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"));
 	free(text);
 	free(sdir);
