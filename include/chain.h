@@ -130,7 +130,7 @@ struct probe {
 /* One command of a check or an action: a run: script, or a probe. */
 struct command {
 	char *name;          /* optional label, e.g. "node is 18 or newer" */
-	struct probe probe;  /* probe.kind != PROBE_NONE: a probe, and run is NULL */
+	struct probe *probe; /* a probe (its kind is not PROBE_NONE), and run is NULL; or NULL */
 	char *run;           /* bash script; ${input} refers to inputs, exported to its env */
 	char *cwd;           /* optional; "~" and ${input} are expanded; NULL = home */
 	struct env_var *env; /* extra environment */

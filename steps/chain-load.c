@@ -1606,15 +1606,23 @@ check_assertions(struct loader *ld, const struct ynode *list, char **json, size_
 	}
 }
 
+/* Give the command its probe, of kind. */
+static struct probe *
+new_probe(struct command *cmd, enum probe_kind kind)
+{
+	cmd->probe = xcalloc(1, sizeof *cmd->probe);
+	cmd->probe->kind = kind;
+	return cmd->probe;
+}
+
 /* Decode http: { url, method, body, headers, status, insecure, resolve, json, ... }. */
 static void
 load_http(struct loader *ld, struct step *st, const struct ynode *n, struct command *cmd)
 {
-	struct probe *p = &cmd->probe;
+	struct probe *p = new_probe(cmd, PROBE_HTTP);
 	struct field f[HP__N];
 	char *status;
 
-	p->kind = PROBE_HTTP;
 	if (n->kind == Y_SCALAR && !ynull(n)) {
 		p->url = probe_str(ld, st, n, cmd->on);
 		return;
@@ -1661,9 +1669,10 @@ load_http(struct loader *ld, struct step *st, const struct ynode *n, struct comm
 static void
 load_tcp(struct loader *ld, struct step *st, const struct ynode *n, struct command *cmd)
 {
-	cmd->probe.kind = PROBE_TCP;
-	cmd->probe.target = ystr(ld, n);
-	if (cmd->probe.target == NULL || strrchr(cmd->probe.target, ':') == NULL)
+	struct probe *p = new_probe(cmd, PROBE_TCP);
+
+	p->target = ystr(ld, n);
+	if (p->target == NULL || strrchr(p->target, ':') == NULL)
 		err_node(ld, n, "tcp: wants host:port");
 	else
 		command_scan(ld, st, n, CF_PROBE, cmd->on);
@@ -1673,11 +1682,10 @@ load_tcp(struct loader *ld, struct step *st, const struct ynode *n, struct comma
 static void
 load_rpc(struct loader *ld, struct step *st, const struct ynode *n, struct command *cmd)
 {
-	struct probe *p = &cmd->probe;
+	struct probe *p = new_probe(cmd, PROBE_RPC);
 	struct field f[RP__N];
 	int call = -1;
 
-	p->kind = PROBE_RPC;
 	if (n->kind != Y_MAP) {
 		err_node(ld, n, "expected a JSON-RPC probe (a mapping with url: and call:), got %s",
 		    ykind_name(n));

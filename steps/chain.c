@@ -218,7 +218,11 @@ probe_clear(struct probe *p)
 void
 command_clear(struct command *cmd)
 {
-	probe_clear(&cmd->probe);
+	if (cmd->probe != NULL) {
+		probe_clear(cmd->probe);
+		free(cmd->probe);
+		cmd->probe = NULL;
+	}
 	free(cmd->name);
 	free(cmd->run);
 	free(cmd->cwd);
@@ -571,9 +575,15 @@ img_regex(struct img *m, struct chain_regex *r, const char *holder)
 	}
 }
 
+/* A command's probe, if it has one. */
 static void
-img_probe(struct img *m, struct probe *p)
+img_probe(struct img *m, struct probe **slot)
 {
+	struct probe *p;
+
+	img_ptr(m, slot, sizeof **slot, true);
+	if ((p = *slot) == NULL || m->bad)
+		return;
 	img_str(m, &p->url);
 	img_str(m, &p->method);
 	img_str(m, &p->body);
@@ -708,10 +718,14 @@ img_bool(const bool *b)
 static bool
 img_commands_valid(const struct command *cmds, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (!img_enum(&cmds[i].on, PLACE_SERVER) ||
-		    !img_enum(&cmds[i].probe.kind, PROBE_RPC) || !img_bool(&cmds[i].probe.insecure))
+	for (size_t i = 0; i < n; i++) {
+		const struct probe *p = cmds[i].probe;
+
+		if (!img_enum(&cmds[i].on, PLACE_SERVER) || (p != NULL &&
+		    (!img_enum(&p->kind, PROBE_RPC) || img_enum(&p->kind, PROBE_NONE) ||
+		    !img_bool(&p->insecure))))
 			return false;
+	}
 	return true;
 }
 

@@ -1170,12 +1170,12 @@ build_probe(const struct engine *e, const struct command *c, struct run_cmd *rc)
 	struct probe shown, real;
 	char *what;
 
-	expand_probe(e, &c->probe, &shown, true);
+	expand_probe(e, c->probe, &shown, true);
 	what = probe_describe(&shown);
 	probe_clear(&shown);
 	rc->display = xprintf("[%s] %s", place_name(c->on), what);
 	free(what);
-	expand_probe(e, &c->probe, &real, false);
+	expand_probe(e, c->probe, &real, false);
 	/* Server ports: with --target local the server's loopback is this machine's. */
 	if (e->demo != NULL) {
 		char *ct = NULL, *ca = NULL, *why = NULL;
@@ -1228,7 +1228,7 @@ build_cmd(const struct engine *e, const struct step *st, const struct command *c
 	rc->timeout_ms = 1000u * (unsigned)(c->timeout > 0 ? c->timeout :
 	    kind == RUN_CHECK ? CHECK_TIMEOUT_S : ACTION_TIMEOUT_S);
 	rc->label = xstrdup(c->name);
-	if (c->probe.kind != PROBE_NONE)
+	if (c->probe != NULL)
 		return build_probe(e, c, rc);
 	rc->transport = e->local;
 	if (c->on == PLACE_SERVER && e->remote != NULL) {

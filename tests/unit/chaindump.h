@@ -31,8 +31,10 @@ dump_strs(struct strbuf *sb, const char *key, char **v, size_t n)
 static void
 dump_commands(struct strbuf *sb, const char *what, const struct command *c, size_t n)
 {
+	static const struct probe none;
+
 	for (size_t i = 0; i < n; i++, c++) {
-		const struct probe *p = &c->probe;
+		const struct probe *p = c->probe != NULL ? c->probe : &none;
 
 		sb_addf(sb, "\n  %s %zu on=%d timeout=%d kind=%d status=%d insecure=%d", what, i,
 		    (int)c->on, c->timeout, (int)p->kind, p->status, (int)p->insecure);
