@@ -55,7 +55,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <yaml.h>
 
 #include "chain.h"
 #include "util.h"
@@ -131,7 +130,7 @@ cache_key(void)
 
 	if (key[0] == '\0')
 		snprintf(key, sizeof key, "format %d; dstack-wizard %s; libyaml %s; glibc %s; %s; "
-		    "image %s", CACHE_FORMAT, PACKAGE_VERSION, yaml_get_version_string(),
+		    "image %s", CACHE_FORMAT, PACKAGE_VERSION, YAML_MODVERSION,
 		    gnu_get_libc_version(), nl_langinfo(CODESET), chain_image_layout());
 	return key;
 }

@@ -1,5 +1,5 @@
 /*
- * lazylib.c: libcurl, libssh2 and nettle, loaded when first used.
+ * lazylib.c: libcurl, libssh2, nettle and libyaml, loaded when first used.
  *
  * Linked the usual way, libcurl and libssh2 pull some 35 shared libraries into every start
  * (TLS, Kerberos, LDAP, IDN, compression...); mapping and relocating them was most of the
@@ -9,6 +9,7 @@
  * does not link the three: this file defines each of their functions the wizard calls, with
  * the prototype of the library's header (the compiler holds the two to each other), and the
  * first call of one opens its library with dlopen() and forwards to the real function.
+ * libyaml too: a start that takes the chain's image from the cache parses no YAML.
  */
 #include "config.h"
 
@@ -21,18 +22,21 @@
 #include <nettle/sha3.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <yaml.h>
 
 #include "util.h"
 
-enum net_lib { NET_CURL, NET_SSH2, NET_NETTLE };
+enum net_lib { NET_CURL, NET_SSH2, NET_NETTLE, NET_YAML };
 
 /* The address of a function of lib; a library that cannot be loaded is fatal. */
 static void *
 net_sym(enum net_lib lib, const char *name)
 {
-	static void *handle[3];
-	static const char *const soname[3] = { CURL_SONAME, SSH2_SONAME, NETTLE_SONAME };
-	static const char *const package[3] = { "libcurl4", "libssh2-1", "libnettle8" };
+	static void *handle[4];
+	static const char *const soname[4] = { CURL_SONAME, SSH2_SONAME, NETTLE_SONAME,
+	    YAML_SONAME };
+	static const char *const package[4] = { "libcurl4", "libssh2-1", "libnettle8",
+	    "libyaml-0-2" };
 	void *p;
 
 	if (handle[lib] == NULL) {
@@ -260,3 +264,12 @@ NET_FN(NET_NETTLE, int, nettle_base64_decode_update,
     (struct base64_decode_ctx *ctx, size_t *dst_length, uint8_t *dst, size_t src_length,
     const char *src), (ctx, dst_length, dst, src_length, src))
 NET_FN(NET_NETTLE, int, nettle_base64_decode_final, (struct base64_decode_ctx *ctx), (ctx))
+
+/* ---- libyaml ---- */
+NET_FN(NET_YAML, int, yaml_parser_initialize, (yaml_parser_t *parser), (parser))
+NET_VOID_FN(NET_YAML, yaml_parser_set_input_string,
+    (yaml_parser_t *parser, const unsigned char *input, size_t size), (parser, input, size))
+NET_FN(NET_YAML, int, yaml_parser_parse, (yaml_parser_t *parser, yaml_event_t *event),
+    (parser, event))
+NET_VOID_FN(NET_YAML, yaml_event_delete, (yaml_event_t *event), (event))
+NET_VOID_FN(NET_YAML, yaml_parser_delete, (yaml_parser_t *parser), (parser))
