@@ -810,6 +810,14 @@ term_open(struct ui *ui)
 	nodelay(stdscr, TRUE);
 	set_escdelay(25);
 	curs_set(0);
+	/*
+	 * ncurses (6.4) flushes its output at every cursor move until the screen has been left
+	 * and resumed once (before that it cannot tell its own moves from a terminfo-level
+	 * program's), so a frame went out in some 45 writes, each waking the terminal. Leave
+	 * and resume once now, before anything is drawn: every frame goes out in one write.
+	 */
+	endwin();
+	refresh();
 	theme_init(ui);
 	getmaxyx(stdscr, ui->rows, ui->cols);
 	return 0;
