@@ -809,6 +809,9 @@ term_open(struct ui *ui)
 	keypad(stdscr, TRUE);
 	nodelay(stdscr, TRUE);
 	set_escdelay(25);
+	/* No look for typed keys before each line of an update (a poll per line): the loop
+	 * reads keys, and a frame is one write. */
+	typeahead(-1);
 	curs_set(0);
 	/*
 	 * ncurses (6.4) flushes its output at every cursor move until the screen has been left
