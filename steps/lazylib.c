@@ -6,7 +6,7 @@
  * wizard's start-up time, for a first frame and headless commands that need neither library.
  * nettle is one library, but a start does not hash anything either, and loading it cost
  * about 0.2 ms (its pages, relocations and CPU probe) of a 10 ms first frame. So the binary
- * does not link the three: this file defines each of their functions the wizard calls, with
+ * does not link them: this file defines each of their functions the wizard calls, with
  * the prototype of the library's header (the compiler holds the two to each other), and the
  * first call of one opens its library with dlopen() and forwards to the real function.
  * libyaml too: a start that takes the chain's image from the cache parses no YAML.

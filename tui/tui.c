@@ -810,14 +810,15 @@ term_open(struct ui *ui)
 	nodelay(stdscr, TRUE);
 	set_escdelay(25);
 	/* No look for typed keys before each line of an update (a poll per line): the loop
-	 * reads keys, and a frame is one write. */
+	 * reads the keys. */
 	typeahead(-1);
 	curs_set(0);
 	/*
 	 * ncurses (6.4) flushes its output at every cursor move until the screen has been left
 	 * and resumed once (before that it cannot tell its own moves from a terminfo-level
 	 * program's), so a frame went out in some 45 writes, each waking the terminal. Leave
-	 * and resume once now, before anything is drawn: every frame goes out in one write.
+	 * and resume once now, before anything is drawn: a frame goes out in one write per
+	 * screenful of bytes (ncurses' buffer).
 	 */
 	endwin();
 	refresh();
