@@ -39,7 +39,10 @@ const char *demo_sandbox(const struct demo *d);
 /* The simulated server's file tree, the value of the root input. */
 const char *demo_root(const struct demo *d);
 
-/* Give a built command the demo's environment (DEMO_*, PATH, HOME) and a sandbox cwd. */
+/* The demo's environment for a step's commands (DEMO_*, PATH, HOME): a NULL-terminated
+ * vector of allocated NAME=VALUE strings, freed by the caller. */
+char **demo_env(const struct demo *d, const char *step_id);
+/* Give a built command the demo's environment and a sandbox cwd. */
 int demo_cmd(struct demo *d, const char *step_id, struct run_cmd *rc, char **cause);
 /*
  * Point a probe at the demo server: tcp: and rpc: targets are rewritten in place, an http:

@@ -33,6 +33,8 @@ void remote_free(struct remote **rp);
 
 /* The questions (host key, passphrase) and state changes go to cbs (copied; NULL: none). */
 void remote_set_cbs(struct remote *r, const struct ssh_cbs *cbs);
+/* Extra NAME=VALUE strings for the pre-flight's probes (taken, freed with r; NULL: none). */
+void remote_set_preflight_env(struct remote *r, char **env);
 struct ssh_conn *remote_conn(struct remote *r);
 /* The transport of server commands (ops = transport_ssh_ops, data = the connection). */
 struct transport *remote_transport(struct remote *r);

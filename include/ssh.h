@@ -237,6 +237,7 @@ struct ssh_pf_opts {
 	unsigned min_free_gib;     /* fail below; default 20 */
 	unsigned warn_free_gib;    /* warn below; default 50 */
 	unsigned max_skew_s;       /* fail above; default 60 (warn above 5) */
+	char *const *env;          /* extra NAME=VALUE for every probe (the demo's), or NULL */
 };
 
 /* A probe: a command for the server; its stdout and exit code go to ssh_preflight_judge. */

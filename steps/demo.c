@@ -453,13 +453,41 @@ demo_port(struct demo *d, unsigned port)
 	return 0;
 }
 
+/* Add the demo environment for a step's commands to env. */
+static void
+demo_env_add(const struct demo *d, const char *step_id, struct strvec *env)
+{
+	const char *path = getenv("PATH");
+	char speed[32];
+
+	snprintf(speed, sizeof speed, "%g", d->speed);
+	sv_push(env, "DEMO=1");
+	sv_push_take(env, xprintf("DEMO_ASSETS=%s", d->assets));
+	sv_push_take(env, xprintf("DEMO_SANDBOX=%s", d->sandbox));
+	sv_push_take(env, xprintf("DEMO_SPEED=%s", speed));
+	sv_push_take(env, xprintf("DEMO_FAIL=%s", d->fail ? d->fail : ""));
+	sv_push_take(env, xprintf("DEMO_STEP=%s", step_id));
+	sv_push(env, "PYTHONDONTWRITEBYTECODE=1");
+	sv_push_take(env, xprintf("PATH=%s/bin:%s", d->assets,
+	    path && *path ? path : "/usr/local/bin:/usr/bin:/bin"));
+	sv_push_take(env, xprintf("HOME=%s", d->home));
+}
+
+/* The demo environment alone (the SSH pre-flight's probes run in it). */
+char **
+demo_env(const struct demo *d, const char *step_id)
+{
+	struct strvec env = {0};
+
+	demo_env_add(d, step_id, &env);
+	return env.v;
+}
+
 /* Give a command the demo environment. */
 int
 demo_cmd(struct demo *d, const char *step_id, struct run_cmd *rc, char **cause)
 {
 	struct strvec env = {0};
-	const char *path = getenv("PATH");
-	char speed[32];
 
 	if (demo_server(d, cause) != 0)
 		return -1;
@@ -468,17 +496,7 @@ demo_cmd(struct demo *d, const char *step_id, struct run_cmd *rc, char **cause)
 			sv_push_take(&env, rc->tc.env[i]);
 		free((void *)(uintptr_t)rc->tc.env);
 	}
-	snprintf(speed, sizeof speed, "%g", d->speed);
-	sv_push(&env, "DEMO=1");
-	sv_push_take(&env, xprintf("DEMO_ASSETS=%s", d->assets));
-	sv_push_take(&env, xprintf("DEMO_SANDBOX=%s", d->sandbox));
-	sv_push_take(&env, xprintf("DEMO_SPEED=%s", speed));
-	sv_push_take(&env, xprintf("DEMO_FAIL=%s", d->fail ? d->fail : ""));
-	sv_push_take(&env, xprintf("DEMO_STEP=%s", step_id));
-	sv_push(&env, "PYTHONDONTWRITEBYTECODE=1");
-	sv_push_take(&env, xprintf("PATH=%s/bin:%s", d->assets,
-	    path && *path ? path : "/usr/local/bin:/usr/bin:/bin"));
-	sv_push_take(&env, xprintf("HOME=%s", d->home));
+	demo_env_add(d, step_id, &env);
 	rc->tc.env = env.v;
 	if (rc->tc.cwd == NULL)
 		rc->tc.cwd = xstrdup(d->home);

@@ -157,6 +157,9 @@ engine_demo_open(struct engine *e, const struct engine_opts *o, char **cause)
 	if (rc != 0)
 		return -1;
 	e->target_local = true;
+	/* Over SSH the pre-flight asks the simulated host too (its sudo, OS and disk). */
+	if (e->remote != NULL)
+		remote_set_preflight_env(e->remote, demo_env(e->demo, "preflight"));
 	for (unsigned k = 0; k < demo_npresets; k++) {
 		const struct demo_preset *p = &demo_presets[k];
 		const char *v = p->value ? p->value : demo_root(e->demo);

@@ -33,6 +33,7 @@ struct remote {
 	size_t ntunnels;
 	struct strvec forbidden;     /* wiped on free */
 	bool checked;                /* a pre-flight passed on this connection */
+	char **pf_env;               /* extra environment of the pre-flight's probes, or NULL */
 };
 
 struct remote_pf {
@@ -132,8 +133,19 @@ remote_free(struct remote **rp)
 	for (size_t i = 0; i < r->forbidden.n; i++)
 		explicit_bzero(r->forbidden.v[i], strlen(r->forbidden.v[i]));
 	sv_free(&r->forbidden);
+	remote_set_preflight_env(r, NULL);
 	free(r->label);
 	free(r);
+}
+
+/* The pre-flight's probes get env too (taken; NULL: none). */
+void
+remote_set_preflight_env(struct remote *r, char **env)
+{
+	for (size_t i = 0; r->pf_env != NULL && r->pf_env[i] != NULL; i++)
+		free(r->pf_env[i]);
+	free(r->pf_env);
+	r->pf_env = env;
 }
 
 /* Set the front end's callbacks. */
@@ -338,11 +350,12 @@ struct remote_pf *
 remote_preflight(struct remote *r, remote_pf_cb cb, void *data)
 {
 	struct remote_pf *rp = xcalloc(1, sizeof *rp);
+	struct ssh_pf_opts o = { .env = r->pf_env };
 
 	rp->r = r;
 	rp->cb = cb;
 	rp->data = data;
-	rp->pf = ssh_preflight_start(r->conn, NULL, remote_pf_done, rp);
+	rp->pf = ssh_preflight_start(r->conn, &o, remote_pf_done, rp);
 	return rp;
 }
 

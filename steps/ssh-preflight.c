@@ -27,8 +27,10 @@ static const struct ssh_pf_probe pf_probes[] = {
 	  "u=$(id -un); if [ \"$(id -u)\" -eq 0 ]; then echo \"root $u\"; "
 	  "elif ! command -v sudo >/dev/null 2>&1; then echo \"nosudo $u\"; "
 	  "elif sudo -n true 2>/dev/null; then echo \"ok $u\"; else echo \"password $u\"; fi" },
+	/* On the demo host (DEMO_SANDBOX set) the simulated server's os-release. */
 	{ "os", "Operating system",
-	  "uname -s; if [ -r /etc/os-release ]; then . /etc/os-release; "
+	  "uname -s; r=/etc/os-release; [ -z \"${DEMO_SANDBOX:-}\" ] || "
+	  "r=$DEMO_SANDBOX/root/etc/os-release; if [ -r \"$r\" ]; then . \"$r\"; "
 	  "printf '%s|%s|%s\\n' \"$ID\" \"$VERSION_ID\" \"$PRETTY_NAME\"; fi" },
 	{ "clock", "Clock", "date +%s" },
 	{ "disk", "Free disk space", "df -Pk ~ | awk 'NR==2 {print $4, $6}'" },
@@ -359,6 +361,7 @@ ssh_preflight_start(struct ssh_conn *c, const struct ssh_pf_opts *o, ssh_preflig
 
 		memset(&tc, 0, sizeof tc);
 		tc.script = pf_probes[i].script;
+		tc.env = pf->opts.env;
 		slots[i].pf = pf;
 		slots[i].i = i;
 		jc.output = pf_output;

@@ -72,6 +72,10 @@ ok "a demo SSH target off the loopback is refused (exit 2), also through an ssh 
 ok "loopback targets are accepted (127.0.0.0/8 and ::1), and none is remembered" \
 	'demo 0 --target 127.0.0.2 --ssh-config none list && demo 0 --target "[::1]:2222" --ssh-config none list &&
 	 ! grep -q "\"target\"" "$STATE"'
+ok "the pre-flight asks the simulated host (its OS release and its disk), not this machine" \
+	'demo 0 "${S[@]}" preflight && out_has "^  ok +os: Ubuntu 24\.04\.1 LTS$" &&
+	 out_has "^  ok +disk: 1466\.1 GiB free on /$" && out_has "^  ok +sudo: " &&
+	 grep -qE "^preflight\|$SSH_RE\|nokey\|" "$TRACE"'
 ok "the demo lists the whole chain over SSH" 'demo 0 "${S[@]}" list && out_has "^  attestation-verification +SERVER"'
 mapfile -t STEPS < <(awk '/^  [a-z]/ { print $1 }' "$TMP/out")
 mapfile -t SERVER < <(awk '/^  [a-z]/ && $2 == "SERVER" { print $1 }' "$TMP/out")

@@ -724,7 +724,7 @@ static void
 test_preflight_judge(void **state)
 {
 	struct ssh_pf_item it;
-	struct ssh_pf_opts o = { 0, 0, 0 };
+	struct ssh_pf_opts o = {0};
 	time_t now = time(NULL);
 	char out[64];
 	size_t n;
@@ -1752,6 +1752,37 @@ test_preflight_live(void **state)
 	for (size_t i = 0; i < 7; i++)
 		ssh_pf_item_clear(&got.items[i]);
 	ssh_preflight_free(&pf);
+
+	/*
+	 * The probes get opts.env: with DEMO_SANDBOX set (the demo host's environment) the OS is
+	 * the sandbox's os-release, and a HOME of the environment is where the disk is measured.
+	 */
+	{
+		char *etc = xprintf("%s/pfsandbox/root/etc", g.tmp), *f, *e1, *e2, *cause = NULL;
+		char *env[3];
+		struct ssh_pf_opts o = { .env = env };
+
+		assert_int_equal(mkdir_p(etc, 0700, &cause), 0);
+		f = tl_write(etc, "os-release", "ID=ubuntu\nVERSION_ID=\"24.04\"\n"
+		    "PRETTY_NAME=\"Ubuntu 24.04 (pf sandbox)\"\n");
+		env[0] = e1 = xprintf("DEMO_SANDBOX=%s/pfsandbox", g.tmp);
+		env[1] = e2 = xprintf("HOME=%s", etc);
+		env[2] = NULL;
+		memset(&got, 0, sizeof got);
+		pf = ssh_preflight_start(c, &o, pf_cb, &got);
+		assert_true(spin(&got.done, WAIT_MS));
+		assert_int_equal(got.n, 7);
+		assert_int_equal(got.items[4].status, SSH_PF_OK);
+		assert_string_equal(got.items[4].detail, "Ubuntu 24.04 (pf sandbox)");
+		assert_non_null(strstr(got.items[6].detail, "GiB free on"));
+		for (size_t i = 0; i < 7; i++)
+			ssh_pf_item_clear(&got.items[i]);
+		ssh_preflight_free(&pf);
+		free(e1);
+		free(e2);
+		free(f);
+		free(etc);
+	}
 	ssh_conn_free(&c);
 
 	/* Unreachable: the first item says so, the rest is skipped. */
