@@ -1755,7 +1755,7 @@ test_preflight_live(void **state)
 
 	/*
 	 * The probes get opts.env: with DEMO_SANDBOX set (the demo host's environment) the OS is
-	 * the sandbox's os-release, and a HOME of the environment is where the disk is measured.
+	 * the sandbox's os-release; the disk probe still works with the environment's HOME.
 	 */
 	{
 		char *etc = xprintf("%s/pfsandbox/root/etc", g.tmp), *f, *e1, *e2, *cause = NULL;
