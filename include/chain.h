@@ -3,8 +3,7 @@
  * assets/chain/README.md). libyaml types never leave steps/chain-load.c: the rest of the
  * program sees only these plain structs. A loaded chain is immutable and fully checked:
  * ids unique, requires known and acyclic, every ${name} defined, secrets only in env:/stdin:,
- * no command that runs on the server can see a local-scoped secret, every regex compiles
- * (checked at load, or known from the cache of an earlier load: chain-cache.h).
+ * no command that runs on the server can see a local-scoped secret, every regex compiled.
  */
 #ifndef DW_CHAIN_H
 #define DW_CHAIN_H
@@ -57,23 +56,6 @@ struct srcpos {
 #define EFFECT_REBOOT       0x4   /* reboots the server */
 #define EFFECT_LONG         0x8   /* takes many minutes */
 
-/*
- * A regex of the chain, compiled when first used: chain_regex(). (A chain is immutable; this
- * is the one thing that changes, behind a pointer, so a const chain can still compile.)
- */
-struct chain_regex_c;
-struct chain_regex {
-	const char *text;           /* the holder's field (pattern, regex, match); NULL: none */
-	int flags;                  /* regcomp flags */
-	struct chain_regex_c *c;    /* the compiled form; owned */
-};
-void chain_regex_set(struct chain_regex *r, const char *text, int flags);
-/* Compile now if not done yet: 0, or regcomp's error code (and its message in why). */
-int chain_regex_compile(const struct chain_regex *r, char *why, size_t whylen);
-/* The compiled regex; NULL when there is none or it does not compile. */
-const regex_t *chain_regex(const struct chain_regex *r);
-void chain_regex_free(struct chain_regex *r);
-
 struct input_def {
 	char *name;          /* [a-z][a-z0-9_]* */
 	char *label;         /* short human name */
@@ -84,7 +66,7 @@ struct input_def {
 	bool optional;       /* an empty value is valid */
 	char *def;           /* default; may reference other inputs as ${name}; NULL if none */
 	char *pattern;       /* optional extra ERE the value must match */
-	struct chain_regex pattern_re;
+	regex_t pattern_re;  /* compiled when pattern != NULL */
 	char *verify;        /* optional extra verification, e.g. "contract_code" (remote issue) */
 	struct srcpos pos;
 };
@@ -145,13 +127,13 @@ struct command {
 struct capture {
 	char *name;          /* an input name: the captured value becomes that input */
 	char *regex;         /* ERE with one group */
-	struct chain_regex re;
+	regex_t re;          /* regex, compiled */
 	struct srcpos pos;
 };
 
 struct hint {
 	char *match;         /* ERE matched against each output line */
-	struct chain_regex re;
+	regex_t re;          /* match, compiled */
 	char *say;           /* the cause, in one line */
 	char *fix;           /* what to do (optional) */
 	struct srcpos pos;
@@ -206,34 +188,16 @@ struct chain {
 	size_t nsteps;
 	char **files;              /* interned file names for srcpos */
 	size_t nfiles;
-	size_t cached;             /* files whose tree came from the cache */
-	size_t unread;             /* of those, files not even read (their stamp was known) */
-	char *block;               /* not NULL: all of the chain but dir is in this one block
-	                              (chain_image_unpack), chain itself included */
 };
 
 /*
  * Load the chain in dir: dir/chain.yaml names the sections (in order) and defines the inputs;
- * every other *.yaml file below dir (one level of subdirectories too) is one step.
- * cache: the cache file (chain-cache.h) to read and update, or NULL to parse and check
- * everything. On error returns -1 and *cause lists every problem found, one per line, each
- * starting "file:line:column: ".
+ * every other *.yaml file below dir (one level of subdirectories too) is one step. The files
+ * are read and checked whole every time. On error returns -1 and *cause lists every problem
+ * found, one per line, each starting "file:line:column: ".
  */
-int chain_load(const char *dir, const char *cache, struct chain **out, char **cause);
+int chain_load(const char *dir, struct chain **out, char **cause);
 void chain_free(struct chain **chainp);
-
-/*
- * The chain as one block of bytes, its pointers as offsets into it, for the cache to keep
- * (its dir and counts left out; its regexes not compiled). pack: the bytes (malloc'd) and
- * their number. unpack: the chain again, in image itself (malloc'd, taken over: freed with
- * the chain, or at once on failure), with dir; every offset is checked to lie in the bytes,
- * every index in its array, every enum and bool among its values; NULL if one does not.
- */
-char *chain_image_pack(const struct chain *c, size_t *len);
-/* The sizes of the structs an image holds, as text: part of the cache's key, so that an image
- * made by a build whose structs differ is not even looked at. */
-const char *chain_image_layout(void);
-struct chain *chain_image_unpack(char *image, size_t len, const char *dir);
 
 /* Free what a command or a probe holds (strings and arrays), and zero it. */
 void command_clear(struct command *cmd);

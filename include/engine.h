@@ -45,8 +45,6 @@ struct engine_opts {
 	const char *chain_dir;     /* NULL: the installed (or build-tree) assets/chain */
 	const char *profile;       /* NULL: "default" */
 	const char *state_dir;     /* NULL: from state_dir(profile); tests point it elsewhere */
-	const char *cache_dir;     /* where the chain cache lives (chain-cache.h); NULL: no cache,
-	                              the chain is parsed and checked in full */
 	const char *target;        /* "local": server steps run on this machine; "[user@]host[:port]":
 	                              on that server over SSH (remembered in the state); NULL: the
 	                              remembered one, if any */
@@ -155,9 +153,6 @@ void run_cmds_free(struct run_cmd **cmds, size_t n);
 /* Where the assets are: $DSTACK_WIZARD_DATADIR, the source tree when run from the build
  * tree, else the installed pkgdatadir. */
 const char *engine_datadir(void);
-/* The cache directory: $XDG_CACHE_HOME/dstack-wizard, or ~/.cache/dstack-wizard; NULL when
- * neither is an absolute path. Allocated. */
-char *engine_cache_dir(void);
 /* The SSH side of the server (remote.h), or NULL (no target, or --target local). */
 struct remote *engine_remote(struct engine *e);
 /* Run the loop (at most timeout_ms) until every input verification (verify: contract_code)

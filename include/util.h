@@ -121,7 +121,4 @@ void regex_measure(const char *re, struct regex_size *out);
  * gets the unrolled size, for budgets over many regexes. */
 const char *regex_refusal(const char *re, size_t *nodes);
 
-/* Populate the heap's first bytes in one call (page faults are dear on VMs); best effort. */
-void heap_prefill(size_t bytes);
-
 #endif

@@ -29,20 +29,33 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "chain-cache.h"
 #include "jsonpath.h"
 #include "util.h"
 #include "verify.h"
 
 #define CHAIN_FILE        "chain.yaml"
 #define MAX_FILE_SIZE     (1024 * 1024)   /* per file */
-#define MAX_DEPTH         YNODE_MAX_DEPTH
-#define MAX_NODES         YNODE_MAX_NODES
+#define MAX_DEPTH         16              /* collections inside collections */
+#define MAX_NODES         200000          /* YAML nodes per file */
 #define MAX_STEP_FILES    1000
 #define MAX_ERRORS        100             /* then one "too many errors" line */
 #define MAX_REGEX_TOTAL   200000          /* the same, summed over the whole chain */
 #define MAX_TIMEOUT       604800          /* a week, in seconds */
 #define QUOTE_LEN         48              /* user text echoed in a message */
+
+/* One YAML node with its position. A mapping's kids are key, value, key, value ... */
+enum ykind { Y_SCALAR, Y_SEQ, Y_MAP };
+struct ynode {
+	enum ykind kind;
+	int line, col;        /* 1-based start */
+	int endline;          /* 1-based line of the end mark */
+	char *s;              /* scalars: the value, NUL-terminated (NULL for collections) */
+	size_t len;
+	bool plain;           /* plain scalar: may be null */
+	bool literal;         /* literal block scalar (|): lines map 1:1 to the file */
+	struct ynode **kids;
+	size_t n, cap;
+};
 
 /* A key/value pair found in a mapping. */
 struct field {
@@ -77,15 +90,6 @@ struct loader {
 	bool inputs_ok;             /* inputs are known: check ${name} */
 	bool ids_ok;                /* every step file gave an id: check 'requires' */
 	size_t regex_total;         /* cost of the chain's regexes so far */
-	size_t file_regex_cost;     /* of the current file's */
-
-	struct chain_cache *cache;  /* NULL: no cache */
-	bool trust;                 /* take trees by their files' stamps, unread */
-	struct chain_cache_stamp stamp;  /* the current file's, when read */
-	bool checked;               /* the current file's regexes and JSON assertions passed
-	                               before (the cache says): they are not measured or
-	                               compiled now, their cost is counted at once */
-	size_t unchecked;           /* problems found in regexes and JSON assertions so far */
 
 	struct pstep **ps;
 	size_t nps;
@@ -250,8 +254,6 @@ line_span(struct loader *ld, int l, const char **start, size_t *len)
 {
 	size_t end;
 
-	if (ld->text == NULL)       /* a file taken from the cache unread */
-		return false;
 	if (ld->lines == NULL) {
 		size_t cap = 64;
 
@@ -324,6 +326,19 @@ yaml_problem(struct loader *ld, const yaml_parser_t *p)
 		}
 		break;
 	}
+}
+
+/* Free a node and everything under it. */
+static void
+ynode_free(struct ynode *n)
+{
+	if (n == NULL)
+		return;
+	for (size_t i = 0; i < n->n; i++)
+		ynode_free(n->kids[i]);
+	free(n->kids);
+	free(n->s);
+	free(n);
 }
 
 /* Make a node for an event. */
@@ -465,65 +480,15 @@ yparse(struct loader *ld, struct ynode **out)
 
 static int load_text(struct loader *ld, const char *rel);
 
-/*
- * File rel's tree, as the current file: the cache's when it holds rel's stamp (the file is
- * not read) or its text, else parsed. A parsed tree that raised no problem is kept (*keep) to
- * be offered to the cache when the file is decoded, by done_tree(). -1 (reported) if the file
- * cannot be read or parsed.
- */
+/* Read and parse file rel as the current file; -1 (reported) if it cannot be read or
+ * parsed. */
 static int
-read_tree(struct loader *ld, const char *rel, struct ynode **out, bool *keep)
+read_tree(struct loader *ld, const char *rel, struct ynode **out)
 {
-	size_t nerr = ld->nerr;
-	struct chain_cache_facts facts;
-	struct chain_cache_stamp stamp;
-	struct stat sb;
-
 	*out = NULL;
-	*keep = false;
-	ld->checked = false;
-	ld->file_regex_cost = 0;
-	if (ld->cache != NULL && ld->trust && fstatat(ld->dirfd, rel, &sb, 0) == 0 &&
-	    S_ISREG(sb.st_mode)) {
-		chain_cache_stamp_of(&sb, &stamp);
-		if ((*out = chain_cache_get_stamped(ld->cache, rel, &stamp, &facts)) != NULL)
-			ld->c->unread++;
-	}
-	if (*out == NULL) {
-		if (load_text(ld, rel) != 0)
-			return -1;
-		if (ld->cache != NULL)
-			*out = chain_cache_get(ld->cache, rel, &ld->stamp, ld->text, ld->len, &facts);
-	}
-	if (*out != NULL) {
-		ld->c->cached++;
-		/* Within the chain's budget its regexes count at once; over it, each is measured
-		 * again, so the refusal names the same ones as without the cache. */
-		if (facts.checked && ld->regex_total + facts.regex_cost <= MAX_REGEX_TOTAL) {
-			ld->checked = true;
-			ld->regex_total += facts.regex_cost;
-			ld->file_regex_cost = facts.regex_cost;
-		}
-		return 0;
-	}
-	if (yparse(ld, out) != 0)
+	if (load_text(ld, rel) != 0)
 		return -1;
-	*keep = ld->cache != NULL && ld->nerr == nerr && ld->nerr <= MAX_ERRORS;
-	return 0;
-}
-
-/* Done with the current file's tree: offer it to the cache (with whether its regexes and
- * JSON assertions passed: no new such problem since unchecked), and free it. */
-static void
-done_tree(struct loader *ld, struct ynode *root, bool keep, size_t unchecked)
-{
-	if (keep) {
-		struct chain_cache_facts facts = { ld->unchecked == unchecked, ld->file_regex_cost };
-
-		chain_cache_put(ld->cache, ld->file, &ld->stamp, ld->text, ld->len, root, &facts);
-	}
-	ynode_free(root);
-	ld->checked = false;
+	return yparse(ld, out);
 }
 
 /* Intern a file name for srcpos. */
@@ -597,7 +562,6 @@ load_text(struct loader *ld, const char *rel)
 			break;
 	}
 	close(fd);
-	chain_cache_stamp_of(&sb, &ld->stamp);
 	buf[got] = '\0';
 	ld->text = buf;
 	ld->len = got;
@@ -804,40 +768,34 @@ valid_env_name(const char *s)
 }
 
 /*
- * Take the regex text of n (field key) into re, compiling it unless the cache says it compiles
- * (then it is compiled when first used); false if it is refused (reported, re left empty).
+ * Compile the regex text of n (field key) into re: regcomp is the only full check of a regex,
+ * so the loader compiles each one and the chain keeps what it compiled. False if it is refused
+ * (reported; re is then not compiled).
  */
 static bool
 load_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
-    struct chain_regex *re, int flags)
+    regex_t *re, int flags)
 {
 	const char *why;
 	char buf[256];
 	size_t cost;
+	int rc;
 
-	chain_regex_set(re, text, flags);
-	if (ld->checked)           /* measured and compiled before; its cost is counted */
-		return true;
 	why = regex_refusal(text, &cost);
 	if (why != NULL) {
 		err_node(ld, n, "%s: %s", key, why);
-		ld->unchecked++;
-		chain_regex_free(re);
 		return false;
 	}
 	if (ld->regex_total + cost > MAX_REGEX_TOTAL) {
 		err_node(ld, n, "%s: the chain's regexes are too large in total (more than %d)",
 		    key, MAX_REGEX_TOTAL);
-		ld->unchecked++;
-		chain_regex_free(re);
 		return false;
 	}
 	ld->regex_total += cost;
-	ld->file_regex_cost += cost;
-	if (chain_regex_compile(re, buf, sizeof buf) != 0) {
+	if ((rc = regcomp(re, text, flags)) != 0) {
+		regerror(rc, re, buf, sizeof buf);
+		regfree(re);
 		err_node(ld, n, "%s: bad regex '%s': %s", key, q(ld, text), buf);
-		ld->unchecked++;
-		chain_regex_free(re);
 		return false;
 	}
 	return true;
@@ -1010,7 +968,8 @@ input_clear(struct input_def *in)
 	free(in->label);
 	free(in->help);
 	free(in->def);
-	chain_regex_free(&in->pattern_re);
+	if (in->pattern != NULL)
+		regfree(&in->pattern_re);
 	free(in->pattern);
 	free(in->verify);
 	memset(in, 0, sizeof *in);
@@ -1311,11 +1270,9 @@ load_chain_file(struct loader *ld)
 {
 	struct ynode *root = NULL;
 	struct field f[CK__N];
-	size_t unchecked = ld->unchecked;
-	bool keep = false;
 
 	ld->file = intern_file(ld, CHAIN_FILE);
-	if (read_tree(ld, CHAIN_FILE, &root, &keep) != 0)
+	if (read_tree(ld, CHAIN_FILE, &root) != 0)
 		goto out;
 	if (root == NULL || ynull(root)) {
 		err_at(ld, ld->file, 1, 1, "chain.yaml is empty; it needs at least 'sections'");
@@ -1341,7 +1298,7 @@ load_chain_file(struct loader *ld)
 	} else if (ynull(f[CK_INPUTS].val))
 		ld->inputs_ok = true;   /* a chain without inputs */
 out:
-	done_tree(ld, root, keep, unchecked);
+	ynode_free(root);
 	unload_text(ld);
 }
 
@@ -1476,10 +1433,10 @@ static void
 check_regex_refs(struct loader *ld, const struct ynode *n, const char *key, const char *text)
 {
 	char *blank = refs_blanked(text, "x");
-	struct chain_regex re = {0};
+	regex_t re;
 
 	if (load_regex(ld, n, key, blank, &re, REG_EXTENDED | REG_NEWLINE))
-		chain_regex_free(&re);
+		regfree(&re);
 	free(blank);
 }
 
@@ -1593,14 +1550,10 @@ check_assertions(struct loader *ld, const struct ynode *list, char **json, size_
 		char *blank, *cause = NULL;
 		size_t col = 0;
 
-		if (ld->checked)
-			return;
 		blank = refs_blanked(json[i], "0");
-		if (jsonpath_check(blank, &col, &cause) != 0) {
+		if (jsonpath_check(blank, &col, &cause) != 0)
 			err_node(ld, list->kids[i], "bad JSON assertion '%s': %s", q(ld, json[i]),
 			    cause ? cause : "malformed");
-			ld->unchecked++;
-		}
 		free(cause);
 		free(blank);
 	}
@@ -1849,16 +1802,16 @@ load_captures(struct loader *ld, struct step *st, const struct ynode *list)
 			if (!load_regex(ld, f[PK_REGEX].val, "regex", regex, &cp->re,
 			    REG_EXTENDED | REG_NEWLINE))
 				freep(&regex);
-			else if (!ld->checked && chain_regex(&cp->re)->re_nsub < 1) {
+			else if (cp->re.re_nsub < 1) {
 				err_node(ld, f[PK_REGEX].val, "capture regex '%s' has no group; put "
 				    "( ) around the value to capture", q(ld, regex));
-				ld->unchecked++;
-				chain_regex_free(&cp->re);
+				regfree(&cp->re);
 				freep(&regex);
 			}
 		}
 		if (name == NULL || regex == NULL) {
-			chain_regex_free(&cp->re);
+			if (regex != NULL)
+				regfree(&cp->re);
 			free(name);
 			free(regex);
 			continue;
@@ -1895,7 +1848,8 @@ load_hints(struct loader *ld, struct step *st, const struct ynode *list)
 		    !load_regex(ld, f[HK_MATCH].val, "match", h->match, &h->re, REG_EXTENDED))
 			freep(&h->match);
 		if (h->match == NULL || h->say == NULL) {
-			chain_regex_free(&h->re);
+			if (h->match != NULL)
+				regfree(&h->re);
 			free(h->match);
 			free(h->say);
 			free(h->fix);
@@ -2092,11 +2046,9 @@ load_step_file(struct loader *ld, const char *rel)
 {
 	struct ynode *root = NULL;
 	struct pstep *ps;
-	size_t unchecked = ld->unchecked;
-	bool keep = false;
 
 	ld->file = intern_file(ld, rel);
-	if (read_tree(ld, rel, &root, &keep) != 0) {
+	if (read_tree(ld, rel, &root) != 0) {
 		ld->ids_ok = false;
 		goto out;
 	}
@@ -2121,7 +2073,7 @@ load_step_file(struct loader *ld, const char *rel)
 	ld->ps = xreallocarray(ld->ps, ld->nps + 1, sizeof *ld->ps);
 	ld->ps[ld->nps++] = ps;
 out:
-	done_tree(ld, root, keep, unchecked);
+	ynode_free(root);
 	unload_text(ld);
 }
 
@@ -2334,46 +2286,12 @@ link_steps(struct loader *ld)
 	free(reqpos);
 }
 
-/*
- * The key of the chain's image in the cache: chain.yaml's name and stamp, then each step
- * file's. False (and key empty) when a file cannot be stat'ed or its stamp has not settled:
- * such a chain has no image.
- */
-static bool
-image_key(struct loader *ld, const struct strvec *files, struct strbuf *key)
-{
-	struct chain_cache_stamp stamp;
-	struct stat sb;
-
-	for (size_t i = 0; i <= files->n; i++) {
-		const char *rel = i == 0 ? CHAIN_FILE : files->v[i - 1];
-
-		if (fstatat(ld->dirfd, rel, &sb, 0) != 0 || !S_ISREG(sb.st_mode))
-			break;
-		chain_cache_stamp_of(&sb, &stamp);
-		if (!chain_cache_settled(ld->cache, &stamp))
-			break;
-		sb_add(key, rel, strlen(rel) + 1);
-		sb_add(key, (const char *)&stamp, sizeof stamp);
-		if (i == files->n)
-			return true;
-	}
-	sb_reset(key);
-	return false;
-}
-
-/* Load and check the chain in dir (through the cache file, if one is given; trust: taking
- * files by their stamps, unread); *unread: how many were. */
-static int
-load(const char *dir, const char *cache, bool trust, struct chain **out, char **cause,
-    size_t *unread)
+int
+chain_load(const char *dir, struct chain **out, char **cause)
 {
 	struct loader ld;
 	struct strvec files = {0};
-	struct strbuf key = {0};
 	struct chain *c;
-	char *image;
-	size_t ilen;
 	int listed, list_errno;
 
 	*out = NULL;
@@ -2381,23 +2299,10 @@ load(const char *dir, const char *cache, bool trust, struct chain **out, char **
 	c = ld.c = xcalloc(1, sizeof *c);
 	c->dir = xstrdup(dir);
 	ld.ids_ok = true;
-	ld.trust = trust;
 	ld.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ld.dir_errno = ld.dirfd < 0 ? errno : 0;
-	if (cache != NULL)
-		ld.cache = chain_cache_open(cache);
 	listed = list_step_files(&ld, &files);
 	list_errno = errno;
-
-	/* All files as when the cache's image was made: the chain is the image. */
-	if (ld.cache != NULL && trust && listed == 0 && files.n <= MAX_STEP_FILES &&
-	    image_key(&ld, &files, &key) &&
-	    (image = chain_cache_get_image(ld.cache, key.s, key.len, &ilen)) != NULL &&
-	    (*out = chain_image_unpack(image, ilen, dir)) != NULL) {
-		chain_free(&c);
-		ld.c = c = *out;
-		goto done;
-	}
 
 	load_chain_file(&ld);
 	if (listed != 0)
@@ -2412,22 +2317,12 @@ load(const char *dir, const char *cache, bool trust, struct chain **out, char **
 			err_at(&ld, CHAIN_FILE, 1, 1, "the chain has no steps (no other *.yaml file)");
 	}
 	link_steps(&ld);
-	if (ld.nerr == 0 && key.len > 0) {
-		char *img = chain_image_pack(c, &ilen);
 
-		chain_cache_put_image(ld.cache, key.s, key.len, img, ilen);
-		free(img);
-	}
-done:
 	sv_free(&files);
-	sb_free(&key);
 	free(ld.lines);
 	free(ld.buf);
 	if (ld.dirfd >= 0)
 		close(ld.dirfd);
-	chain_cache_close(&ld.cache);
-
-	*unread = c->unread;
 	if (ld.nerr > 0) {
 		if (cause != NULL) {
 			free(*cause);
@@ -2440,17 +2335,4 @@ done:
 	sb_free(&ld.err);
 	*out = c;
 	return 0;
-}
-
-int
-chain_load(const char *dir, const char *cache, struct chain **out, char **cause)
-{
-	size_t unread;
-	int rc = load(dir, cache, true, out, cause, &unread);
-
-	if (rc == 0 || unread == 0)
-		return rc;
-	/* A problem, and files were not read: again, reading them, since some positions (of a
-	 * reference in a literal block) are worked out from the file's text. */
-	return load(dir, cache, false, out, cause, &unread);
 }

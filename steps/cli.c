@@ -750,7 +750,7 @@ cli_lint(const char *chain_dir)
 	size_t problems = 0;
 	int fd;
 
-	if (chain_load(chain_dir, NULL, &c, &cause) != 0) {
+	if (chain_load(chain_dir, &c, &cause) != 0) {
 		fprintf(stderr, "%s\n", cause);
 		free(cause);
 		return EXIT_BAD_FILE;

@@ -30,7 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "chain-cache.h"
 #include "demo.h"
 #include "http.h"
 #include "logbuf.h"
@@ -305,26 +304,13 @@ engine_wait_verified(struct engine *e, unsigned timeout_ms)
 		loop_run_once(e->loop, (int)(end - now_ms()));
 }
 
-char *
-engine_cache_dir(void)
-{
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-
-	/* The XDG spec says a relative path is invalid and must be ignored. */
-	if (xdg != NULL && xdg[0] == '/')
-		return xprintf("%s/dstack-wizard", xdg);
-	if (home != NULL && home[0] == '/')
-		return xprintf("%s/.cache/dstack-wizard", home);
-	return NULL;
-}
-
 /* Open the engine: load the chain and the profile's state. */
 int
 engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *err,
     char **cause)
 {
 	struct engine *e;
-	char *chain_dir = NULL, *cache = NULL, *path;
+	char *chain_dir = NULL, *path;
 	int rc;
 
 	*out = NULL;
@@ -336,10 +322,7 @@ engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *e
 	else
 		chain_dir = xprintf("%s/chain", engine_datadir());
 	*err = EERR_BAD_FILE;
-	if (o->cache_dir != NULL)
-		cache = chain_cache_path(o->cache_dir, chain_dir);
-	rc = chain_load(chain_dir, cache, &e->chain, cause);
-	free(cache);
+	rc = chain_load(chain_dir, &e->chain, cause);
 	free(chain_dir);
 	if (rc != 0)
 		goto fail;

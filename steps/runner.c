@@ -215,20 +215,18 @@ run_line(struct run *r, const struct run_stream *st, int stream, const char *tex
 	}
 	for (size_t i = 0; i < r->opts.ncaptures; i++) {
 		const struct capture *cap = &r->opts.captures[i];
-		const regex_t *re = chain_regex(&cap->re);
 		regmatch_t m[2];
 
-		if (re != NULL && regexec(re, text, 2, m, 0) == 0 && m[1].rm_so >= 0) {
+		if (regexec(&cap->re, text, 2, m, 0) == 0 && m[1].rm_so >= 0) {
 			free(r->cap_values[i]);
 			r->cap_values[i] = xstrndup(text + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
 		}
 	}
 	for (size_t i = 0; i < r->opts.nhints; i++) {
 		const struct hint *h = &r->opts.hints[i];
-		const regex_t *re = chain_regex(&h->re);
 		struct hint_hit *hit;
 
-		if (r->hint_seen[i] || re == NULL || regexec(re, text, 0, NULL, 0) != 0)
+		if (r->hint_seen[i] || regexec(&h->re, text, 0, NULL, 0) != 0)
 			continue;
 		r->hint_seen[i] = true;
 		r->res.hints = xreallocarray(r->res.hints, r->res.nhints + 1, sizeof *r->res.hints);

@@ -6,12 +6,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -663,35 +661,4 @@ regex_refusal(const char *re, size_t *nodes)
 		return "the regex has too many anchors (^ $ \\b \\< \\>) for one of its size with "
 		    "optional parts (anchors squared times nodes is more than " STR(REGEX_MIXED_MAX) ")";
 	return NULL;
-}
-
-/*
- * Fill the first `bytes` of the heap now, in one call, rather than one page fault per page as
- * start-up first touches them: on the VMs we measure on a fault costs about 14 us, while
- * MADV_POPULATE_WRITE takes under 1 us a page (a loop touching fresh pages, against one
- * madvise over as many). Call it first thing in main, while the heap is empty. glibc then
- * grows the heap by `bytes` at a time (M_TOP_PAD) and keeps that much when it trims, and
- * takes a block of up to `bytes` from the heap rather than from a mapping of its own
- * (M_MMAP_THRESHOLD), whose pages would each fault (the chain's image, 230 KB). Best
- * effort: a kernel without MADV_POPULATE_WRITE (before 5.14), or an allocator that is not
- * glibc's brk heap (AddressSanitizer's), leaves everything as it was.
- */
-void
-heap_prefill(size_t bytes)
-{
-#if defined(M_TOP_PAD) && defined(MADV_POPULATE_WRITE)
-	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), lo, hi;
-	void *p;
-
-	if (bytes > INT_MAX || mallopt(M_TOP_PAD, (int)bytes) != 1 ||
-	    mallopt(M_MMAP_THRESHOLD, (int)bytes) != 1 || (p = malloc(1)) == NULL)
-		return;
-	lo = (uintptr_t)p & ~(page - 1);
-	hi = (uintptr_t)sbrk(0);
-	if (hi > lo && hi - lo <= 2 * bytes)
-		(void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
-	free(p);
-#else
-	(void)bytes;
-#endif
 }

@@ -675,9 +675,7 @@ validate_common(enum input_type t, const char *value, bool optional, bool secret
 		return;
 	}
 	ok = check_type(&vc, t, value);
-	if (ok && pattern_re == NULL && pattern_text != NULL)
-		ok = vfail(&vc, "the required pattern %s does not compile", pattern_text);
-	else if (ok && pattern_re != NULL && regexec(pattern_re, value, 0, NULL, 0) != 0) {
+	if (ok && pattern_re != NULL && regexec(pattern_re, value, 0, NULL, 0) != 0) {
 		freep(&vc.suggestion);
 		vc.unchecksummed = false;
 		if (pattern_text != NULL)
@@ -706,13 +704,8 @@ validate_value(enum input_type t, const char *value, bool optional,
 void
 validate_input(const struct input_def *def, const char *value, struct verdict *out)
 {
-	const regex_t *re = NULL;
-
-	/* The pattern is compiled when first needed (an empty value never needs it). */
-	if (def->pattern != NULL && value != NULL && *value != '\0')
-		re = chain_regex(&def->pattern_re);
 	validate_common(def->type, value, def->optional, def->secret || def->type == IT_SECRET,
-	    re, def->pattern, out);
+	    def->pattern != NULL ? &def->pattern_re : NULL, def->pattern, out);
 }
 
 /* Free a verdict's messages and zero it. */

@@ -45,7 +45,6 @@ usage(FILE *f)
 "Options:\n"
 "  -p, --profile NAME   keep state under this profile (default: default)\n"
 "  -c, --chain DIR      load the step definitions from DIR\n"
-"      --no-cache       parse and check every chain file now (see Cache below)\n"
 "  -t, --target local   run server steps on this machine (when the wizard runs on the host)\n"
 "  -t, --target [USER@]HOST[:PORT]  run server steps on HOST over SSH (remembered in the\n"
 "                       profile; HOST may be a Host of ~/.ssh/config)\n"
@@ -80,18 +79,12 @@ usage(FILE *f)
 "\n"
 "State: $XDG_STATE_HOME/dstack-wizard/PROFILE/state.json (default ~/.local/state/...),\n"
 "with a log file per run under logs/.\n"
-"Cache: $XDG_CACHE_HOME/dstack-wizard (default ~/.cache/...) remembers the parsed chain\n"
-"files by their text, so an unchanged chain loads faster; it is safe to delete.\n"
 "See dstack-wizard(1).\n");
 }
 
-/* What the heap holds when the wizard's first frame is up (about 530 KB with the chain of
- * 27 steps), with room: populated at once (heap_prefill). */
-#define START_HEAP_BYTES (768u * 1024)
-
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
 	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
-	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_NO_CACHE };
+	OPT_ACCEPT_NEW, OPT_SSH_CONFIG };
 
 /* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
 static int
@@ -127,7 +120,6 @@ main(int argc, char **argv)
 		{ "accept-new-host-key", no_argument, NULL, OPT_ACCEPT_NEW },
 		{ "ssh-config", required_argument, NULL, OPT_SSH_CONFIG },
 		{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
-		{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -147,12 +139,11 @@ main(int argc, char **argv)
 	struct tui_opts to = {0};
 	struct strvec secret_files = {0};
 	struct engine *e = NULL;
-	char *cause = NULL, *cache_dir = NULL;
-	bool no_color = false, no_cache = false;
+	char *cause = NULL;
+	bool no_color = false;
 	enum engine_err err;
 	int c, rc;
 
-	heap_prefill(START_HEAP_BYTES);
 	setlocale(LC_CTYPE, "");
 	while ((c = getopt_long(argc, argv, "p:c:t:yvhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -182,9 +173,6 @@ main(int argc, char **argv)
 			break;
 		case OPT_STATE_DIR:
 			eo.state_dir = optarg;
-			break;
-		case OPT_NO_CACHE:
-			no_cache = true;
 			break;
 		case OPT_JSON:
 			co.json = true;
@@ -263,10 +251,7 @@ main(int argc, char **argv)
 	to.target = !eo.demo ? eo.target : eo.target != NULL ? "demo (simulated host, over SSH)" :
 	    "demo (simulated host)";
 
-	if (!no_cache)
-		eo.cache_dir = cache_dir = engine_cache_dir();
 	rc = engine_open(&eo, &e, &err, &cause);
-	free(cache_dir);
 	if (rc != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
 		free(cause);

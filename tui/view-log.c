@@ -85,12 +85,9 @@ load_file(struct ui *ui, size_t s)
 			text = line + 2;
 		logbuf_push(us->file_log, stream, text, strlen(text));
 		if (hints && stream != STREAM_META)
-			for (size_t k = 0; k < st->nhints; k++) {
-				const regex_t *re = chain_regex(&st->hints[k].re);
-
-				if (re != NULL && regexec(re, text, 0, NULL, 0) == 0)
+			for (size_t k = 0; k < st->nhints; k++)
+				if (regexec(&st->hints[k].re, text, 0, NULL, 0) == 0)
 					file_hint(us, &st->hints[k], text);
-			}
 	}
 	free(line);
 	fclose(f);

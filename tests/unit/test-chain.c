@@ -16,9 +16,7 @@
 
 #include "testlib.h"
 
-#include "chain-cache.h"
 #include "chain.h"
-#include "chaindump.h"
 #include "util.h"
 
 /* The chain.yaml most error tests share; line numbers are used in expected messages. */
@@ -89,7 +87,7 @@ load_fail(const char *dir)
 	struct chain *c = NULL;
 	char *cause = NULL;
 
-	assert_int_equal(chain_load(dir, NULL, &c, &cause), -1);
+	assert_int_equal(chain_load(dir, &c, &cause), -1);
 	assert_null(c);
 	assert_non_null(cause);
 	return cause;
@@ -102,7 +100,7 @@ load_ok(const char *dir)
 	struct chain *c = NULL;
 	char *cause = NULL;
 
-	if (chain_load(dir, NULL, &c, &cause) != 0) {
+	if (chain_load(dir, &c, &cause) != 0) {
 		print_error("unexpected failure loading %s:\n%s\n", dir, cause ? cause : "(null)");
 		free(cause);
 		fail();
@@ -262,8 +260,8 @@ test_good_chain(void **state)
 	assert_int_equal(c->inputs[i].scope, SCOPE_LOCAL);
 	assert_int_equal(c->inputs[i].type, IT_SECRET);
 	assert_string_equal(c->inputs[i].pattern, "^0x[0-9a-f]{4}$");
-	assert_int_equal(regexec(chain_regex(&c->inputs[i].pattern_re), "0xab12", 0, NULL, 0), 0);
-	assert_int_not_equal(regexec(chain_regex(&c->inputs[i].pattern_re), "0xab123", 0, NULL, 0), 0);
+	assert_int_equal(regexec(&c->inputs[i].pattern_re, "0xab12", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(&c->inputs[i].pattern_re, "0xab123", 0, NULL, 0), 0);
 	assert_string_equal(c->inputs[i].pos.file, "chain.yaml");
 	assert_int_equal(c->inputs[i].pos.line, 24);
 	assert_int_equal(c->inputs[i].pos.col, 5);
@@ -338,15 +336,15 @@ test_good_chain(void **state)
 	assert_string_equal(dep->action[1].stdin_text, "${token}");
 	assert_int_equal(dep->ncaptures, 1);
 	assert_string_equal(dep->captures[0].name, "contract");
-	assert_int_equal(regexec(chain_regex(&dep->captures[0].re),
+	assert_int_equal(regexec(&dep->captures[0].re,
 	    "xx deployed to: 0x00000000000000000000000000000000000000aB yy", 2, m, 0), 0);
 	assert_int_equal(m[1].rm_eo - m[1].rm_so, 42);
 	assert_int_equal(dep->nhints, 2);
 	assert_string_equal(dep->hints[0].say, "The user cannot do this.");
 	assert_string_equal(dep->hints[0].fix, "Add it to the group.");
 	assert_null(dep->hints[1].fix);
-	assert_int_equal(regexec(chain_regex(&dep->hints[0].re), "open: permission denied", 0, NULL, 0), 0);
-	assert_int_not_equal(regexec(chain_regex(&dep->hints[1].re), "no Error: here", 0, NULL, 0), 0);
+	assert_int_equal(regexec(&dep->hints[0].re, "open: permission denied", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(&dep->hints[1].re, "no Error: here", 0, NULL, 0), 0);
 	assert_string_equal(dep->hints[1].pos.file, "10-deploy.yaml");
 	assert_int_equal(dep->hints[1].pos.line, 31);
 
@@ -434,12 +432,12 @@ test_real_chain(void **state)
 	in = &c->inputs[chain_input_index(c, "private_key")];
 	assert_true(in->secret);
 	assert_int_equal(in->scope, SCOPE_LOCAL);
-	assert_int_equal(regexec(chain_regex(&in->pattern_re),
+	assert_int_equal(regexec(&in->pattern_re,
 	    "0x0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef", 0, NULL, 0), 0);
-	assert_int_not_equal(regexec(chain_regex(&in->pattern_re), "0x1234", 0, NULL, 0), 0);
+	assert_int_not_equal(regexec(&in->pattern_re, "0x1234", 0, NULL, 0), 0);
 	in = &c->inputs[chain_input_index(c, "intel_api_key")];
 	assert_true(in->secret);
-	assert_int_equal(regexec(chain_regex(&in->pattern_re), "0123456789abcdef0123456789abcdef", 0, NULL,
+	assert_int_equal(regexec(&in->pattern_re, "0123456789abcdef0123456789abcdef", 0, NULL,
 	    0), 0);
 	in = &c->inputs[chain_input_index(c, "kms_contract_address")];
 	assert_int_equal(in->type, IT_ETH_ADDRESS);
@@ -480,7 +478,7 @@ test_real_chain(void **state)
 	for (size_t k = 0; k < st->ncheck; k++)
 		assert_int_equal(st->check[k].on, PLACE_SERVER);
 	for (size_t k = 0; k < st->nhints; k++) {
-		if (regexec(chain_regex(&st->hints[k].re), "sudo: a password is required", 0, NULL, 0) == 0)
+		if (regexec(&st->hints[k].re, "sudo: a password is required", 0, NULL, 0) == 0)
 			i = -2;
 	}
 	assert_int_equal(i, -2);
@@ -1409,424 +1407,8 @@ test_minimal(void **state)
 	chain_free(&c);
 
 	put(state, "t.yaml", "id: t\n");
-	assert_int_equal(chain_load(*state, NULL, &c, NULL), -1);
+	assert_int_equal(chain_load(*state, &c, NULL), -1);
 	assert_null(c);
-}
-
-/* -------------------------------------------------------------------------------------- */
-/* The cache (chain-cache.h). */
-
-/* Load dir through the cache file cache: 0 or -1, the chain or the cause. */
-static int
-load_via(const char *dir, const char *cache, struct chain **c, char **cause)
-{
-	*c = NULL;
-	*cause = NULL;
-	return chain_load(dir, cache, c, cause);
-}
-
-/* The cache's tree for file name's text, found by the text (with no stamp, which leaves the
- * entry as it was: the cache file is not written again). */
-static struct ynode *
-cache_get(struct chain_cache *cc, const char *name, const char *text, size_t len,
-    struct chain_cache_facts *facts)
-{
-	static const struct chain_cache_stamp none;
-
-	return chain_cache_get(cc, name, &none, text, len, facts);
-}
-
-/* Every regex of the chain compiles (they are compiled when first used). */
-static void
-assert_regexes_compile(const struct chain *c)
-{
-	for (size_t i = 0; i < c->ninputs; i++)
-		if (c->inputs[i].pattern != NULL)
-			assert_non_null(chain_regex(&c->inputs[i].pattern_re));
-	for (size_t i = 0; i < c->nsteps; i++) {
-		for (size_t k = 0; k < c->steps[i].ncaptures; k++)
-			assert_non_null(chain_regex(&c->steps[i].captures[k].re));
-		for (size_t k = 0; k < c->steps[i].nhints; k++)
-			assert_non_null(chain_regex(&c->steps[i].hints[k].re));
-	}
-}
-
-/* A second load takes every file from the cache and gives the same chain, field by field;
- * its regexes are compiled when used, and match as before. */
-static void
-test_cache_same_chain(void **state)
-{
-	static const char *const dirs[] = { "tests/chains/good", "assets/chain" };
-
-	for (size_t d = 0; d < nitems(dirs); d++) {
-		char *cache = xprintf("%s/sub/dir/c%zu.cache", (char *)*state, d), *cause, *want, *got;
-		char *dir = xprintf("%s/%s", tl_srcdir(), dirs[d]);
-		struct chain *ref = load_ok(dir), *c;
-		int hit = -1;
-
-		want = chain_dump(ref);
-		assert_int_equal(ref->cached, 0);
-		chain_cache_settle_ns = 0;      /* (the files may be fresh from a checkout) */
-		for (int round = 0; round < 3; round++) {
-			assert_int_equal(load_via(dir, cache, &c, &cause), 0);
-			/* The first round writes the cache (making its directory); then all hits,
-			 * from the image of the whole chain. */
-			assert_int_equal(c->cached, round == 0 ? 0 : c->nfiles);
-			assert_int_equal(c->block != NULL, round > 0);
-			got = chain_dump(c);
-			assert_string_equal(got, want);
-			free(got);
-			assert_regexes_compile(c);
-			if (d == 1) {
-				const struct step *st =
-				    &c->steps[chain_step_index(c, "tdx-hardware-verification")];
-
-				for (size_t k = 0; k < st->nhints; k++)
-					if (regexec(chain_regex(&st->hints[k].re),
-					    "sudo: a password is required", 0, NULL, 0) == 0)
-						hit = (int)k;
-				assert_true(hit >= 0);
-			}
-			chain_free(&c);
-		}
-		chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
-		assert_true(ref->nfiles > 1);
-		free(want);
-		chain_free(&ref);
-		free(cache);
-		free(dir);
-	}
-}
-
-/* A step file with n regexes of about 10000 each (a fifth of the chain's budget per two). */
-static char *
-big_regex_step(const char *id, int n)
-{
-	struct strbuf sb = {0};
-
-	sb_addf(&sb, "id: %s\nsection: one\ntitle: T\nplace: local\ncheck:\n", id);
-	for (int i = 0; i < n; i++)
-		sb_adds(&sb, "  - {run: x, expect: '(a{98}){100}'}\n");
-	return sb_detach(&sb);
-}
-
-/* Add step file id.yaml with 11 big regexes: loading through the cache must refuse the chain
- * word for word as loading without it does, in file `in` and not in file `not_in`. */
-static void
-put_big_refused_same(void **state, const char *cache, const char *id, const char *in,
-    const char *not_in)
-{
-	char *text = big_regex_step(id, 11), *name = xprintf("%s.yaml", id), *cause1, *cause2;
-	struct chain *c;
-
-	put(state, name, text);
-	cause1 = load_fail(*state);
-	assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
-	assert_string_equal(cause2, cause1);
-	assert_non_null(strstr(cause1, in));
-	assert_null(strstr(cause1, not_in));
-	free(cause1);
-	free(cause2);
-	free(name);
-	free(text);
-}
-
-/* The regex budget is the chain's: a file from the cache counts its regexes' cost without
- * measuring them, and the same regexes are refused, at the same places, as without it. */
-static void
-test_cache_regex_budget(void **state)
-{
-	char *cache = xprintf("%s/c.cache", (char *)*state), *cause1, *text;
-	struct chain_cache *cc;
-	struct chain_cache_facts facts;
-	struct chain *c;
-	size_t len;
-
-	put(state, "chain.yaml", base_chain);
-	text = big_regex_step("s1", 11);
-	put(state, "s1.yaml", text);
-	free(text);
-	for (int pass = 0; pass < 2; pass++) {          /* a miss, then a hit */
-		if (pass > 0)
-			chain_free(&c);
-		if (load_via(*state, cache, &c, &cause1) != 0)
-			fail_msg("%s", cause1);
-	}
-	assert_int_equal(c->cached, 2);
-	chain_free(&c);
-	cc = chain_cache_open(cache);
-	text = xprintf("%s/s1.yaml", (char *)*state);
-	assert_int_equal(read_file(text, 1 << 20, &cause1, &len, NULL), 0);
-	free(text);
-	assert_non_null(cache_get(cc, "s1.yaml", cause1, len, &facts));
-	assert_true(facts.checked);
-	assert_true(facts.regex_cost > 100000 && facts.regex_cost <= 110000);
-	free(cause1);
-	chain_cache_close(&cc);
-
-	/* s2 after it, from text: over the budget at the same regexes of s2. */
-	put_big_refused_same(state, cache, "s2", "s2.yaml:", "s1.yaml:");
-
-	/* a0 before it: s1 from the cache would go over the budget, so its regexes are
-	 * measured again and refused where the load without the cache refuses them. */
-	text = xprintf("%s/s2.yaml", (char *)*state);
-	assert_int_equal(unlink(text), 0);
-	free(text);
-	put_big_refused_same(state, cache, "a0", "s1.yaml:", "a0.yaml:");
-	free(cache);
-}
-
-/* Problems are told the same from the cache: a file whose regexes failed is kept as not
- * checked (its regexes are checked again every time), and a fixed file loads. */
-static void
-test_cache_keeps_problems(void **state)
-{
-	char *cache = xprintf("%s/c.cache", (char *)*state), *cause1, *cause2, *text;
-	char *a = xprintf("%s/a.yaml", (char *)*state), *b = xprintf("%s/b.yaml", (char *)*state);
-	struct chain_cache *cc;
-	struct chain *c;
-	struct ynode *t;
-	size_t len;
-	struct chain_cache_facts facts;
-
-	put(state, "chain.yaml", base_chain);
-	put(state, "a.yaml", ok_step);
-	put(state, "b.yaml",
-	    "id: b\nsection: one\ntitle: B\nplace: local\n"
-	    "colour: red\n"                                  /* 5 */
-	    "check:\n"                                       /* 6 */
-	    "  - run: x\n"                                   /* 7 */
-	    "    expect: '[z'\n"                             /* 8 */
-	    "  - http: {url: 'http://127.0.0.1:1/', json: ['$.a ==']}\n"      /* 9 */
-	    "hints:\n"                                       /* 10 */
-	    "  - {match: 'a{2,1}', say: s}\n");              /* 11 */
-	assert_int_equal(load_via(*state, cache, &c, &cause1), -1);
-	assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
-	assert_null(c);
-	assert_string_equal(cause2, cause1);
-	assert_line(cause2, "b.yaml:5:1: unknown key 'colour'");
-	assert_line(cause2, "b.yaml:8:13: expect: bad regex '[z': Unmatched [, [^, [:, [., or [=");
-	assert_line(cause2, "b.yaml:11:13: match: bad regex 'a{2,1}': Invalid content of \\{\\}");
-	assert_int_equal(count_lines(cause2), 4);
-	assert_non_null(strstr(cause2, "b.yaml:9:"));
-	assert_non_null(strstr(cause2, ": bad JSON assertion '$.a =='"));
-	free(cause1);
-	free(cause2);
-
-	/* What the cache holds: both trees; only a.yaml's regexes are known good. */
-	cc = chain_cache_open(cache);
-	assert_int_equal(read_file(a, 1 << 20, &text, &len, NULL), 0);
-	t = cache_get(cc, "a.yaml", text, len, &facts);
-	assert_non_null(t);
-	assert_true(facts.checked);
-	ynode_free(t);
-	free(text);
-	assert_int_equal(read_file(b, 1 << 20, &text, &len, NULL), 0);
-	t = cache_get(cc, "b.yaml", text, len, &facts);
-	assert_non_null(t);
-	assert_false(facts.checked);
-	ynode_free(t);
-	assert_null(cache_get(cc, "b.yaml", text, len - 1, &facts));
-	assert_int_equal(chain_cache_hits(cc), 2);
-	chain_cache_close(&cc);
-
-	/* Fixed: the new text is parsed (a miss), the old one is dropped from the file. */
-	put(state, "b.yaml", "id: b\nsection: one\ntitle: B\nplace: local\ncheck: [\"true\"]\n"
-	    "hints:\n  - {match: 'a{1,2}', say: s}\n");
-	if (load_via(*state, cache, &c, &cause1) != 0)
-		fail_msg("%s", cause1);
-	assert_int_equal(c->cached, 2);
-	chain_free(&c);
-	cc = chain_cache_open(cache);
-	assert_null(cache_get(cc, "b.yaml", text, len, &facts));
-	chain_cache_close(&cc);
-	free(text);
-	assert_int_equal(load_via(*state, cache, &c, &cause1), 0);
-	assert_int_equal(c->cached, 3);
-	assert_non_null(chain_regex(&c->steps[chain_step_index(c, "b")].hints[0].re));
-	chain_free(&c);
-
-	/* A tree of empty lists (the smallest nodes the file holds: 17 bytes each) is kept
-	 * and found again like any other. */
-	text = xstrdup("[[], [], [], [], [], [], [], [], [], [], [], [], [], [], [], [], []]\n");
-	put(state, "e.yaml", text);
-	cause1 = load_fail(*state);
-	assert_line(cause1, "e.yaml:1:1: expected a mapping (one step), got a list");
-	free(cause1);
-	assert_int_equal(load_via(*state, cache, &c, &cause1), -1);
-	free(cause1);
-	cc = chain_cache_open(cache);
-	assert_non_null(cache_get(cc, "e.yaml", text, strlen(text), &facts));
-	chain_cache_close(&cc);
-	free(text);
-	free(cache);
-	free(a);
-	free(b);
-}
-
-/* Whether the last dump_via's chain was the cache's image of the whole chain. */
-static bool dumped_image;
-
-/* Load dir through cache, which must work; its dump. */
-static char *
-dump_via(const char *dir, const char *cache, size_t *cached, size_t *unread)
-{
-	struct chain *c;
-	char *cause, *dump;
-
-	if (load_via(dir, cache, &c, &cause) != 0)
-		fail_msg("%s", cause);
-	*cached = c->cached;
-	*unread = c->unread;
-	dumped_image = c->block != NULL;
-	dump = chain_dump(c);
-	chain_free(&c);
-	return dump;
-}
-
-/* Files whose stamp the cache kept are not read; a changed file is read (and parsed, or found
- * by its text when only its times changed), a file changed within the settling time keeps
- * no stamp, and problems in a file not read are told as from its text. */
-static void
-test_cache_unread(void **state)
-{
-	char *cache = xprintf("%s/c.cache", (char *)*state), *want, *got, *cause1, *cause2;
-	const char *b_text = "id: b\nsection: one\ntitle: B\nplace: local\ncheck: [\"true\"]\n";
-	size_t cached, unread;
-	struct chain *c;
-
-	chain_cache_settle_ns = 0;
-	put(state, "chain.yaml", base_chain);
-	put(state, "a.yaml", ok_step);
-	put(state, "b.yaml", b_text);
-	c = load_ok(*state);
-	want = chain_dump(c);
-	chain_free(&c);
-	free(dump_via(*state, cache, &cached, &unread));
-	assert_int_equal(cached, 0);
-	assert_false(dumped_image);
-	got = dump_via(*state, cache, &cached, &unread);
-	assert_int_equal(cached, 3);
-	assert_int_equal(unread, 3);
-	assert_true(dumped_image);          /* no file changed: the whole chain's image */
-	assert_string_equal(got, want);
-	free(got);
-	free(want);
-
-	/* a.yaml changed: read and parsed; the rest unread. */
-	put(state, "a.yaml", "id: ok\nsection: two\ntitle: Changed\nplace: local\ncheck: [\"true\"]\n");
-	c = load_ok(*state);
-	want = chain_dump(c);
-	chain_free(&c);
-	got = dump_via(*state, cache, &cached, &unread);
-	assert_int_equal(cached, 2);
-	assert_int_equal(unread, 2);
-	assert_false(dumped_image);
-	assert_string_equal(got, want);
-	free(got);
-
-	/* b.yaml touched (times changed, not its text): read, and found by its text; the next
-	 * load takes it unread. */
-	{
-		char *b = xprintf("%s/b.yaml", (char *)*state);
-		struct timespec t[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
-
-		assert_int_equal(utimensat(AT_FDCWD, b, t, 0), 0);
-		free(b);
-	}
-	got = dump_via(*state, cache, &cached, &unread);
-	assert_int_equal(cached, 3);
-	assert_int_equal(unread, 2);
-	assert_false(dumped_image);
-	assert_string_equal(got, want);
-	free(got);
-	got = dump_via(*state, cache, &cached, &unread);
-	assert_int_equal(unread, 3);
-	assert_true(dumped_image);
-	assert_string_equal(got, want);
-	free(got);
-	free(want);
-
-	/* Within the settling time a stamp is not kept: b.yaml, just written, is read every
-	 * time (its text found in the cache). */
-	chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
-	put(state, "b.yaml", b_text);
-	for (int round = 0; round < 2; round++) {
-		free(dump_via(*state, cache, &cached, &unread));
-		assert_int_equal(cached, 3);
-		assert_int_equal(unread, 2);
-		assert_false(dumped_image);     /* nor an image of the chain */
-	}
-
-	/* A problem in a file not read is told as when it is read: the position of a reference
-	 * in a literal block comes from the text. */
-	chain_cache_settle_ns = 0;
-	put(state, "b.yaml", "id: b\nsection: one\ntitle: B\nplace: local\ncheck:\n"
-	    "  - run: |\n"                                  /* 6 */
-	    "      true; ${zz}\n");                         /* 7 */
-	cause1 = load_fail(*state);
-	assert_line(cause1, "b.yaml:7:13: ${zz} is not a defined input");
-	for (int round = 0; round < 2; round++) {
-		assert_int_equal(load_via(*state, cache, &c, &cause2), -1);
-		assert_string_equal(cause2, cause1);
-		free(cause2);
-	}
-	free(cause1);
-	chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
-	free(cache);
-}
-
-/* Any damage to the cache file (a byte changed anywhere, or cut short) gives the chain of
- * the files, never another; the file is then written again whole. */
-static void
-test_cache_damage(void **state)
-{
-	char *dir = xprintf("%s/tests/chains/good", tl_srcdir());
-	char *cache = xprintf("%s/c.cache", (char *)*state), *good, *want, *got, *cause, *bytes;
-	struct chain *ref = load_ok(dir), *c;
-	size_t len, step;
-	FILE *f;
-
-	want = chain_dump(ref);
-	chain_cache_settle_ns = 0;          /* the file holds the image of the whole chain too */
-	assert_int_equal(load_via(dir, cache, &c, &cause), 0);
-	chain_free(&c);
-	assert_int_equal(read_file(cache, 1 << 24, &good, &len, NULL), 0);
-	assert_true(len > 1000);
-	step = len / 400 + 1;
-	for (size_t cut = 0; cut <= len + step; cut += step) {
-		bool truncate = (cut / step) % 3 == 0;
-		size_t at = cut < len ? cut : len - 1;
-
-		bytes = xmalloc(len);
-		memcpy(bytes, good, len);
-		if (!truncate)
-			bytes[at] ^= (char)(1 << (cut % 8));
-		f = fopen(cache, "wb");
-		assert_non_null(f);
-		assert_int_equal(fwrite(bytes, 1, truncate ? at : len, f), truncate ? at : len);
-		fclose(f);
-		free(bytes);
-		if (load_via(dir, cache, &c, &cause) != 0)
-			fail_msg("damage at %zu: %s", at, cause);
-		got = chain_dump(c);
-		if (strcmp(got, want) != 0)
-			fail_msg("damage at byte %zu of %zu (%s) changed the chain", at, len,
-			    truncate ? "cut" : "flipped");
-		free(got);
-		chain_free(&c);
-		/* Written again whole: every file is a hit now, and the image too. */
-		assert_int_equal(load_via(dir, cache, &c, &cause), 0);
-		assert_int_equal(c->cached, c->nfiles);
-		assert_non_null(c->block);
-		chain_free(&c);
-	}
-	chain_cache_settle_ns = CHAIN_CACHE_SETTLE_NS;
-	free(good);
-	free(want);
-	chain_free(&ref);
-	free(cache);
-	free(dir);
 }
 
 int
@@ -1860,11 +1442,6 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_nasty_inputs, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_missing_files, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_minimal, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_cache_same_chain, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_cache_regex_budget, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_cache_keeps_problems, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_cache_unread, setup_dir, teardown_dir),
-		cmocka_unit_test_setup_teardown(test_cache_damage, setup_dir, teardown_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -852,12 +852,12 @@ test_captures_hints(void **state)
 	memset(caps, 0, sizeof caps);
 	memset(hints, 0, sizeof hints);
 	caps[0].name = (char *)(uintptr_t)"addr";
-	chain_regex_set(&caps[0].re, "addr: (0x[0-9a-f]+)", REG_EXTENDED);
+	assert_int_equal(regcomp(&caps[0].re, "addr: (0x[0-9a-f]+)", REG_EXTENDED), 0);
 	caps[1].name = (char *)(uintptr_t)"never";
-	chain_regex_set(&caps[1].re, "absent ([0-9]+)", REG_EXTENDED);
-	chain_regex_set(&hints[0].re, "boom", REG_EXTENDED | REG_NOSUB);
-	chain_regex_set(&hints[1].re, "^warn", REG_EXTENDED | REG_NOSUB);
-	chain_regex_set(&hints[2].re, "nothing like this", REG_EXTENDED | REG_NOSUB);
+	assert_int_equal(regcomp(&caps[1].re, "absent ([0-9]+)", REG_EXTENDED), 0);
+	assert_int_equal(regcomp(&hints[0].re, "boom", REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regcomp(&hints[1].re, "^warn", REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regcomp(&hints[2].re, "nothing like this", REG_EXTENDED | REG_NOSUB), 0);
 	mkcmd(&cmd, "echo 'addr: 0x1'; echo 'warn first'; sleep 0.05; echo 'addr: 0x2' >&2;"
 	    " sleep 0.05; echo 'boom one'; echo 'boom two'; echo 'addr: 0x3'; echo 'warn again'");
 	opts.captures = caps;
@@ -876,10 +876,10 @@ test_captures_hints(void **state)
 	assert_string_equal(c.res->hints[1].line, "boom one");
 	clear_cmds(&cmd, 1);
 	ctx_free(&c);
-	chain_regex_free(&caps[0].re);
-	chain_regex_free(&caps[1].re);
+	regfree(&caps[0].re);
+	regfree(&caps[1].re);
 	for (int i = 0; i < 3; i++)
-		chain_regex_free(&hints[i].re);
+		regfree(&hints[i].re);
 }
 
 /* stdin_data reaches the child, which sees EOF; env reaches it; TERM is dumb. */

@@ -8,9 +8,6 @@
 #include <cmocka.h>
 
 #include <regex.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -242,101 +239,9 @@ test_regex_budget_holds(void **state)
 			fail_msg("%s let through", refused[i]);
 }
 
-/* Minor page faults so far. */
-static long
-minflt(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
-/*
- * The child of test_heap_prefill, run first thing in a fresh process (as the wizard's main
- * does): after heap_prefill, 64 blocks of 4000 bytes cost fewer than 8 page faults. Exit 0
- * when they do, 1 when not, 77 when there is nothing to test (no MADV_POPULATE_WRITE, or an
- * allocator that is not glibc's brk heap, as under AddressSanitizer).
- */
-static int
-heap_child(void)
-{
-	enum { NBLOCKS = 64, BLOCK = 4000, PAGE = 4096 };
-	char *blocks[NBLOCKS], *map;
-	void *probe;
-	uintptr_t at, top;
-	long before, faults;
-
-	heap_prefill(1u << 20);
-	probe = malloc(1);
-	at = (uintptr_t)probe;
-	top = (uintptr_t)sbrk(0);
-	free(probe);
-	if (at == 0 || at > top || top - at > (64u << 20))
-		return 77;
-#ifdef MADV_POPULATE_WRITE
-	map = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (map == MAP_FAILED || madvise(map, PAGE, MADV_POPULATE_WRITE) != 0)
-		return 77;
-	munmap(map, PAGE);
-#else
-	return 77;
-#endif
-	before = minflt();
-	for (size_t i = 0; i < NBLOCKS; i++) {
-		blocks[i] = malloc(BLOCK);
-		memset(blocks[i], 1, BLOCK);
-	}
-	faults = minflt() - before;
-	for (size_t i = 0; i < NBLOCKS; i++)
-		free(blocks[i]);
-	printf("heap-child: %ld page faults for %d blocks\n", faults, NBLOCKS);
-	return faults < 8 ? 0 : 1;
-}
-
-/* heap_prefill, in a fresh process; and the measure itself (fresh pages fault one each). */
-static void
-test_heap_prefill(void **state)
-{
-	enum { NPAGES = 64, PAGE = 4096 };
-	char *map;
-	long before;
-	pid_t pid;
-	int st;
-
-	(void)state;
-	map = mmap(NULL, NPAGES * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-	    0);
-	assert_true(map != MAP_FAILED);
-	before = minflt();
-	for (size_t i = 0; i < NPAGES; i++)
-		map[i * PAGE] = 1;
-	assert_true(minflt() - before >= NPAGES / 2);
-	munmap(map, NPAGES * PAGE);
-
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl("/proc/self/exe", "test-util", "heap-child", (char *)NULL);
-		_exit(2);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	/* 77: not glibc's heap here (the sanitizer build); the plain build checks it. (cmocka's
-	 * skip() prints "not ok ... # SKIP", which the TAP driver counts as a failure.) */
-	if (WEXITSTATUS(st) == 77) {
-		printf("# heap_prefill: nothing to check with this allocator or kernel\n");
-		return;
-	}
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
-
 int
-main(int argc, char **argv)
+main(void)
 {
-	if (argc == 2 && strcmp(argv[1], "heap-child") == 0)
-		return heap_child();
-
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_distance),
@@ -345,7 +250,6 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_regex_measure),
 		cmocka_unit_test(test_regex_budget_holds),
-		cmocka_unit_test(test_heap_prefill),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -817,7 +817,7 @@ secrets_never_echoed(void **state)
 	def.type = IT_SECRET;
 	def.secret = true;
 	def.pattern = (char *)"^sk-[a-z0-9]{8}$";
-	chain_regex_set(&def.pattern_re, def.pattern, REG_EXTENDED | REG_NOSUB);
+	assert_int_equal(regcomp(&def.pattern_re, def.pattern, REG_EXTENDED | REG_NOSUB), 0);
 
 	validate_input(&def, "sk-abcd1234", &v);
 	assert_true(v.ok);
@@ -832,7 +832,7 @@ secrets_never_echoed(void **state)
 	assert_false(v.ok);
 	assert_no_leak(&v, "TOPSECRET");
 	verdict_clear(&v);
-	chain_regex_free(&def.pattern_re);
+	regfree(&def.pattern_re);
 
 	/* A secret of a structured type: no fragment quoted, no suggestion. */
 	def.pattern = NULL;
@@ -921,7 +921,7 @@ validate_input_uses_definition(void **state)
 	assert_true(v.ok);
 	verdict_clear(&v);
 	def.pattern = (char *)"^22$";
-	chain_regex_set(&def.pattern_re, def.pattern, REG_EXTENDED | REG_NOSUB);
+	assert_int_equal(regcomp(&def.pattern_re, def.pattern, REG_EXTENDED | REG_NOSUB), 0);
 	validate_input(&def, "2222", &v);
 	assert_false(v.ok);
 	assert_string_equal(v.why, "the value does not match the required pattern ^22$");
@@ -929,17 +929,7 @@ validate_input_uses_definition(void **state)
 	validate_input(&def, "22", &v);
 	assert_true(v.ok);
 	verdict_clear(&v);
-	chain_regex_free(&def.pattern_re);
-
-	/* A pattern is compiled when first used; one that does not compile refuses every value
-	 * (the loader checks patterns, so only a stale cache could bring one here). */
-	def.pattern = (char *)"^(22$";
-	chain_regex_set(&def.pattern_re, def.pattern, REG_EXTENDED | REG_NOSUB);
-	validate_input(&def, "22", &v);
-	assert_false(v.ok);
-	assert_string_equal(v.why, "the required pattern ^(22$ does not compile");
-	verdict_clear(&v);
-	chain_regex_free(&def.pattern_re);
+	regfree(&def.pattern_re);
 }
 
 /* verdict_clear frees and zeroes. */
