@@ -57,6 +57,18 @@ struct ynode {
 	size_t n, cap;
 };
 
+/*
+ * The current file's tree lives in chunks that the next file's tree reuses, freed with the
+ * loader: a tree is thousands of small blocks, which malloc and free one by one cost more
+ * than building it.
+ */
+struct ychunk {
+	struct ychunk *next;
+	size_t size, used;
+	max_align_t data[];
+};
+#define YCHUNK_SIZE (64 * 1024)
+
 /* A key/value pair found in a mapping. */
 struct field {
 	const struct ynode *key;
@@ -85,6 +97,8 @@ struct loader {
 	size_t *lines;              /* offsets of line starts, built on demand */
 	size_t nlines;
 	size_t nodes;               /* nodes made for the current file */
+	struct ychunk *chunks;      /* where they are */
+	struct ychunk *chunk;       /* the one in use */
 
 	bool sections_ok;           /* sections are known: check 'section' */
 	bool inputs_ok;             /* inputs are known: check ${name} */
@@ -328,24 +342,60 @@ yaml_problem(struct loader *ld, const yaml_parser_t *p)
 	}
 }
 
-/* Free a node and everything under it. */
-static void
-ynode_free(struct ynode *n)
+/* size bytes for the current file's tree (aligned as malloc's). */
+static void *
+yalloc(struct loader *ld, size_t size)
 {
-	if (n == NULL)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		ynode_free(n->kids[i]);
-	free(n->kids);
-	free(n->s);
-	free(n);
+	struct ychunk *ch = ld->chunk, **tail;
+	void *p;
+
+	size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+	while (ch != NULL && ch->size - ch->used < size)
+		ch = ch->next;
+	if (ch == NULL) {
+		for (tail = &ld->chunks; *tail != NULL; tail = &(*tail)->next)
+			;
+		ch = xmalloc(sizeof *ch + (size > YCHUNK_SIZE ? size : YCHUNK_SIZE));
+		ch->next = NULL;
+		ch->size = size > YCHUNK_SIZE ? size : YCHUNK_SIZE;
+		ch->used = 0;
+		*tail = ch;
+	}
+	ld->chunk = ch;
+	p = (char *)ch->data + ch->used;
+	ch->used += size;
+	return p;
+}
+
+/* Empty the chunks for the next file's tree. */
+static void
+yalloc_reset(struct loader *ld)
+{
+	for (struct ychunk *ch = ld->chunks; ch != NULL; ch = ch->next)
+		ch->used = 0;
+	ld->chunk = ld->chunks;
+}
+
+/* Free the chunks. */
+static void
+yalloc_free(struct loader *ld)
+{
+	struct ychunk *ch, *next;
+
+	for (ch = ld->chunks; ch != NULL; ch = next) {
+		next = ch->next;
+		free(ch);
+	}
+	ld->chunks = ld->chunk = NULL;
 }
 
 /* Make a node for an event. */
 static struct ynode *
 ynode_new(struct loader *ld, enum ykind kind, const yaml_event_t *ev)
 {
-	struct ynode *n = xcalloc(1, sizeof *n);
+	struct ynode *n = yalloc(ld, sizeof *n);
+
+	memset(n, 0, sizeof *n);
 
 	ld->nodes++;
 	n->kind = kind;
@@ -354,7 +404,7 @@ ynode_new(struct loader *ld, enum ykind kind, const yaml_event_t *ev)
 	n->endline = (int)ev->end_mark.line + 1;
 	if (kind == Y_SCALAR) {
 		n->len = ev->data.scalar.length;
-		n->s = xmalloc(n->len + 1);
+		n->s = yalloc(ld, n->len + 1);
 		memcpy(n->s, ev->data.scalar.value, n->len);
 		n->s[n->len] = '\0';
 		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
@@ -381,12 +431,16 @@ ynode_attach(struct loader *ld, struct ynode **stack, int depth, struct ynode **
 	parent = stack[depth - 1];
 	if (parent->kind == Y_MAP && parent->n % 2 == 0 && n->kind != Y_SCALAR) {
 		err_node(ld, n, "a key must be a plain string, not %s", ykind_name(n));
-		ynode_free(n);
 		return -1;
 	}
 	if (parent->n == parent->cap) {
+		struct ynode **kids;
+
 		parent->cap = parent->cap ? parent->cap * 2 : 8;
-		parent->kids = xreallocarray(parent->kids, parent->cap, sizeof *parent->kids);
+		kids = yalloc(ld, parent->cap * sizeof *kids);
+		if (parent->n > 0)
+			memcpy(kids, parent->kids, parent->n * sizeof *kids);
+		parent->kids = kids;
 	}
 	parent->kids[parent->n++] = n;
 	return 0;
@@ -404,6 +458,7 @@ yparse(struct loader *ld, struct ynode **out)
 
 	*out = NULL;
 	ld->nodes = 0;
+	yalloc_reset(ld);
 	if (!yaml_parser_initialize(&p))
 		fatal("out of memory (libyaml)");
 	yaml_parser_set_input_string(&p, (const unsigned char *)ld->text, ld->len);
@@ -470,10 +525,8 @@ yparse(struct loader *ld, struct ynode **out)
 			break;
 	}
 	yaml_parser_delete(&p);
-	if (rc != 0) {
-		ynode_free(root);
+	if (rc != 0)
 		return -1;
-	}
 	*out = root;
 	return 0;
 }
@@ -792,7 +845,7 @@ load_regex(struct loader *ld, const struct ynode *n, const char *key, const char
 		return false;
 	}
 	ld->regex_total += cost;
-	if ((rc = regcomp(re, text, flags)) != 0) {
+	if ((rc = regcomp_bytes(re, text, flags)) != 0) {
 		regerror(rc, re, buf, sizeof buf);
 		regfree(re);
 		err_node(ld, n, "%s: bad regex '%s': %s", key, q(ld, text), buf);
@@ -1298,7 +1351,6 @@ load_chain_file(struct loader *ld)
 	} else if (ynull(f[CK_INPUTS].val))
 		ld->inputs_ok = true;   /* a chain without inputs */
 out:
-	ynode_free(root);
 	unload_text(ld);
 }
 
@@ -1435,7 +1487,7 @@ check_regex_refs(struct loader *ld, const struct ynode *n, const char *key, cons
 	char *blank = refs_blanked(text, "x");
 	regex_t re;
 
-	if (load_regex(ld, n, key, blank, &re, REG_EXTENDED | REG_NEWLINE))
+	if (load_regex(ld, n, key, blank, &re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB))
 		regfree(&re);
 	free(blank);
 }
@@ -1845,7 +1897,8 @@ load_hints(struct loader *ld, struct step *st, const struct ynode *list)
 		h->say = ystr_req(ld, item, &f[HK_SAY], "hint", "say");
 		h->fix = ystr(ld, f[HK_FIX].val);
 		if (h->match != NULL &&
-		    !load_regex(ld, f[HK_MATCH].val, "match", h->match, &h->re, REG_EXTENDED))
+		    !load_regex(ld, f[HK_MATCH].val, "match", h->match, &h->re,
+		    REG_EXTENDED | REG_NOSUB))
 			freep(&h->match);
 		if (h->match == NULL || h->say == NULL) {
 			if (h->match != NULL)
@@ -2073,7 +2126,6 @@ load_step_file(struct loader *ld, const char *rel)
 	ld->ps = xreallocarray(ld->ps, ld->nps + 1, sizeof *ld->ps);
 	ld->ps[ld->nps++] = ps;
 out:
-	ynode_free(root);
 	unload_text(ld);
 }
 
@@ -2319,6 +2371,7 @@ chain_load(const char *dir, struct chain **out, char **cause)
 	link_steps(&ld);
 
 	sv_free(&files);
+	yalloc_free(&ld);
 	free(ld.lines);
 	free(ld.buf);
 	if (ld.dirfd >= 0)

@@ -1266,7 +1266,7 @@ build_cmd(const struct engine *e, const struct step *st, const struct command *c
 
 		rc->expect = xmalloc(sizeof *rc->expect);
 		if (why != NULL ||
-		    regcomp(rc->expect, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0) {
+		    regcomp_bytes(rc->expect, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0) {
 			free(rc->expect);
 			rc->expect = NULL;
 			set_cause(cause, "expect /%s/ does not compile once its inputs are filled in%s%s",

@@ -499,7 +499,7 @@ jp_regex(struct jp_parser *p, struct jsonpath *jp)
 		sb_free(&sb);
 		return jp_error(p, start, "%s", why);
 	}
-	rc = regcomp(&jp->re, sb_str(&sb), flags);
+	rc = regcomp_bytes(&jp->re, sb_str(&sb), flags);
 	sb_free(&sb);
 	if (rc != 0) {
 		char msg[128];

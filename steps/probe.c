@@ -147,7 +147,8 @@ http_done(void *data, struct http_req *req, const struct http_response *res)
 
 		if (refused != NULL)
 			why = xprintf("body_match /%s/ is refused: %s", p->body_match, refused);
-		else if (regcomp(&re, p->body_match, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0)
+		else if (regcomp_bytes(&re, p->body_match,
+		    REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0)
 			why = xprintf("body_match /%s/ does not compile", p->body_match);
 		else {
 			if (regexec(&re, res->body, 0, NULL, 0) != 0)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <locale.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -661,4 +662,21 @@ regex_refusal(const char *re, size_t *nodes)
 		return "the regex has too many anchors (^ $ \\b \\< \\>) for one of its size with "
 		    "optional parts (anchors squared times nodes is more than " STR(REGEX_MIXED_MAX) ")";
 	return NULL;
+}
+
+/* Compile pattern in the C locale (util.h). */
+int
+regcomp_bytes(regex_t *re, const char *pattern, int flags)
+{
+	static locale_t c_locale;
+	locale_t old;
+	int rc;
+
+	if (c_locale == (locale_t)0 &&
+	    (c_locale = newlocale(LC_CTYPE_MASK, "C", (locale_t)0)) == (locale_t)0)
+		fatal("out of memory (newlocale)");
+	old = uselocale(c_locale);
+	rc = regcomp(re, pattern, flags);
+	uselocale(old);
+	return rc;
 }

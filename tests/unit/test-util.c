@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <locale.h>
 #include <regex.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -239,6 +241,31 @@ test_regex_budget_holds(void **state)
 			fail_msg("%s let through", refused[i]);
 }
 
+/* regcomp_bytes: a regex matches bytes in a UTF-8 locale too, and the locale is left as it
+ * was (plain regcomp there matches characters: the difference is what is tested). */
+static void
+test_regcomp_bytes(void **state)
+{
+	const char *e_acute = "\xc3\xa9";     /* one character, two bytes */
+	regex_t re;
+
+	(void)state;
+	if (setlocale(LC_CTYPE, "C.UTF-8") == NULL)
+		skip();
+	assert_int_equal(regcomp(&re, "^.$", REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regexec(&re, e_acute, 0, NULL, 0), 0);
+	regfree(&re);
+	assert_int_equal(regcomp_bytes(&re, "^.$", REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_not_equal(regexec(&re, e_acute, 0, NULL, 0), 0);
+	regfree(&re);
+	assert_int_equal(regcomp_bytes(&re, "^..$", REG_EXTENDED | REG_NOSUB), 0);
+	assert_int_equal(regexec(&re, e_acute, 0, NULL, 0), 0);
+	regfree(&re);
+	assert_int_equal(regcomp_bytes(&re, "a{2,1}", REG_EXTENDED), REG_BADBR);
+	assert_string_equal(setlocale(LC_CTYPE, NULL), "C.UTF-8");
+	setlocale(LC_CTYPE, "C");
+}
+
 int
 main(void)
 {
@@ -250,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_regex_measure),
 		cmocka_unit_test(test_regex_budget_holds),
+		cmocka_unit_test(test_regcomp_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
