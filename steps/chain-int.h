@@ -4,7 +4,8 @@
  * The loader reads a chain directory (chain.yaml plus one YAML file per step) into the plain
  * structs of chain.h, and checks it as a whole:
  *   chain-yaml.c    files, libyaml events to node trees with positions, messages, field helpers
- *   chain-load.c    chain.yaml, the step files, chain_load() and the whole graph
+ *   chain-inputs.c  chain.yaml: sections, input definitions, defaults; ${name} references
+ *   chain-load.c    the step files, chain_load() and the whole graph
  *
  * Each file is parsed with libyaml's event API into a small tree of nodes (struct ynode) that
  * remembers every node's position; libyaml types never leave chain-yaml.c. The trees are then
@@ -144,5 +145,17 @@ bool ylist(struct loader *ld, const struct ynode *n, const char *what);
 bool valid_id(const char *s);
 bool load_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
     regex_t *re, int flags);
+
+/* chain-inputs.c */
+void ref_err(struct refscan *rs, const char *fmt, ...) DW_PRINTF(2, 3);
+void scan_refs(struct loader *ld, const struct ynode *n,
+    void (*fn)(struct refscan *, int, const char *), void *data);
+void load_chain_file(struct loader *ld);
+
+/* chain-load.c */
+void find_cycles(size_t n, size_t *const *edges, const size_t *nedges,
+    void (*found)(void *, size_t, size_t, const size_t *, size_t), void *data);
+char *cycle_text(size_t w, const size_t *stack, size_t depth,
+    const char *(*name)(void *, size_t), void *data);
 
 #endif
