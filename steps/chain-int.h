@@ -5,7 +5,8 @@
  * structs of chain.h, and checks it as a whole:
  *   chain-yaml.c    files, libyaml events to node trees with positions, messages, field helpers
  *   chain-inputs.c  chain.yaml: sections, input definitions, defaults; ${name} references
- *   chain-load.c    the step files, chain_load() and the whole graph
+ *   chain-link.c    chain_load(): the files in order, then the whole graph and walking order
+ *   chain-load.c    the step files
  *
  * Each file is parsed with libyaml's event API into a small tree of nodes (struct ynode) that
  * remembers every node's position; libyaml types never leave chain-yaml.c. The trees are then
@@ -153,6 +154,9 @@ void scan_refs(struct loader *ld, const struct ynode *n,
 void load_chain_file(struct loader *ld);
 
 /* chain-load.c */
+void load_step_file(struct loader *ld, const char *rel);
+
+/* chain-link.c */
 void find_cycles(size_t n, size_t *const *edges, const size_t *nedges,
     void (*found)(void *, size_t, size_t, const size_t *, size_t), void *data);
 char *cycle_text(size_t w, const size_t *stack, size_t depth,
