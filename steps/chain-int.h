@@ -5,8 +5,8 @@
  * structs of chain.h, and checks it as a whole:
  *   chain-yaml.c    files, libyaml events to node trees with positions, messages, field helpers
  *   chain-inputs.c  chain.yaml: sections, input definitions, defaults; ${name} references
+ *   chain-step.c    a step file: fields, commands and probes, captures, hints, secret rules
  *   chain-link.c    chain_load(): the files in order, then the whole graph and walking order
- *   chain-load.c    the step files
  *
  * Each file is parsed with libyaml's event API into a small tree of nodes (struct ynode) that
  * remembers every node's position; libyaml types never leave chain-yaml.c. The trees are then
@@ -153,7 +153,7 @@ void scan_refs(struct loader *ld, const struct ynode *n,
     void (*fn)(struct refscan *, int, const char *), void *data);
 void load_chain_file(struct loader *ld);
 
-/* chain-load.c */
+/* chain-step.c */
 void load_step_file(struct loader *ld, const char *rel);
 
 /* chain-link.c */

@@ -1,25 +1,17 @@
 /*
- * chain-load.c: the part of the chain loader not yet in its own file (chain-int.h lists
- * them): the step files.
+ * chain-step.c: one step file: its fields, its commands (run: scripts and http/tcp/rpc
+ * probes), captures, hints and checklist, the inputs it uses, and the secret rules applied to
+ * every ${name} a command references.
  */
 #include "config.h"
 
 #include "chain-int.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "jsonpath.h"
 #include "util.h"
-#include "verify.h"
 
 /* -------------------------------------------------------------------------------------- */
 /* Step files. */
