@@ -1,6 +1,6 @@
 /*
  * chain.h: the chain of steps, as loaded from YAML (assets/chain/, format in
- * assets/chain/README.md). libyaml types never leave steps/chain-load.c: the rest of the
+ * assets/chain/README.md). libyaml types never leave steps/chain-yaml.c: the rest of the
  * program sees only these plain structs. A loaded chain is immutable and fully checked:
  * ids unique, requires known and acyclic, every ${name} defined, secrets only in env:/stdin:,
  * no command that runs on the server can see a local-scoped secret, every regex compiled.

@@ -1,7 +1,8 @@
 /*
  * chain.c: the loaded chain's small helpers: names of places and input types, look-ups by
  * id or name, the requires graph (transitive dependency), ${name} reference scanning, and the
- * destructor. Loading and checking live in chain-load.c.
+ * destructor. Loading and checking live in chain-yaml.c, chain-inputs.c, chain-step.c and
+ * chain-link.c (chain-int.h).
  */
 #include "config.h"
 
