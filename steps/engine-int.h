@@ -1,0 +1,74 @@
+/*
+ * engine-int.h: what the engine's files share; only they include it.
+ *   engine.c         opening and closing, what the engine hands out
+ *   engine-values.c  inputs and secrets: values, defaults, ${name} expansion
+ */
+#ifndef DW_ENGINE_INT_H
+#define DW_ENGINE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "engine.h"
+
+#define CHECK_TIMEOUT_S   60
+#define ACTION_TIMEOUT_S  3600
+#define LOG_RING_BYTES    (1024 * 1024)
+#define EXPAND_DEPTH      8
+
+struct step_rt {
+	struct engine *e;
+	size_t index;
+	struct run *run;
+	enum run_kind kind;          /* what the caller asked for */
+	bool in_check;               /* the current pass is the check */
+	struct run_cmd *cmds;
+	size_t ncmds;
+	struct logbuf *log;
+	struct engine_cbs cbs;
+	char **secrets;              /* copies of the held secrets, for redaction */
+	size_t nsecrets;
+	time_t started;
+	uint64_t t0;
+	bool failed_action;
+	struct remote_pf *pf;        /* the pre-flight before a server step (freed later) */
+	bool waiting;                /* the pre-flight runs; the pass starts after it */
+};
+
+struct engine {
+	struct chain *chain;
+	struct state *state;
+	char *profile;
+	char *dir;                   /* the profile's state directory */
+	struct loop *loop;
+	char **secrets;              /* per input, NULL if not held */
+	enum value_source *secret_src;
+	struct step_rt *rt;          /* per step */
+	bool target_local;
+	struct transport *local;
+	struct http *http;           /* libcurl multi for probes, in the loop */
+	char *notice;
+	struct remote *remote;       /* --target [user@]host[:port]: the server over SSH */
+	struct verify *verify;       /* verdicts of `verify: contract_code` inputs */
+	struct demo *demo;            /* --demo: the simulated host, or NULL */
+};
+
+/* How expand() fills in a value. */
+enum {
+	EXPAND_MASK = 1,        /* secrets as **** */
+	EXPAND_REGEX = 2,       /* values as literal text in a regex */
+};
+
+/* engine.c */
+void mark_stale(struct engine *e, int from, int input, const char *why);
+int save(struct engine *e, char **cause);
+
+/* engine-values.c */
+char *expand(const struct engine *e, const char *s, unsigned how, int depth, bool *missing);
+char *value_of(const struct engine *e, size_t i, enum value_source *src, int depth);
+int store_input(struct engine *e, int idx, const char *value, enum value_source src,
+    const char *from_step, char **cause);
+
+#endif
