@@ -2,6 +2,7 @@
  * engine-int.h: what the engine's files share; only they include it.
  *   engine.c         opening and closing, what the engine hands out
  *   engine-values.c  inputs and secrets: values, defaults, ${name} expansion
+ *   engine-gate.c    gating and staleness: blockers, statuses
  */
 #ifndef DW_ENGINE_INT_H
 #define DW_ENGINE_INT_H
@@ -62,7 +63,6 @@ enum {
 };
 
 /* engine.c */
-void mark_stale(struct engine *e, int from, int input, const char *why);
 int save(struct engine *e, char **cause);
 
 /* engine-values.c */
@@ -70,5 +70,10 @@ char *expand(const struct engine *e, const char *s, unsigned how, int depth, boo
 char *value_of(const struct engine *e, size_t i, enum value_source *src, int depth);
 int store_input(struct engine *e, int idx, const char *value, enum value_source src,
     const char *from_step, char **cause);
+
+/* engine-gate.c */
+bool step_needs_server(const struct step *s);
+void mark_stale(struct engine *e, int from, int input, const char *why);
+bool running(const struct engine *e, size_t s);
 
 #endif

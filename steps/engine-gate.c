@@ -1,0 +1,289 @@
+/*
+ * engine-gate.c: what may run, and each step's status.
+ *
+ * Gating. A step may run (check or action) only when every step it requires is done, every
+ * input it uses is present and valid, and a place to run its commands exists. The displayed
+ * status keeps a step's history (done, failed, stale) and shows locked/ready otherwise.
+ *
+ * Staleness. When an action starts, when a done step's check fails, or when an input changes,
+ * every done step that depends on it (through requires, or by using the input) becomes stale.
+ */
+#include "config.h"
+
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "demo.h"
+#include "engine-int.h"
+#include "util.h"
+#include "verify.h"
+
+/* Does step s use input i (listed or referenced)? */
+static bool
+step_uses_input(const struct step *s, size_t i)
+{
+	for (size_t k = 0; k < s->ninputs; k++)
+		if (s->inputs[k] == i)
+			return true;
+	return false;
+}
+
+/* Does any command of step s (check or action) run on the server? */
+bool
+step_needs_server(const struct step *s)
+{
+	for (size_t k = 0; k < s->ncheck; k++)
+		if (s->check[k].on == PLACE_SERVER)
+			return true;
+	for (size_t k = 0; k < s->naction; k++)
+		if (s->action[k].on == PLACE_SERVER)
+			return true;
+	return false;
+}
+
+/* Mark every done step that depends on step `from` (or uses input `input`) stale. */
+void
+mark_stale(struct engine *e, int from, int input, const char *why)
+{
+	const struct chain *c = e->chain;
+
+	for (size_t k = 0; k < c->nsteps; k++) {
+		bool hit = false;
+		struct state_step *ss;
+
+		if (from >= 0 && (size_t)from != k && chain_depends_on(c, k, (size_t)from))
+			hit = true;
+		if (input >= 0) {
+			if (step_uses_input(&c->steps[k], (size_t)input))
+				hit = true;
+			for (size_t j = 0; j < c->nsteps && !hit; j++)
+				if (step_uses_input(&c->steps[j], (size_t)input) &&
+				    chain_depends_on(c, k, j))
+					hit = true;
+		}
+		ss = state_get_step(e->state, c->steps[k].id);
+		if (hit && ss != NULL && ss->status == SAVED_DONE) {
+			ss->status = SAVED_STALE;
+			free(ss->message);
+			ss->message = xstrdup(why);
+		}
+	}
+}
+
+/* The saved record of a step, or NULL. */
+const struct state_step *
+engine_step_state(const struct engine *e, size_t step)
+{
+	return state_get_step(e->state, e->chain->steps[step].id);
+}
+
+/* Is step s running (check or action)? */
+bool
+running(const struct engine *e, size_t s)
+{
+	return e->rt[s].run != NULL || e->rt[s].waiting;
+}
+
+static void
+add_blocker(struct blocker **out, size_t *n, enum blocker_kind kind, size_t index, char *why)
+{
+	*out = xreallocarray(*out, *n + 1, sizeof **out);
+	(*out)[*n].kind = kind;
+	(*out)[*n].index = index;
+	(*out)[*n].why = why;
+	(*n)++;
+}
+
+/*
+ * The verdict of an input's `verify: contract_code`, through the input eth_rpc_url (not
+ * checked while that secret is not held: engine_missing_secrets has it asked for when the
+ * step runs): NULL when it does not block, else why.
+ */
+static char *
+verify_blocker(const struct engine *e, size_t i, const char *value)
+{
+	int u = chain_input_index(e->chain, VERIFY_RPC_INPUT);
+	enum value_source src;
+	const char *why;
+	char *url, *say = NULL;
+
+	if (u < 0)
+		return NULL;
+	if ((url = value_of(e, (size_t)u, &src, 0)) == NULL) {
+		if (e->chain->inputs[u].secret)
+			return NULL;
+		return xprintf("input %s: its contract code cannot be checked: %s is not set",
+		    e->chain->inputs[i].name, VERIFY_RPC_INPUT);
+	}
+	if (e->demo != NULL) {
+		char *mapped = demo_url(e->demo, url);
+
+		secret_free(&url);
+		url = mapped;
+	}
+	switch (verify_contract(e->verify, value, url, &why)) {
+	case VERIFY_OK:
+		break;
+	case VERIFY_PENDING:
+		say = xprintf("input %s: checking that the address holds a contract (eth_getCode)",
+		    e->chain->inputs[i].name);
+		break;
+	case VERIFY_FAILED:
+		say = xprintf("input %s: %s", e->chain->inputs[i].name, why);
+		break;
+	}
+	secret_free(&url);
+	return say;
+}
+
+/* Is step s done (and not running again)? */
+static bool
+step_done(const struct engine *e, size_t s)
+{
+	const struct state_step *ss = engine_step_state(e, s);
+
+	return !running(e, s) && ss != NULL && ss->status == SAVED_DONE;
+}
+
+/*
+ * The unmet requirements of step s, each with why, into *out; with out NULL, only whether
+ * there is one (it stops at the first and builds no text). A required step's status is
+ * looked at one level down only: whether it is done does not depend on its own blockers.
+ */
+static size_t
+blockers(const struct engine *e, size_t s, struct blocker **out)
+{
+	const struct step *st = &e->chain->steps[s];
+	size_t n = 0;
+
+	for (size_t k = 0; k < st->nrequires; k++) {
+		size_t r = st->req[k];
+
+		if (step_done(e, r))
+			continue;
+		if (out == NULL)
+			return 1;
+		add_blocker(out, &n, BLOCK_STEP, r, xprintf("requires %s (%s), which is %s",
+		    e->chain->steps[r].id, e->chain->steps[r].title,
+		    step_status_name(engine_status(e, r))));
+	}
+	for (size_t k = 0; k < st->ninputs; k++) {
+		size_t i = st->inputs[k];
+		const struct input_def *d = &e->chain->inputs[i];
+		struct input_value iv;
+		char *why = NULL;
+		bool blocks;
+
+		if (d->secret && e->secrets[i] == NULL)
+			continue;
+		engine_input(e, i, &iv);
+		if (iv.verdict.ok && iv.value != NULL && d->verify != NULL)
+			why = verify_blocker(e, i, iv.value);
+		else if (!iv.verdict.ok && out != NULL && iv.verdict.suggestion)
+			why = xprintf("input %s: %s (did you mean %s?)", d->name, iv.verdict.why,
+			    iv.verdict.suggestion);
+		else if (!iv.verdict.ok && out != NULL)
+			why = xprintf("input %s: %s", d->name, iv.verdict.why ? iv.verdict.why :
+			    "invalid");
+		blocks = why != NULL || !iv.verdict.ok;
+		input_value_clear(&iv);
+		if (blocks && out == NULL) {
+			free(why);
+			return 1;
+		}
+		if (why != NULL)
+			add_blocker(out, &n, BLOCK_INPUT, i, why);
+	}
+	if (step_needs_server(st) && !e->target_local && e->remote == NULL) {
+		if (out == NULL)
+			return 1;
+		add_blocker(out, &n, BLOCK_TARGET, 0, xstrdup("its commands run on the TDX server, "
+		    "and no server is configured (--target USER@HOST, or --target local to run them "
+		    "on this machine)"));
+	}
+	return n;
+}
+
+/* The unmet requirements of a step. Missing secrets are not blockers: they are asked for. */
+size_t
+engine_blockers(const struct engine *e, size_t s, struct blocker **out)
+{
+	*out = NULL;
+	return blockers(e, s, out);
+}
+
+void
+blockers_free(struct blocker **bp, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((*bp)[i].why);
+	free(*bp);
+	*bp = NULL;
+}
+
+/*
+ * The secret inputs a step uses that are not held; with them eth_rpc_url when it is such a
+ * secret and the step uses an input with `verify:` (the gate asks the chain through it, though
+ * the step's commands do not see it).
+ */
+size_t
+engine_missing_secrets(const struct engine *e, size_t s, size_t **out)
+{
+	const struct step *st = &e->chain->steps[s];
+	int u = chain_input_index(e->chain, VERIFY_RPC_INPUT);
+	bool verifies = false;
+	size_t n = 0;
+
+	*out = NULL;
+	for (size_t k = 0; k < st->ninputs; k++) {
+		size_t i = st->inputs[k];
+
+		if ((int)i == u)
+			u = -1;
+		verifies |= e->chain->inputs[i].verify != NULL;
+		if (e->chain->inputs[i].secret && e->secrets[i] == NULL) {
+			*out = xreallocarray(*out, n + 1, sizeof **out);
+			(*out)[n++] = i;
+		}
+	}
+	if (verifies && u >= 0 && e->chain->inputs[u].secret && e->secrets[u] == NULL) {
+		*out = xreallocarray(*out, n + 1, sizeof **out);
+		(*out)[n++] = (size_t)u;
+	}
+	return n;
+}
+
+/* The status of a step: running, its history, or whether it could run. */
+enum step_status
+engine_status(const struct engine *e, size_t s)
+{
+	const struct state_step *ss;
+
+	if (running(e, s))
+		return e->rt[s].in_check ? ST_CHECKING : ST_RUNNING;
+	ss = engine_step_state(e, s);
+	if (ss != NULL) {
+		switch (ss->status) {
+		case SAVED_DONE:
+			return ST_DONE;
+		case SAVED_FAILED:
+			return ST_FAILED;
+		case SAVED_STALE:
+			return ST_STALE;
+		case SAVED_NONE:
+			break;
+		}
+	}
+	return blockers(e, s, NULL) ? ST_LOCKED : ST_READY;
+}
+
+bool
+engine_busy(const struct engine *e)
+{
+	for (size_t s = 0; s < e->chain->nsteps; s++)
+		if (running(e, s))
+			return true;
+	return false;
+}
