@@ -3,6 +3,7 @@
  *   engine.c         opening and closing, what the engine hands out
  *   engine-values.c  inputs and secrets: values, defaults, ${name} expansion
  *   engine-gate.c    gating and staleness: blockers, statuses
+ *   engine-build.c   a step's commands made runnable (run_cmd)
  */
 #ifndef DW_ENGINE_INT_H
 #define DW_ENGINE_INT_H
@@ -75,5 +76,9 @@ int store_input(struct engine *e, int idx, const char *value, enum value_source 
 bool step_needs_server(const struct step *s);
 void mark_stale(struct engine *e, int from, int input, const char *why);
 bool running(const struct engine *e, size_t s);
+
+/* engine-build.c */
+int build_cmd(const struct engine *e, const struct step *st, const struct command *c,
+    enum run_kind kind, struct run_cmd *rc, char **cause);
 
 #endif
