@@ -9,14 +9,12 @@
 #include "engine.h"
 
 #include <regex.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "demo.h"
 #include "engine-int.h"
-#include "http.h"
 #include "probe.h"
 #include "remote.h"
 #include "util.h"

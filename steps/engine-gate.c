@@ -13,7 +13,6 @@
 #include "engine.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 #include "demo.h"
 #include "engine-int.h"

@@ -4,6 +4,7 @@
  *   engine-values.c  inputs and secrets: values, defaults, ${name} expansion
  *   engine-gate.c    gating and staleness: blockers, statuses
  *   engine-build.c   a step's commands made runnable (run_cmd)
+ *   engine-run.c     running checks and actions, captures, the pre-flight
  */
 #ifndef DW_ENGINE_INT_H
 #define DW_ENGINE_INT_H

@@ -13,11 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "engine-int.h"
 #include "util.h"
-#include "verify.h"
 
 struct expand_ctx {
 	const struct engine *e;

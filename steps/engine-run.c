@@ -1,0 +1,449 @@
+/*
+ * engine-run.c: running a step. A check is one runner pass over the probes; an action is a
+ * runner pass over the action's commands, its captures applied, then a check pass. A server
+ * step's first run is preceded by the pre-flight. Every held secret is redacted from all
+ * output.
+ */
+#include "config.h"
+
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine-int.h"
+#include "logbuf.h"
+#include "probe.h"
+#include "remote.h"
+#include "runner.h"
+#include "util.h"
+
+struct logbuf *
+engine_log(struct engine *e, size_t s)
+{
+	return e->rt[s].log;
+}
+
+/* The first failing command's label and reason, plus the first hint. */
+static char *
+failure_message(const struct run_result *res, const struct run_cmd *cmds, bool check, int *code)
+{
+	struct strbuf sb = {0};
+
+	*code = 0;
+	if (res->canceled)
+		sb_adds(&sb, "canceled");
+	for (size_t i = 0; i < res->ncmds && sb.len == 0; i++) {
+		const struct cmd_result *cr = &res->cmds[i];
+
+		if (cr->ok || cr->skipped)
+			continue;
+		*code = cr->how == TJOB_EXITED ? cr->code : -1;
+		if (cmds[i].label)
+			sb_addf(&sb, "%s failed: %s: ", check ? "check" : "action", cmds[i].label);
+		else {
+			/* The first line of the command, for a one-line message. */
+			size_t n = strcspn(cmds[i].display, "\n");
+
+			sb_addf(&sb, "%s failed: %.*s%s: ", check ? "check" : "action", (int)n,
+			    cmds[i].display, cmds[i].display[n] ? " ..." : "");
+		}
+		sb_adds(&sb, cr->reason ? cr->reason : "failed");
+	}
+	if (sb.len == 0)
+		sb_adds(&sb, check ? "check failed" : "action failed");
+	if (res->nhints > 0)
+		sb_addf(&sb, "; hint: %s", res->hints[0].hint->say);
+	return sb_detach(&sb);
+}
+
+/* Wipe the step_rt's secret copies. */
+static void
+rt_drop_secrets(struct step_rt *rt)
+{
+	for (size_t i = 0; i < rt->nsecrets; i++) {
+		secret_free(&rt->secrets[i]);
+	}
+	free(rt->secrets);
+	rt->secrets = NULL;
+	rt->nsecrets = 0;
+}
+
+static int start_pass(struct engine *e, size_t s, bool check, char **cause);
+
+/* Apply an action's captures: each becomes the value of its input (when valid). */
+/* Store a captured value as its input (if valid and new) and say so in the log; returns
+ * whether the input changed. */
+static bool
+apply_capture(struct engine *e, struct step_rt *rt, const struct capture *c, const char *value)
+{
+	const struct step *st = &e->chain->steps[rt->index];
+	int idx = chain_input_index(e->chain, c->name);
+	const struct state_input *old;
+	struct verdict v;
+	char *line;
+	bool stored = false;
+
+	if (idx < 0 || e->chain->inputs[idx].secret)
+		return false;
+	old = state_get_input(e->state, c->name);
+	if (old != NULL && old->source == SRC_CAPTURE && strcmp(old->value, value) == 0 &&
+	    old->from_step != NULL && strcmp(old->from_step, st->id) == 0)
+		return false;
+	validate_input(&e->chain->inputs[idx], value, &v);
+	if (v.ok) {
+		store_input(e, idx, value, SRC_CAPTURE, st->id, NULL);
+		line = xprintf("captured %s = %s", c->name, value);
+		stored = true;
+	} else
+		line = xprintf("captured %s = %s, which is not valid (%s): not used", c->name,
+		    value, v.why);
+	logbuf_push(rt->log, STREAM_META, line, strlen(line));
+	if (rt->cbs.line)
+		rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
+	free(line);
+	verdict_clear(&v);
+	return stored;
+}
+
+/* Apply every capture of the finished run. */
+static void
+apply_captures(struct engine *e, struct step_rt *rt, const struct run_result *res)
+{
+	for (size_t i = 0; i < res->ncaptures; i++)
+		apply_capture(e, rt, res->captures[i].capture, res->captures[i].value);
+}
+
+/* A pass ended: record it, and go on to the check after a successful action. */
+static void
+engine_run_done(void *data, const struct run_result *res)
+{
+	struct step_rt *rt = data;
+	struct engine *e = rt->e;
+	const struct step *st = &e->chain->steps[rt->index];
+	struct state_step *ss = state_step(e->state, st->id);
+	bool was_done = ss->status == SAVED_DONE, check = rt->in_check;
+	struct run *finished = rt->run;    /* freed at the end: res belongs to it */
+	char *cause = NULL;
+
+	rt->run = NULL;
+	if (!check) {
+		apply_captures(e, rt, res);
+		ss = state_step(e->state, st->id);
+		if (res->ok && !res->canceled) {
+			if (start_pass(e, rt->index, true, &cause) == 0) {
+				free(cause);
+				run_free(&finished);
+				return;
+			}
+			logbuf_push(rt->log, STREAM_META, cause, strlen(cause));
+		}
+	}
+	ss = state_step(e->state, st->id);
+	ss->finished_at = time(NULL);
+	ss->duration_ms = (long)(now_ms() - rt->t0);
+	free(ss->message);
+	ss->message = NULL;
+	if (cause != NULL) {
+		ss->status = SAVED_FAILED;
+		ss->message = cause;
+		ss->exit_code = -1;
+		cause = NULL;
+	} else if (check && res->ok && !res->canceled) {
+		ss->status = SAVED_DONE;
+		ss->done_at = ss->finished_at;
+		ss->exit_code = 0;
+	} else {
+		ss->status = SAVED_FAILED;
+		ss->message = failure_message(res, rt->cmds, check, &ss->exit_code);
+		if (was_done) {
+			char *why = xprintf("%s is no longer done", st->id);
+
+			mark_stale(e, (int)rt->index, -1, why);
+			free(why);
+		}
+	}
+	save(e, NULL);
+	rt_drop_secrets(rt);
+	if (rt->cbs.done)
+		rt->cbs.done(rt->cbs.data, rt->index, rt->kind, res);
+	run_free(&finished);    /* the runner allows this from its done callback */
+}
+
+static void
+rt_line(void *data, int stream, const char *text, size_t len)
+{
+	struct step_rt *rt = data;
+
+	if (rt->cbs.line)
+		rt->cbs.line(rt->cbs.data, rt->index, stream, text, len);
+}
+
+static void
+rt_cmd_start(void *data, size_t index, const struct run_cmd *cmd)
+{
+	struct step_rt *rt = data;
+
+	if (rt->cbs.cmd_start)
+		rt->cbs.cmd_start(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
+		    index, cmd);
+}
+
+static void
+rt_cmd_end(void *data, size_t index, const struct cmd_result *res)
+{
+	struct step_rt *rt = data;
+	struct engine *e = rt->e;
+	const struct step *st = &e->chain->steps[rt->index];
+	bool changed = false;
+
+	/*
+	 * A value captured by one action command is used by the commands after it (a contract
+	 * address, an app id): store it now and prepare the remaining commands again.
+	 */
+	if (!rt->in_check && res->ok && index + 1 < rt->ncmds && rt->run != NULL) {
+		for (size_t i = 0; i < st->ncaptures; i++) {
+			const char *v = run_capture(rt->run, i);
+
+			if (v != NULL && apply_capture(e, rt, &st->captures[i], v))
+				changed = true;
+		}
+		for (size_t j = index + 1; changed && j < rt->ncmds; j++) {
+			struct run_cmd rc;
+			char *cause = NULL;
+
+			if (build_cmd(e, st, &st->action[j], RUN_ACTION, &rc, &cause) != 0) {
+				free(cause);
+				continue;   /* keep the command as prepared at the start */
+			}
+			if (transport_is_probe(rt->cmds[j].transport))
+				probe_transport_free(&rt->cmds[j].transport);
+			run_cmd_clear(&rt->cmds[j]);
+			rt->cmds[j] = rc;
+		}
+	}
+	if (rt->cbs.cmd_end)
+		rt->cbs.cmd_end(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
+		    index, res);
+}
+
+/* Start one pass (action or check) of a step. */
+static int
+start_pass(struct engine *e, size_t s, bool check, char **cause)
+{
+	const struct step *st = &e->chain->steps[s];
+	struct step_rt *rt = &e->rt[s];
+	struct run_opts ro = {0};
+	struct run_cbs cbs = {0};
+	struct state_step *ss;
+	char *logdir, *logpath, stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	static unsigned serial;
+
+	run_cmds_free(&rt->cmds, rt->ncmds);
+	rt->ncmds = 0;
+	if (engine_commands(e, s, check ? RUN_CHECK : RUN_ACTION, &rt->cmds, &rt->ncmds,
+	    cause) != 0)
+		return -1;
+	logdir = xprintf("%s/logs", e->dir);
+	if (mkdir_p(logdir, 0700, cause) != 0) {
+		free(logdir);
+		return -1;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+	logpath = xprintf("%s/%s-%s-%s-%d-%u.log", logdir, st->id, check ? "check" : "action",
+	    stamp, (int)getpid(), serial++);
+	free(logdir);
+
+	rt->in_check = check;
+	ro.log_path = logpath;
+	ro.title = check ? "check" : "action";
+	ro.secrets = (const char *const *)rt->secrets;
+	ro.nsecrets = rt->nsecrets;
+	if (!check) {
+		ro.captures = st->captures;
+		ro.ncaptures = st->ncaptures;
+	}
+	ro.hints = st->hints;
+	ro.nhints = st->nhints;
+	ro.ring = rt->log;
+	ro.stop_on_failure = !check;
+	cbs.line = rt_line;
+	cbs.cmd_start = rt_cmd_start;
+	cbs.cmd_end = rt_cmd_end;
+	cbs.done = engine_run_done;
+	cbs.data = rt;
+	ss = state_step(e->state, st->id);
+	free(ss->log_path);
+	ss->log_path = logpath;
+	rt->run = run_start(e->loop, rt->cmds, rt->ncmds, &ro, &cbs, cause);
+	return rt->run != NULL ? 0 : -1;
+}
+
+/* A step's run could not start: record why, and end it. */
+static void
+rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
+{
+	struct state_step *ss = state_step(e->state, e->chain->steps[rt->index].id);
+	struct run_result res;
+
+	memset(&res, 0, sizeof res);
+	ss->status = SAVED_FAILED;
+	ss->finished_at = time(NULL);
+	ss->duration_ms = (long)(now_ms() - rt->t0);
+	ss->exit_code = -1;
+	free(ss->message);
+	ss->message = why;
+	save(e, NULL);
+	rt_drop_secrets(rt);
+	if (rt->cbs.done)
+		rt->cbs.done(rt->cbs.data, rt->index, rt->kind, &res);
+}
+
+/* The pre-flight before a server step is over: its report goes to the log; then the pass. */
+static void
+rt_preflight_done(void *data, bool ok, const char *report)
+{
+	struct step_rt *rt = data;
+	struct engine *e = rt->e;
+	const char *p = report, *fail = NULL;
+	char *cause = NULL;
+
+	if (rt->log == NULL)
+		rt->log = logbuf_new(LOG_RING_BYTES);
+	while (*p != '\0') {
+		size_t n = strcspn(p, "\n");
+		char *line = xprintf("pre-flight: %.*s", (int)n, p);
+
+		if (fail == NULL && str_has_prefix(p, "FAIL "))
+			fail = p;
+		logbuf_push(rt->log, STREAM_META, line, strlen(line));
+		if (rt->cbs.line)
+			rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
+		free(line);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+	rt->waiting = false;
+	if (!ok) {
+		size_t n = fail != NULL ? strcspn(fail + 5, "\n") : 0;
+
+		rt_fail_early(e, rt, xprintf("the pre-flight of %s failed: %.*s",
+		    remote_label(e->remote), (int)n, fail != NULL ? fail + 5 : "?"));
+		return;
+	}
+	if (start_pass(e, rt->index, rt->in_check, &cause) != 0)
+		rt_fail_early(e, rt, cause);
+}
+
+/* Start a check or an action of a step, if the gate allows it. */
+int
+engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine_cbs *cbs,
+    enum engine_err *err, char **cause)
+{
+	const struct step *st = &e->chain->steps[s];
+	struct step_rt *rt = &e->rt[s];
+	struct blocker *b;
+	size_t nb, *miss, nmiss;
+	struct state_step *ss;
+	bool check;
+
+	*err = EERR_REFUSED;
+	if (running(e, s))
+		return set_cause(cause, "%s is already running", st->id);
+	nb = engine_blockers(e, s, &b);
+	if (nb > 0) {
+		struct strbuf sb = {0};
+
+		sb_addf(&sb, "%s cannot run yet:", st->id);
+		for (size_t i = 0; i < nb; i++)
+			sb_addf(&sb, "\n  - %s", b[i].why);
+		blockers_free(&b, nb);
+		free(*cause);
+		*cause = sb_detach(&sb);
+		return -1;
+	}
+	nmiss = engine_missing_secrets(e, s, &miss);
+	if (nmiss > 0) {
+		struct strbuf sb = {0};
+
+		sb_addf(&sb, "%s needs secrets that are not provided:", st->id);
+		for (size_t i = 0; i < nmiss; i++)
+			sb_addf(&sb, "\n  - %s (set DSTACK_WIZARD_%s, use --secret-file, or type it "
+			    "when asked)", e->chain->inputs[miss[i]].name, e->chain->inputs[miss[i]].name);
+		free(miss);
+		free(*cause);
+		*cause = sb_detach(&sb);
+		return -1;
+	}
+	rt->e = e;
+	rt->index = s;
+	rt->kind = kind;
+	memset(&rt->cbs, 0, sizeof rt->cbs);
+	if (cbs)
+		rt->cbs = *cbs;
+	if (rt->log == NULL)
+		rt->log = logbuf_new(LOG_RING_BYTES);
+	else
+		logbuf_clear(rt->log);
+	rt_drop_secrets(rt);
+	rt->secrets = xcalloc(e->chain->ninputs ? e->chain->ninputs : 1, sizeof *rt->secrets);
+	for (size_t i = 0; i < e->chain->ninputs; i++)
+		if (e->secrets[i] != NULL)
+			rt->secrets[rt->nsecrets++] = xstrdup(e->secrets[i]);
+	rt->started = time(NULL);
+	rt->t0 = now_ms();
+	ss = state_step(e->state, st->id);
+	ss->started_at = rt->started;
+	check = kind == RUN_CHECK || st->naction == 0;
+	if (!check) {
+		char *why = xprintf("%s re-ran", st->id);
+
+		mark_stale(e, (int)s, -1, why);
+		free(why);
+	}
+	if (e->remote != NULL) {
+		/* Second line behind the loader: the transport refuses local-only secrets. */
+		for (size_t i = 0; i < e->chain->ninputs; i++)
+			if (e->secrets[i] != NULL && e->chain->inputs[i].scope == SCOPE_LOCAL)
+				remote_forbid(e->remote, e->secrets[i]);
+		if (step_needs_server(st) && !remote_checked(e->remote)) {
+			rt->in_check = check;
+			rt->waiting = true;
+			remote_preflight_free(&rt->pf);
+			rt->pf = remote_preflight(e->remote, rt_preflight_done, rt);
+			*err = EERR_NONE;
+			return 0;
+		}
+	}
+	if (start_pass(e, s, check, cause) != 0) {
+		*err = EERR_FAILED;
+		rt_drop_secrets(rt);
+		ss = state_step(e->state, st->id);
+		ss->status = SAVED_FAILED;
+		free(ss->message);
+		ss->message = xstrdup(*cause);
+		save(e, NULL);
+		return -1;
+	}
+	*err = EERR_NONE;
+	return 0;
+}
+
+/* Cancel a running step. */
+void
+engine_cancel(struct engine *e, size_t s)
+{
+	if (e->rt[s].waiting) {
+		remote_preflight_free(&e->rt[s].pf);
+		e->rt[s].waiting = false;
+		rt_fail_early(e, &e->rt[s], xstrdup("canceled during the pre-flight"));
+		return;
+	}
+	if (running(e, s))
+		run_cancel(e->rt[s].run);
+}
