@@ -44,7 +44,7 @@ usage(FILE *f)
 "\n"
 "Options:\n"
 "  -p, --profile NAME   keep state under this profile (default: default)\n"
-"  -c, --chain DIR      load the step definitions from DIR\n"
+"  -c, --chain DIR      load the step definitions from DIR (read at every start)\n"
 "  -t, --target local   run server steps on this machine (when the wizard runs on the host)\n"
 "  -t, --target [USER@]HOST[:PORT]  run server steps on HOST over SSH (remembered in the\n"
 "                       profile; HOST may be a Host of ~/.ssh/config)\n"
