@@ -7,8 +7,10 @@
  *
  *   steps/ssh-config.c      targets ([user@]host[:port] and ~/.ssh/config), known_hosts,
  *                           fingerprints, key files
- *   steps/transport-ssh.c   the connection, its channels, supervised commands, reconnects,
- *                           tunnels (direct-tcpip bridged to a local listening socket)
+ *   steps/ssh-conn.c        the connection: resolve, connect, handshake, reconnects
+ *   steps/ssh-auth.c        the host key check and authentication
+ *   steps/ssh-job.c         commands on channels, supervised commands
+ *   steps/ssh-tunnel.c      tunnels (direct-tcpip bridged to a local listening socket)
  *   steps/ssh-preflight.c   the pre-flight probes and how each failure is fixed
  *
  * How a command reaches the server (nothing secret ever is in an argv):
