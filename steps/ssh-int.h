@@ -39,7 +39,7 @@
 #define SSH_FORCE_CLOSE_MS 3000      /* after the KILL signal, close the channel */
 #define SSH_ERRTAIL 1024
 #define SSH_MAX_PASS_TRIES 3
-#define SSH_BOOT_ERR "dstack-wizard-error: "
+#define SSH_BOOT_ERR "dstack-wizard-error: "   /* as steps/remote-agent.sh prints it */
 
 /* Where a connection is. */
 enum ssh_phase {
@@ -253,6 +253,14 @@ struct ssh_conn {
 	int depth;                   /* inside our own callbacks */
 	bool free_pending;
 };
+
+/*
+ * The parts of the program sent on each channel's stdin (steps/remote-agent.sh, made into
+ * steps/remote-agent.c by the build): common, then dirs for every mode but run, then the
+ * mode's own.
+ */
+extern const char ssh_agent_common[], ssh_agent_dirs[], ssh_agent_run[], ssh_agent_sup[],
+    ssh_agent_kill[], ssh_agent_killpg[], ssh_agent_rm[];
 
 /* ssh-conn.c */
 void ssh_set_state(struct ssh_conn *c, enum ssh_state st, const char *message);

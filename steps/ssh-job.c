@@ -29,143 +29,15 @@
 
 #include "ssh-int.h"
 
-
 /*
  * The exec request, the only thing in the remote command line: read a program (its length,
  * then exactly that many bytes, in the C locale so lengths are bytes) from stdin and run it.
- * A bash login shell runs it itself; any other shell starts bash for it.
+ * A bash login shell runs it itself; any other shell starts bash for it. The program is
+ * steps/remote-agent.sh: ssh_build_input assembles it, then the request.
  */
 #define SSH_READER "LC_ALL=C IFS= read -r n && LC_ALL=C IFS= read -r -N \"$n\" p && eval \"$p\""
 static const char ssh_boot_cmd[] =
     "if [ -z \"${BASH_VERSION-}\" ]; then exec bash -c '" SSH_READER "'; fi; " SSH_READER;
-
-/*
- * The program sent on stdin: a common part, then the part of the mode. The common part
- * announces the process group on stderr ("DWPID <pid>", taken out of the stream by the
- * transport) and reads the request: mode, script, cwd, id, base dir (fields are "LENGTH\n"
- * then exactly LENGTH bytes), stdin flag, two offsets, the environment. The modes:
- *   run     cd, export the environment, exec bash -c SCRIPT with the rest of stdin
- *   sup     start SCRIPT under a supervisor in DIR/<id> unless that directory exists, then
- *           stream DIR/<id>/out and err from the given offsets until the supervisor is
- *           gone, and exit with the recorded status
- *   kill    TERM the supervised command's process group, KILL after the grace (SCRIPT = ms)
- *   killpg  the same for the process group given as the id
- *   rm      remove DIR/<id>
- * Names start with dw_ (the transport refuses environment names that do). Only the mode's
- * part is sent, so a plain command's program stays short (bash reads it byte by byte).
- */
-static const char ssh_prog_common[] =
-"printf 'DWPID %s\\n' \"$$\" >&2\n"
-"dw_s=${LC_ALL+x}; dw_o=${LC_ALL-}; LC_ALL=C\n"
-"dw_fail() { printf '\\n" SSH_BOOT_ERR "%s\\n' \"$1\" >&2; exit \"${2:-125}\"; }\n"
-"dw_n() { IFS= read -r dw_v || dw_fail 'truncated request'\n"
-"	case $dw_v in ''|*[!0-9]*) dw_fail 'bad request';; esac; }\n"
-"dw_f() { dw_n; if [ \"$dw_v\" -gt 0 ]; then\n"
-"	IFS= read -r -N \"$dw_v\" dw_v || dw_fail 'truncated request'; else dw_v=; fi; }\n"
-"dw_f; dw_mode=$dw_v; dw_f; dw_script=$dw_v; dw_f; dw_cwd=$dw_v; dw_f; dw_id=$dw_v\n"
-"dw_f; dw_base=$dw_v; dw_n; dw_in=$dw_v; dw_n; dw_oo=$dw_v; dw_n; dw_eo=$dw_v\n"
-"dw_n; dw_ne=$dw_v; dw_env=()\n"
-"while [ \"$dw_ne\" -gt 0 ]; do dw_f; dw_env+=(\"$dw_v\"); dw_ne=$((dw_ne - 1)); done\n"
-"if [ -n \"$dw_s\" ]; then LC_ALL=$dw_o; else unset LC_ALL; fi\n"
-"unset dw_s dw_o n p\n"
-"dw_home() { case $1 in '~') dw_v=$HOME;; '~/'*) dw_v=$HOME/${1#'~/'};; *) dw_v=$1;; esac; }\n"
-"dw_export() { for dw_v in \"${dw_env[@]}\"; do\n"
-"	export -- \"$dw_v\" || dw_fail 'cannot set the environment'; done; unset dw_v dw_env; }\n";
-
-/* Helpers of every mode but run. */
-static const char ssh_prog_dirs[] =
-"dw_dir() {\n"
-"	case $dw_id in ''|*/*|.|..) dw_fail 'bad id' 255;; esac\n"
-"	dw_home \"${dw_base:-${XDG_CACHE_HOME:-$HOME/.cache}/dstack-wizard}\"\n"
-"	dw_b=$dw_v; dw_d=$dw_b/$dw_id; }\n"
-"dw_killpg() {\n"
-"	dw_g=$(( (${dw_script:-0} + 99) / 100 ))\n"
-"	if [ \"$dw_g\" -gt 0 ]; then\n"
-"		kill -TERM -- \"-$dw_p\" 2>/dev/null || exit 0\n"
-"		kill -CONT -- \"-$dw_p\" 2>/dev/null\n"
-"		while [ \"$dw_g\" -gt 0 ]; do\n"
-"			kill -0 -- \"-$dw_p\" 2>/dev/null || exit 0\n"
-"			sleep 0.1; dw_g=$((dw_g - 1))\n"
-"		done\n"
-"	fi\n"
-"	kill -KILL -- \"-$dw_p\" 2>/dev/null; exit 0\n"
-"}\n";
-
-static const char ssh_prog_run[] =
-"dw_home \"${dw_cwd:-~}\"; cd -- \"$dw_v\" 2>/dev/null || dw_fail \"cannot change to directory $dw_v\"\n"
-"dw_export\n"
-"if [ \"$dw_in\" = 1 ]; then exec bash -c \"$dw_script\"; fi\n"
-"exec bash -c \"$dw_script\" </dev/null\n";
-
-static const char ssh_prog_sup[] =
-"dw_sup='d=$1\n"
-"echo $$ >\"$d/wpid.t\" && mv -f \"$d/wpid.t\" \"$d/wpid\"\n"
-"exec 3<&0 </dev/null\n"
-"setsid bash -c \"$2\" <&3 3<&- >>\"$d/out\" 2>>\"$d/err\" & c=$!\n"
-"exec 3<&-\n"
-"echo \"$c\" >\"$d/pid.t\" && mv -f \"$d/pid.t\" \"$d/pid\"\n"
-"wait \"$c\"; r=$?\n"
-"echo \"$r\" >\"$d/status.t\" && mv -f \"$d/status.t\" \"$d/status\"'\n"
-"dw_attach() {\n"
-"	dw_i=0\n"
-"	while [ ! -s \"$dw_d/wpid\" ]; do\n"
-"		dw_i=$((dw_i + 1))\n"
-"		[ \"$dw_i\" -le 200 ] || dw_fail \"the supervisor of $dw_id did not start\" 255\n"
-"		sleep 0.05\n"
-"	done\n"
-"	dw_w=$(cat \"$dw_d/wpid\"); dw_fl=-f\n"
-"	if [ ! -e \"$dw_d/status\" ] && [ -r /proc/sys/kernel/random/boot_id ] &&\n"
-"	    [ \"$(cat \"$dw_d/boot\" 2>/dev/null)\" != \"$(cat /proc/sys/kernel/random/boot_id)\" ]; then\n"
-"		dw_fl=\n"
-"	fi\n"
-"	if [ -n \"$dw_fl\" ]; then\n"
-"		tail -c +$((dw_oo + 1)) -s 0.2 --pid=\"$dw_w\" -f -- \"$dw_d/out\" & dw_t1=$!\n"
-"		tail -c +$((dw_eo + 1)) -s 0.2 --pid=\"$dw_w\" -f -- \"$dw_d/err\" >&2 & dw_t2=$!\n"
-"	else\n"
-"		tail -c +$((dw_oo + 1)) -- \"$dw_d/out\" & dw_t1=$!\n"
-"		tail -c +$((dw_eo + 1)) -- \"$dw_d/err\" >&2 & dw_t2=$!\n"
-"	fi\n"
-"	wait \"$dw_t1\"; wait \"$dw_t2\"\n"
-"	if [ -s \"$dw_d/status\" ]; then exit \"$(cat \"$dw_d/status\")\"; fi\n"
-"	dw_fail \"the supervised command $dw_id ended without an exit status (killed, or the server rebooted)\" 255\n"
-"}\n"
-"dw_dir; umask 077\n"
-"mkdir -p -- \"$dw_b\" || dw_fail \"cannot create $dw_b\" 255\n"
-"if mkdir -- \"$dw_d\" 2>/dev/null; then\n"
-"	if [ \"$dw_oo\" != 0 ] || [ \"$dw_eo\" != 0 ]; then\n"
-"		rmdir -- \"$dw_d\"\n"
-"		dw_fail \"the supervised command $dw_id is gone from the server ($dw_d was removed)\" 255\n"
-"	fi\n"
-"	dw_home \"${dw_cwd:-~}\"\n"
-"	if ! cd -- \"$dw_v\" 2>/dev/null; then\n"
-"		rm -rf -- \"$dw_d\"; dw_fail \"cannot change to directory $dw_v\" 255\n"
-"	fi\n"
-"	: >\"$dw_d/out\"; : >\"$dw_d/err\"\n"
-"	cat /proc/sys/kernel/random/boot_id >\"$dw_d/boot\" 2>/dev/null\n"
-"	if [ \"$dw_in\" = 1 ]; then exec 3<&0; else exec 3</dev/null; fi\n"
-"	( dw_export; exec setsid bash -c \"$dw_sup\" dstack-wizard-supervisor \"$dw_d\" \"$dw_script\" \\\n"
-"	    <&3 3<&- >/dev/null 2>&1 ) &\n"
-"	exec 3<&- </dev/null\n"
-"else\n"
-"	exec </dev/null\n"
-"fi\n"
-"dw_attach\n";
-
-static const char ssh_prog_kill[] =
-"dw_dir; [ -d \"$dw_d\" ] || exit 0\n"
-"dw_i=0\n"
-"while [ ! -s \"$dw_d/pid\" ]; do\n"
-"	[ -e \"$dw_d/status\" ] && exit 0\n"
-"	dw_i=$((dw_i + 1)); [ \"$dw_i\" -le 100 ] || exit 0\n"
-"	sleep 0.05\n"
-"done\n"
-"dw_p=$(cat \"$dw_d/pid\"); dw_killpg\n";
-
-static const char ssh_prog_killpg[] =
-"dw_p=$dw_id; case $dw_p in ''|*[!0-9]*) exit 1;; esac; dw_killpg\n";
-
-static const char ssh_prog_rm[] =
-"dw_dir; rm -rf -- \"$dw_d\"\n";
 
 /* ---------------------------------------------------------------- jobs: requests */
 
@@ -190,23 +62,23 @@ ssh_build_input(struct tjob *j)
 	switch (j->kind) {
 	case JK_KILL:
 		mode = j->pgid > 0 ? "killpg" : "kill";
-		body = j->pgid > 0 ? ssh_prog_killpg : ssh_prog_kill;
+		body = j->pgid > 0 ? ssh_agent_killpg : ssh_agent_kill;
 		break;
 	case JK_CLEAN:
 		mode = "rm";
-		body = ssh_prog_rm;
+		body = ssh_agent_rm;
 		break;
 	default:
 		mode = j->supervised ? "sup" : "run";
-		body = j->supervised ? ssh_prog_sup : ssh_prog_run;
+		body = j->supervised ? ssh_agent_sup : ssh_agent_run;
 		in = j->stdin_data != NULL;
 		break;
 	}
-	sb_addf(&sb, "%zu\n", strlen(ssh_prog_common) + (body == ssh_prog_run ? 0 :
-	    strlen(ssh_prog_dirs)) + strlen(body));
-	sb_adds(&sb, ssh_prog_common);
-	if (body != ssh_prog_run)
-		sb_adds(&sb, ssh_prog_dirs);
+	sb_addf(&sb, "%zu\n", strlen(ssh_agent_common) + (body == ssh_agent_run ? 0 :
+	    strlen(ssh_agent_dirs)) + strlen(body));
+	sb_adds(&sb, ssh_agent_common);
+	if (body != ssh_agent_run)
+		sb_adds(&sb, ssh_agent_dirs);
 	sb_adds(&sb, body);
 	ssh_field(&sb, mode, strlen(mode));
 	ssh_field(&sb, j->script != NULL ? j->script : "", j->script != NULL ? strlen(j->script) : 0);
