@@ -75,6 +75,13 @@ void ssh_target_clear(struct ssh_target *t);
 /* "user@host:port" for messages; allocated. */
 char *ssh_target_string(const struct ssh_target *t);
 
+/*
+ * The program the transport sends on a channel's stdin for each mode (steps/remote-agent.sh):
+ * the modes (NULL-terminated) and one mode's program (allocated), for lint to check.
+ */
+extern const char *const ssh_agent_modes[];
+char *ssh_agent_program(const char *mode);
+
 /* Connection states, reported through ssh_cbs.state. */
 enum ssh_state {
 	SSH_STATE_IDLE,          /* not connected and nothing to run (also after an idle drop) */

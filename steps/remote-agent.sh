@@ -8,7 +8,8 @@
 # below, then the part of the mode ("dirs" first for every mode but run). The common part
 # announces the process group on stderr ("DWPID <pid>", taken out of the stream by the
 # transport) and reads the request: mode, script, cwd, id, base dir (fields are "LENGTH\n"
-# then exactly LENGTH bytes), stdin flag, two offsets, the environment. The modes:
+# then exactly LENGTH bytes), stdin flag, two offsets, the environment. "signal" comes before
+# the part of kill and killpg. The modes:
 #   run     cd, export the environment, exec bash -c SCRIPT with the rest of stdin
 #   sup     start SCRIPT under a supervisor in DIR/<id> unless that directory exists, then
 #           stream DIR/<id>/out and err from the given offsets until the supervisor is
@@ -19,8 +20,9 @@
 # Names start with dw_ (the transport refuses environment names that do). Only the mode's
 # part is sent, so a plain command's program stays short (bash reads it byte by byte).
 #
-# A line "#@part NAME" starts a part. The build drops comment lines and empty lines from the
-# parts it embeds, so no comment may stand inside a quoted string that spans lines. Errors
+# A line "#@part NAME" starts a part. The build drops empty lines and comment lines from the
+# parts it embeds (it keeps shellcheck directives, for lint checks each mode's program as it
+# is sent), so no comment may stand inside a quoted string that spans lines. Errors
 # of the program itself are one line "dstack-wizard-error: ..." on stderr (SSH_BOOT_ERR).
 
 #@part common
@@ -31,21 +33,28 @@ dw_n() { IFS= read -r dw_v || dw_fail 'truncated request'
 	case $dw_v in ''|*[!0-9]*) dw_fail 'bad request';; esac; }
 dw_f() { dw_n; if [ "$dw_v" -gt 0 ]; then
 	IFS= read -r -N "$dw_v" dw_v || dw_fail 'truncated request'; else dw_v=; fi; }
-dw_f; dw_mode=$dw_v; dw_f; dw_script=$dw_v; dw_f; dw_cwd=$dw_v; dw_f; dw_id=$dw_v
-dw_f; dw_base=$dw_v; dw_n; dw_in=$dw_v; dw_n; dw_oo=$dw_v; dw_n; dw_eo=$dw_v
+# shellcheck disable=SC2034 # every mode reads every field, and uses some
+{ dw_f; dw_mode=$dw_v; dw_f; dw_script=$dw_v; dw_f; dw_cwd=$dw_v; dw_f; dw_id=$dw_v
+dw_f; dw_base=$dw_v; dw_n; dw_in=$dw_v; dw_n; dw_oo=$dw_v; dw_n; dw_eo=$dw_v; }
 dw_n; dw_ne=$dw_v; dw_env=()
 while [ "$dw_ne" -gt 0 ]; do dw_f; dw_env+=("$dw_v"); dw_ne=$((dw_ne - 1)); done
 if [ -n "$dw_s" ]; then LC_ALL=$dw_o; else unset LC_ALL; fi
 unset dw_s dw_o n p
+# Functions of the common part that some modes do not call (SC2317).
+# shellcheck disable=SC2088,SC2317 # the tilde is meant literally: it is expanded here
 dw_home() { case $1 in '~') dw_v=$HOME;; '~/'*) dw_v=$HOME/${1#'~/'};; *) dw_v=$1;; esac; }
+# shellcheck disable=SC2163,SC2317 # the values are NAME=VALUE
 dw_export() { for dw_v in "${dw_env[@]}"; do
 	export -- "$dw_v" || dw_fail 'cannot set the environment'; done; unset dw_v dw_env; }
 
 #@part dirs
+# shellcheck disable=SC2034,SC2317 # killpg does not call it
 dw_dir() {
 	case $dw_id in ''|*/*|.|..) dw_fail 'bad id' 255;; esac
 	dw_home "${dw_base:-${XDG_CACHE_HOME:-$HOME/.cache}/dstack-wizard}"
 	dw_b=$dw_v; dw_d=$dw_b/$dw_id; }
+
+#@part signal
 dw_killpg() {
 	dw_g=$(( (${dw_script:-0} + 99) / 100 ))
 	if [ "$dw_g" -gt 0 ]; then
@@ -62,10 +71,10 @@ dw_killpg() {
 #@part run
 dw_home "${dw_cwd:-~}"; cd -- "$dw_v" 2>/dev/null || dw_fail "cannot change to directory $dw_v"
 dw_export
-if [ "$dw_in" = 1 ]; then exec bash -c "$dw_script"; fi
-exec bash -c "$dw_script" </dev/null
+if [ "$dw_in" = 1 ]; then exec bash -c "$dw_script"; else exec bash -c "$dw_script" </dev/null; fi
 
 #@part sup
+# shellcheck disable=SC2016 # the supervisor's script, expanded by the bash that runs it
 dw_sup='d=$1
 echo $$ >"$d/wpid.t" && mv -f "$d/wpid.t" "$d/wpid"
 exec 3<&0 </dev/null

@@ -256,11 +256,10 @@ struct ssh_conn {
 
 /*
  * The parts of the program sent on each channel's stdin (steps/remote-agent.sh, made into
- * steps/remote-agent.c by the build): common, then dirs for every mode but run, then the
- * mode's own.
+ * steps/remote-agent.c by the build), put together by ssh_agent_program.
  */
-extern const char ssh_agent_common[], ssh_agent_dirs[], ssh_agent_run[], ssh_agent_sup[],
-    ssh_agent_kill[], ssh_agent_killpg[], ssh_agent_rm[];
+extern const char ssh_agent_common[], ssh_agent_dirs[], ssh_agent_signal[], ssh_agent_run[],
+    ssh_agent_sup[], ssh_agent_kill[], ssh_agent_killpg[], ssh_agent_rm[];
 
 /* ssh-conn.c */
 void ssh_set_state(struct ssh_conn *c, enum ssh_state st, const char *message);

@@ -50,36 +50,62 @@ ssh_field(struct strbuf *sb, const char *s, size_t len)
 		sb_add(sb, s, len);
 }
 
+/* The modes of the program, for lint. */
+const char *const ssh_agent_modes[] = { "run", "sup", "kill", "killpg", "rm", NULL };
+
+/* The program of a mode: common, dirs (all but run), signal (kill, killpg), its own part. */
+char *
+ssh_agent_program(const char *mode)
+{
+	static const struct {
+		const char *mode;
+		const char *part;
+	} own[] = {
+		{ "run", ssh_agent_run }, { "sup", ssh_agent_sup }, { "kill", ssh_agent_kill },
+		{ "killpg", ssh_agent_killpg }, { "rm", ssh_agent_rm },
+	};
+	struct strbuf sb = {0};
+	size_t i;
+
+	for (i = 0; i < nitems(own) && strcmp(own[i].mode, mode) != 0; i++)
+		;
+	if (i == nitems(own))
+		fatal("no program for mode %s", mode);
+	sb_adds(&sb, ssh_agent_common);
+	if (strcmp(mode, "run") != 0)
+		sb_adds(&sb, ssh_agent_dirs);
+	if (strcmp(mode, "kill") == 0 || strcmp(mode, "killpg") == 0)
+		sb_adds(&sb, ssh_agent_signal);
+	sb_adds(&sb, own[i].part);
+	return sb_detach(&sb);
+}
+
 /* Build what goes on the job's stdin: the program, the request, the command's stdin. */
 static void
 ssh_build_input(struct tjob *j)
 {
 	struct ssh_conn *c = j->conn;
 	struct strbuf sb = {0};
-	const char *mode, *body;
+	const char *mode;
+	char *prog;
 	bool in = false;
 
 	switch (j->kind) {
 	case JK_KILL:
 		mode = j->pgid > 0 ? "killpg" : "kill";
-		body = j->pgid > 0 ? ssh_agent_killpg : ssh_agent_kill;
 		break;
 	case JK_CLEAN:
 		mode = "rm";
-		body = ssh_agent_rm;
 		break;
 	default:
 		mode = j->supervised ? "sup" : "run";
-		body = j->supervised ? ssh_agent_sup : ssh_agent_run;
 		in = j->stdin_data != NULL;
 		break;
 	}
-	sb_addf(&sb, "%zu\n", strlen(ssh_agent_common) + (body == ssh_agent_run ? 0 :
-	    strlen(ssh_agent_dirs)) + strlen(body));
-	sb_adds(&sb, ssh_agent_common);
-	if (body != ssh_agent_run)
-		sb_adds(&sb, ssh_agent_dirs);
-	sb_adds(&sb, body);
+	prog = ssh_agent_program(mode);
+	sb_addf(&sb, "%zu\n", strlen(prog));
+	sb_adds(&sb, prog);
+	free(prog);
 	ssh_field(&sb, mode, strlen(mode));
 	ssh_field(&sb, j->script != NULL ? j->script : "", j->script != NULL ? strlen(j->script) : 0);
 	ssh_field(&sb, j->cwd != NULL ? j->cwd : "", j->cwd != NULL ? strlen(j->cwd) : 0);

@@ -25,6 +25,30 @@ wait_port() {
 	return 1
 }
 
+# lint checks the program the transport sends (steps/remote-agent.sh), each mode's as sent: a
+# shellcheck first on PATH keeps a copy of every file it is given, then runs the real one.
+if command -v shellcheck >/dev/null; then
+	mkdir -p "$TMP/scbin" "$TMP/sc"
+	cat >"$TMP/scbin/shellcheck" <<EOF
+#!/bin/bash
+for a; do [ -f "\$a" ] && cp "\$a" "$TMP/sc/\$(ls "$TMP/sc" | wc -l).sh"; done
+if [ -n "\${SC_FAIL:-}" ] && grep -q DWPID "\${@: -1}"; then
+	echo "\${@: -1}:3:1: warning: made up for the test [SC9999]"; exit 1
+fi
+exec $(command -v shellcheck) "\$@"
+EOF
+	chmod +x "$TMP/scbin/shellcheck"
+	ok "lint runs shellcheck on the transport's program in its 5 modes, as sent" \
+		'PATH="$TMP/scbin:$PATH" wiz 0 --chain "$top_srcdir/tests/chains/good" lint &&
+		 out_has "^steps/remote-agent.sh: the SSH transport.s program, 5 modes checked with shellcheck" &&
+		 [ "$(grep -l "^printf .DWPID" "$TMP"/sc/*.sh | wc -l)" -eq 5 ] &&
+		 grep -q "dw_attach" $(grep -l "^printf .DWPID" "$TMP"/sc/*.sh)'
+	ok "a shellcheck finding in it is a lint problem that names the file and the mode (exit 4)" \
+		'SC_FAIL=1 PATH="$TMP/scbin:$PATH" wiz 4 --chain "$top_srcdir/tests/chains/good" lint &&
+		 out_has "^steps/remote-agent.sh: the program of mode run, line 3:1: warning: made up" &&
+		 out_has "5 problems"'
+fi
+
 export SSHD_LOGLEVEL=DEBUG1 SSHD_WATCH_PID=$$
 if ! sshd_start "$TMP/sshd" >"$TMP/sshd-start.log" 2>&1; then
 	echo "1..0 # SKIP no sshd: $(head -n 1 "$TMP/sshd-start.log")"
