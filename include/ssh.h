@@ -5,8 +5,8 @@
  * its own channel of the one session. A command runs through `struct transport` with
  * ops = &transport_ssh_ops and data = the connection.
  *
- *   steps/ssh-config.c      targets ([user@]host[:port] and ~/.ssh/config), known_hosts,
- *                           fingerprints, key files
+ *   steps/ssh-config.c      targets ([user@]host[:port] and ~/.ssh/config)
+ *   steps/ssh-keys.c        known_hosts, fingerprints, key files
  *   steps/ssh-conn.c        the connection: resolve, connect, handshake, reconnects
  *   steps/ssh-auth.c        the host key check and authentication
  *   steps/ssh-job.c         commands on channels, supervised commands
@@ -190,7 +190,7 @@ unsigned ssh_tunnel_accepted(const struct ssh_tunnel *tun);
 void ssh_tunnel_free(struct ssh_tunnel **tp);
 
 /*
- * Known hosts (steps/ssh-config.c), usable on their own. The check reads file line by line
+ * Known hosts (steps/ssh-keys.c), usable on their own. The check reads file line by line
  * (lines libssh2 cannot parse, such as @cert-authority, are skipped; @revoked keys are
  * refused), looks up name ("host", or "[host]:port" when port is not 22) and compares the
  * key (raw blob) of the given type (LIBSSH2_HOSTKEY_TYPE_*).
@@ -217,7 +217,7 @@ char *ssh_fingerprint(const unsigned char *key, size_t keylen);
 /* The SSH name of a LIBSSH2_HOSTKEY_TYPE_* ("ssh-ed25519"); NULL if unknown. */
 const char *ssh_key_type_name(int keytype);
 
-/* What a private key file holds (steps/ssh-config.c). */
+/* What a private key file holds (steps/ssh-keys.c). */
 struct ssh_keyinfo {
 	bool exists;
 	bool encrypted;
