@@ -33,8 +33,21 @@ ssh_hostkey_prefs(struct ssh_conn *c)
 	struct strbuf sb = {0};
 	int types[8], n, nknown;
 
-	nknown = (int)ssh_known_hosts_types(c->kh_file, c->t.hostname, c->t.port, types,
-	    nitems(types));
+	nknown = 0;
+	for (size_t f = 0; f < c->kh_files.n; f++) {
+		int more[8];
+		size_t m = ssh_known_hosts_types(c->kh_files.v[f], c->kh_host, c->kh_port, more,
+		    nitems(more));
+
+		for (size_t i = 0; i < m; i++) {
+			bool seen = false;
+
+			for (int k = 0; k < nknown; k++)
+				seen |= types[k] == more[i];
+			if (!seen && nknown < (int)nitems(types))
+				types[nknown++] = more[i];
+		}
+	}
 	n = libssh2_session_supported_algs(c->s, LIBSSH2_METHOD_HOSTKEY, &algs);
 	if (n <= 0)
 		return;
@@ -64,12 +77,12 @@ static void
 ssh_ask_hostkey(struct ssh_conn *c)
 {
 	struct ssh_hostkey k;
-	char *name = ssh_known_hosts_name(c->t.hostname, c->t.port);
+	char *name = ssh_known_hosts_name(c->kh_host, c->kh_port);
 
 	k.host = name;
 	k.type = ssh_key_type_name(c->hostkey_type);
 	k.fingerprint = c->fingerprint;
-	k.known_hosts = c->kh_file;
+	k.known_hosts = c->kh_files.v[0];
 	c->phase = CP_ASK_HOSTKEY;
 	c->hostkey_answer = -1;
 	ssh_untimer(c, &c->timeout_timer);   /* a person may take their time */
@@ -83,7 +96,7 @@ ssh_hostkey_accepted(struct ssh_conn *c)
 {
 	char *cause = NULL;
 
-	if (ssh_known_hosts_add(c->kh_file, c->t.hostname, c->t.port, c->hostkey,
+	if (ssh_known_hosts_add(c->kh_files.v[0], c->kh_host, c->kh_port, c->hostkey,
 	    c->hostkey_len, c->hostkey_type, &cause) != 0) {
 		ssh_fail(c, SSH_FAIL_HOSTKEY_ERROR, "cannot record the host key of %s: %s",
 		    c->label, cause);
@@ -91,6 +104,35 @@ ssh_hostkey_accepted(struct ssh_conn *c)
 		return;
 	}
 	ssh_auth_begin(c);
+}
+
+/*
+ * Check the host key against every known_hosts file, which OpenSSH reads as one: a @revoked
+ * line anywhere refuses, else a matching line anywhere passes, else another key for the
+ * host is a change. *file and *line name the line that decided.
+ */
+static enum ssh_kh_result
+ssh_kh_check(struct ssh_conn *c, const char **file, unsigned *line, char **cause)
+{
+	enum ssh_kh_result res = SSH_KH_NOTFOUND, r;
+
+	*file = c->kh_files.v[0];
+	for (size_t i = 0; i < c->kh_files.n; i++) {
+		unsigned l = 0;
+
+		r = ssh_known_hosts_check(c->kh_files.v[i], c->kh_host, c->kh_port, c->hostkey,
+		    c->hostkey_len, c->hostkey_type, &l, cause);
+		if (r == SSH_KH_FAILURE || r == SSH_KH_REVOKED ||
+		    (r == SSH_KH_MISMATCH && res == SSH_KH_NOTFOUND)) {
+			*file = c->kh_files.v[i];
+			*line = l;
+		}
+		if (r == SSH_KH_FAILURE || r == SSH_KH_REVOKED)
+			return r;
+		if (r == SSH_KH_MATCH || (r == SSH_KH_MISMATCH && res == SSH_KH_NOTFOUND))
+			res = r;
+	}
+	return res;
 }
 
 /* The handshake is done: check the host key. */
@@ -102,7 +144,7 @@ ssh_check_hostkey(struct ssh_conn *c)
 	int type = 0;
 	unsigned line = 0;
 	char *cause = NULL, *name;
-	const char *tname;
+	const char *tname, *file;
 	enum ssh_kh_result res;
 
 	key = libssh2_session_hostkey(c->s, &len, &type);
@@ -118,9 +160,8 @@ ssh_check_hostkey(struct ssh_conn *c)
 	free(c->fingerprint);
 	c->fingerprint = ssh_fingerprint(c->hostkey, len);
 	tname = ssh_key_type_name(type);
-	name = ssh_known_hosts_name(c->t.hostname, c->t.port);
-	res = ssh_known_hosts_check(c->kh_file, c->t.hostname, c->t.port, c->hostkey, len, type,
-	    &line, &cause);
+	name = ssh_known_hosts_name(c->kh_host, c->kh_port);
+	res = ssh_kh_check(c, &file, &line, &cause);
 	switch (res) {
 	case SSH_KH_MATCH:
 		ssh_auth_begin(c);
@@ -135,19 +176,18 @@ ssh_check_hostkey(struct ssh_conn *c)
 			    "(%s %s): compare the fingerprint with the server's own (ssh-keygen -lf "
 			    "/etc/ssh/ssh_host_*_key.pub on it), then accept it (accept the new host "
 			    "key, or connect once with ssh -p %d %s@%s)", name, tname != NULL ? tname : "?",
-			    c->fingerprint, c->t.port, c->t.user, c->t.hostname);
+			    c->fingerprint, c->t.port, c->t.user, c->t.host);
 		break;
 	case SSH_KH_MISMATCH:
 		ssh_fail(c, SSH_FAIL_HOSTKEY_CHANGED, "the host key of %s has CHANGED: the server "
 		    "now shows %s %s, but line %u of %s holds another key. This is a possible "
 		    "man-in-the-middle attack (or the server was reinstalled); refusing to connect. "
 		    "Remove the old line %u of %s only if you know why it changed",
-		    name, tname != NULL ? tname : "?", c->fingerprint, line, c->kh_file, line,
-		    c->kh_file);
+		    name, tname != NULL ? tname : "?", c->fingerprint, line, file, line, file);
 		break;
 	case SSH_KH_REVOKED:
 		ssh_fail(c, SSH_FAIL_HOSTKEY_CHANGED, "the host key of %s (%s) is marked @revoked "
-		    "in line %u of %s: refusing to connect", name, c->fingerprint, line, c->kh_file);
+		    "in line %u of %s: refusing to connect", name, c->fingerprint, line, file);
 		break;
 	case SSH_KH_FAILURE:
 		ssh_fail(c, SSH_FAIL_HOSTKEY_ERROR, "cannot check the host key of %s (%s): %s",
@@ -162,8 +202,6 @@ ssh_check_hostkey(struct ssh_conn *c)
 static void
 ssh_auth_begin(struct ssh_conn *c)
 {
-	const char *defaults[] = { "~/.ssh/id_ed25519", "~/.ssh/id_ecdsa" };
-
 	c->phase = CP_AUTH;
 	c->as = AS_LIST;
 	c->agent_tried = c->agent_rsa = 0;
@@ -172,9 +210,18 @@ ssh_auth_begin(struct ssh_conn *c)
 	sv_free(&c->keys);
 	if (c->t.identity != NULL)
 		sv_push_take(&c->keys, expand_home(c->t.identity));
-	else {
-		for (size_t i = 0; i < nitems(defaults); i++)
-			sv_push_take(&c->keys, expand_home(defaults[i]));
+	/* libssh2 1.10 signs with RSA keys by SHA-1 only, which OpenSSH 8.8 refuses: RSA last. */
+	for (int rsa = 0; c->t.identity == NULL && rsa < 2; rsa++) {
+		for (size_t i = 0; i < c->t.identity_files.n; i++) {
+			const char *f = c->t.identity_files.v[i];
+			struct ssh_keyinfo ki;
+			char *why = NULL;
+			bool is_rsa = ssh_key_inspect(f, &ki, &why) == 0 && ki.is_rsa;
+
+			free(why);
+			if (is_rsa == (rsa == 1))
+				sv_push(&c->keys, f);
+		}
 	}
 	c->key_next = 0;
 	if (c->timeout_timer == 0)
@@ -340,7 +387,7 @@ ssh_auth_once(struct ssh_conn *c)
 				continue;
 			}
 			if (!c->key_info.exists) {
-				if (c->t.identity != NULL)
+				if (c->t.identity != NULL || !c->t.identity_defaults)
 					ssh_auth_note(c, "%s does not exist", c->key_cur);
 				continue;
 			}

@@ -38,6 +38,8 @@
 #include "ssh-int.h"
 
 static void ssh_begin(struct ssh_conn *c);
+static void ssh_sock_cb(int fd, short revents, void *data);
+static void ssh_session_start(struct ssh_conn *c);
 static void ssh_really_free(struct ssh_conn *c);
 
 /* Change the state and tell the caller. */
@@ -119,6 +121,26 @@ ssh_wipe(char **p, size_t len)
 	*p = NULL;
 }
 
+/*
+ * For a failure message: " (through PROXY, which said: ...)", or "" without a proxy;
+ * allocated. Call it before the teardown, which stops the proxy.
+ */
+static char *
+ssh_proxy_note(struct ssh_conn *c)
+{
+	char *err, *note;
+
+	if (c->proxy == NULL)
+		return xstrdup("");
+	err = ssh_proxy_stderr(c->proxy);
+	if (*err != '\0')
+		note = xprintf(" (through %s, which said: %s)", ssh_proxy_what(c->proxy), err);
+	else
+		note = xprintf(" (through %s)", ssh_proxy_what(c->proxy));
+	free(err);
+	return note;
+}
+
 /* ---------------------------------------------------------------- connection */
 
 /* Close the socket and free the session; channels die with it. */
@@ -152,6 +174,7 @@ ssh_teardown(struct ssh_conn *c, bool graceful)
 	}
 	c->fd = -1;
 	c->fd_watched = false;
+	ssh_proxy_stop(&c->proxy);
 	c->owner = NULL;
 	c->owner_op = OP_NONE;
 	c->opener = NULL;
@@ -287,11 +310,13 @@ ssh_lost(struct ssh_conn *c, const char *why)
 {
 	struct tjob *j;
 	bool wanted = false;
-	char *msg;
+	char *msg, *note;
 
 	if (c->phase != CP_READY)
 		return;
-	msg = xprintf("connection to %s lost: %s", c->label, why);
+	note = ssh_proxy_note(c);
+	msg = xprintf("connection to %s lost%s: %s", c->label, note, why);
+	free(note);
 	ssh_teardown(c, false);
 	TAILQ_FOREACH(j, &c->jobs, entry) {
 		switch (j->phase) {
@@ -352,9 +377,13 @@ ssh_timeout_cb(void *data)
 
 	c->timeout_timer = 0;
 	c->depth++;
-	if (c->phase >= CP_RESOLVE && c->phase <= CP_AUTH && c->phase != CP_ASK_HOSTKEY)
-		ssh_fail(c, SSH_FAIL_CONNECT, "timed out after %u s connecting to %s",
-		    c->o.connect_timeout_ms / 1000, c->label);
+	if (c->phase >= CP_RESOLVE && c->phase <= CP_AUTH && c->phase != CP_ASK_HOSTKEY) {
+		char *note = ssh_proxy_note(c);
+
+		ssh_fail(c, SSH_FAIL_CONNECT, "timed out after %u s connecting to %s%s",
+		    c->o.connect_timeout_ms / 1000, c->label, note);
+		free(note);
+	}
 	c->depth--;
 	ssh_settle(c);
 }
@@ -374,9 +403,6 @@ ssh_sockopts(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
 	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
 }
-
-static void ssh_sock_cb(int fd, short revents, void *data);
-static void ssh_session_start(struct ssh_conn *c);
 
 /* Try the next address; fail when none is left. */
 static void
@@ -440,6 +466,23 @@ ssh_resolve_cb(void *data)
 	ssh_settle(c);
 }
 
+/* Start the proxy; its end of the socketpair stands for the TCP connection. */
+static void
+ssh_proxy_begin(struct ssh_conn *c)
+{
+	char *cause = NULL;
+
+	if (ssh_proxy_start(c->loop, &c->t, &c->proxy, &c->fd, &cause) != 0) {
+		ssh_fail(c, SSH_FAIL_CONNECT, "cannot reach %s: %s", c->label, cause);
+		free(cause);
+		return;
+	}
+	loop_add_fd(c->loop, c->fd, POLLIN, ssh_sock_cb, c);
+	c->fd_watched = true;
+	ssh_session_start(c);
+	ssh_kick(c);
+}
+
 /* Start a connection attempt. */
 static void
 ssh_begin(struct ssh_conn *c)
@@ -458,6 +501,10 @@ ssh_begin(struct ssh_conn *c)
 		ssh_set_state(c, SSH_STATE_CONNECTING, NULL);
 	ssh_timer(c, &c->timeout_timer, c->o.connect_timeout_ms, ssh_timeout_cb, c);
 
+	if (c->t.proxy_jump != NULL || c->t.proxy_command != NULL) {
+		ssh_proxy_begin(c);
+		return;
+	}
 	snprintf(port, sizeof port, "%d", c->t.port);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
@@ -503,9 +550,18 @@ static void
 ssh_step_handshake(struct ssh_conn *c)
 {
 	int rc = libssh2_session_handshake(c->s, c->fd);
+	char *note;
 
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return;
+	if (rc != 0 && c->proxy != NULL) {
+		/* Most likely the proxy did not get through: that is its failure, not sshd's. */
+		note = ssh_proxy_note(c);
+		ssh_fail(c, SSH_FAIL_CONNECT, "cannot reach %s%s: %s", c->label, note,
+		    ssh_errmsg(c));
+		free(note);
+		return;
+	}
 	if (rc != 0) {
 		ssh_fail(c, SSH_FAIL_HANDSHAKE, "SSH handshake with %s failed: %s", c->label,
 		    ssh_errmsg(c));
@@ -840,14 +896,21 @@ ssh_conn_new(struct loop *l, const struct ssh_target *t, const struct ssh_cbs *c
 	if (libssh2_init(0) != 0)
 		fatal("libssh2_init failed");
 	c->loop = l;
-	c->t.host = xstrdup(t->host);
-	c->t.hostname = xstrdup(t->hostname != NULL ? t->hostname : t->host);
-	c->t.user = xstrdup(t->user != NULL ? t->user : "root");
-	c->t.port = t->port > 0 ? t->port : 22;
-	c->t.identity = xstrdup(t->identity);
-	c->t.known_hosts = xstrdup(t->known_hosts);
-	c->t.accept_new = t->accept_new;
-	c->kh_file = expand_home(t->known_hosts != NULL ? t->known_hosts : "~/.ssh/known_hosts");
+	ssh_target_copy(&c->t, t);
+	if (c->t.hostname == NULL)
+		c->t.hostname = xstrdup(t->host);
+	if (c->t.user == NULL)
+		c->t.user = xstrdup("root");
+	if (c->t.port <= 0)
+		c->t.port = 22;
+	if (t->known_hosts != NULL)
+		sv_push_take(&c->kh_files, expand_home(t->known_hosts));
+	for (size_t i = 0; t->known_hosts == NULL && i < t->known_hosts_files.n; i++)
+		sv_push_take(&c->kh_files, expand_home(t->known_hosts_files.v[i]));
+	if (c->kh_files.n == 0)
+		sv_push_take(&c->kh_files, expand_home("~/.ssh/known_hosts"));
+	c->kh_host = c->t.hostkey_alias != NULL ? c->t.hostkey_alias : c->t.hostname;
+	c->kh_port = c->t.hostkey_alias != NULL ? 0 : c->t.port;
 	c->label = ssh_target_string(&c->t);
 	if (cbs != NULL)
 		c->cbs = *cbs;
@@ -918,7 +981,7 @@ ssh_really_free(struct ssh_conn *c)
 	free(c->fail_msg);
 	free(c->connect_err);
 	free(c->label);
-	free(c->kh_file);
+	sv_free(&c->kh_files);
 	free(c->remote_dir);
 	free(c->buf);
 	ssh_target_clear(&c->t);

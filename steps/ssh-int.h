@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/types.h>
 
 #include <libssh2.h>
 
@@ -180,7 +181,9 @@ TAILQ_HEAD(ssh_jobs, tjob);
 struct ssh_conn {
 	struct loop *loop;
 	struct ssh_target t;
-	char *kh_file;               /* the known_hosts file in use */
+	struct strvec kh_files;      /* the known_hosts files; new keys go to the first */
+	const char *kh_host;         /* the name looked up there: HostKeyAlias, else hostname */
+	int kh_port;                 /* 0 with HostKeyAlias */
 	struct ssh_cbs cbs;
 	struct ssh_opts o;
 	char *remote_dir;
@@ -191,7 +194,8 @@ struct ssh_conn {
 	enum ssh_failure failure;
 	char *fail_msg;
 
-	/* Resolve and connect. */
+	/* Resolve and connect, or the proxy (ProxyJump, ProxyCommand) and its socket. */
+	struct ssh_proxy *proxy;
 	struct gaicb *gai;
 	struct addrinfo *ai;         /* owned: from getaddrinfo or gai */
 	bool ai_from_gai;
@@ -295,6 +299,22 @@ int ssh_job_error(struct tjob *j, int rc, const char *what);
 bool ssh_job_busy(const struct tjob *j);
 bool ssh_can_open(struct ssh_conn *c, struct tjob *j);
 void ssh_pump_ready(struct ssh_conn *c);
+
+/* ssh-target.c */
+void ssh_target_copy(struct ssh_target *to, const struct ssh_target *from);
+
+/* ssh-proxy.c */
+struct ssh_proxy;
+char *ssh_find_program(const char *name);
+pid_t ssh_spawn(char *const argv[], int in, int out, int err);
+char *ssh_printable(const char *s, size_t len);
+int ssh_proxy_jump_check(const char *jump, char **cause);
+char *ssh_proxy_expand(const char *cmd, const struct ssh_target *t, char **cause);
+int ssh_proxy_start(struct loop *l, const struct ssh_target *t, struct ssh_proxy **out,
+    int *fd, char **cause);
+const char *ssh_proxy_what(const struct ssh_proxy *p);
+char *ssh_proxy_stderr(struct ssh_proxy *p);
+void ssh_proxy_stop(struct ssh_proxy **pp);
 
 /* ssh-tunnel.c */
 int ssh_tunnel_io(struct tjob *j);
