@@ -5,7 +5,8 @@
  * its own channel of the one session. A command runs through `struct transport` with
  * ops = &transport_ssh_ops and data = the connection.
  *
- *   steps/ssh-config.c      targets ([user@]host[:port] and ~/.ssh/config)
+ *   steps/ssh-target.c      targets: [user@]host[:port] resolved by ssh -G
+ *   steps/ssh-proxy.c       ProxyJump and ProxyCommand: the proxy process and its socket
  *   steps/ssh-keys.c        known_hosts, fingerprints, key files
  *   steps/ssh-conn.c        the connection: resolve, connect, handshake, reconnects
  *   steps/ssh-auth.c        the host key check and authentication
