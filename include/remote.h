@@ -22,11 +22,11 @@ struct remote_opts {
 	const char *target;        /* "[user@]host[:port]" or an ssh_config Host alias */
 	const char *identity;      /* NULL: the config's IdentityFile, else the defaults */
 	const char *known_hosts;   /* NULL: ~/.ssh/known_hosts */
-	const char *ssh_config;    /* NULL: ~/.ssh/config */
+	const char *ssh_config;    /* for ssh -G -F; NULL: ssh's own; "none": none */
 	bool accept_new;           /* record an unknown host key without asking */
 };
 
-/* Parse the target (and the ssh config); the connection is made by the first command. */
+/* Resolve the target (ssh -G); the connection is made by the first command. */
 int remote_new(struct loop *l, const struct remote_opts *o, struct remote **out,
     char **cause);
 void remote_free(struct remote **rp);

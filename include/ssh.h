@@ -5,10 +5,13 @@
  * its own channel of the one session. A command runs through `struct transport` with
  * ops = &transport_ssh_ops and data = the connection.
  *
- *   steps/ssh-config.c      targets ([user@]host[:port] and ~/.ssh/config), known_hosts,
- *                           fingerprints, key files
- *   steps/transport-ssh.c   the connection, its channels, supervised commands, reconnects,
- *                           tunnels (direct-tcpip bridged to a local listening socket)
+ *   steps/ssh-target.c      targets: [user@]host[:port] resolved by ssh -G
+ *   steps/ssh-proxy.c       ProxyJump and ProxyCommand: the proxy process and its socket
+ *   steps/ssh-keys.c        known_hosts, fingerprints, key files
+ *   steps/ssh-conn.c        the connection: resolve, connect, handshake, reconnects
+ *   steps/ssh-auth.c        the host key check and authentication
+ *   steps/ssh-job.c         commands on channels, supervised commands
+ *   steps/ssh-tunnel.c      tunnels (direct-tcpip bridged to a local listening socket)
  *   steps/ssh-preflight.c   the pre-flight probes and how each failure is fixed
  *
  * How a command reaches the server (nothing secret ever is in an argv):
@@ -43,35 +46,66 @@
 #include <time.h>
 
 #include "transport.h"
+#include "util.h"
 
 struct loop;
 struct ssh_conn;
 
 extern const struct transport_ops transport_ssh_ops;
 
-/* Where to connect, as whom, and how to trust the host. All strings allocated. */
+/*
+ * Where to connect, as whom, how to trust the host and how to get there: what `ssh -G`
+ * says, parsed at the edge (steps/ssh-target.c). All strings allocated.
+ */
 struct ssh_target {
 	char *host;          /* as given: an ssh_config Host alias, a name or an address */
 	char *hostname;      /* what to connect to: HostName, else host */
 	char *user;          /* from the spec, else User, else the local user */
 	int port;            /* from the spec, else Port, else 22 */
-	char *identity;      /* a private key file (~ expanded); NULL: ~/.ssh/id_ed25519, id_ecdsa */
-	char *known_hosts;   /* NULL: ~/.ssh/known_hosts */
+	char *identity;      /* --identity: the only key file tried (~ expanded); NULL: the
+	                        identity_files */
+	struct strvec identity_files;   /* IdentityFile, in order (~ and %-tokens expanded) */
+	bool identity_defaults;         /* identity_files are OpenSSH's defaults (~/.ssh/id_*):
+	                                   the missing ones are skipped without a word */
+	char *known_hosts;   /* --known-hosts: the only known_hosts file; NULL: the
+	                        known_hosts_files (none: ~/.ssh/known_hosts) */
+	struct strvec known_hosts_files;   /* UserKnownHostsFile; new keys go to the first */
+	char *hostkey_alias; /* HostKeyAlias: the name looked up in known_hosts, without a port */
+	char *proxy_jump;    /* ProxyJump: "[user@]host[:port]" hops, comma-separated */
+	char *proxy_command; /* ProxyCommand, its %-tokens not yet expanded */
+	char *config;        /* the ssh config file given (-F), passed on to a jump host's ssh;
+	                        NULL: ssh's own (~/.ssh/config, /etc/ssh/ssh_config) */
 	bool accept_new;     /* record an unknown host key without asking (accept-new) */
 };
 
 /*
- * Fill t from "[user@]host[:port]" ("[::1]:2222" for IPv6) and the ssh config file config
- * (NULL: ~/.ssh/config if it exists; "" or "none": no file). The config's common subset is
- * understood like OpenSSH does: Host blocks with * and ? patterns (and !negation), HostName
- * (%h), User, Port, IdentityFile (~, %d, %u, %h, %%); the first value obtained for each
- * keyword wins, and the spec's user and port win over the file. Match blocks are skipped.
- * The caller may then set identity, known_hosts and accept_new (after freeing what is there).
+ * Fill t from "[user@]host[:port]" ("[::1]:2222" for IPv6) as OpenSSH resolves it: `ssh -G`
+ * (with -F config when config is not NULL; "none" reads no file, and is what "" means),
+ * which applies the config files with all of ssh's rules (Host, Match, Include,
+ * /etc/ssh/ssh_config). The spec's user and port win over the files. Without an ssh program
+ * on PATH, config "none" takes the spec as it is; any other is refused, saying so. The
+ * caller may then set identity, known_hosts and accept_new (after freeing what is there).
  */
-int ssh_target_parse(const char *spec, const char *config, struct ssh_target *t, char **cause);
+int ssh_target_resolve(const char *spec, const char *config, struct ssh_target *t,
+    char **cause);
+/*
+ * Fill t from the output of `ssh -G host` (text, len bytes): user, hostname, port,
+ * identityfile, userknownhostsfile, hostkeyalias, proxyjump, proxycommand; t->host is host.
+ */
+int ssh_target_parse_config(const char *host, const char *text, size_t len,
+    struct ssh_target *t, char **cause);
+/* Split "[user@]host[:port]" (allocated; *user NULL and *port 0 when absent). */
+int ssh_target_split(const char *spec, char **user, char **host, int *port, char **cause);
 void ssh_target_clear(struct ssh_target *t);
 /* "user@host:port" for messages; allocated. */
 char *ssh_target_string(const struct ssh_target *t);
+
+/*
+ * The program the transport sends on a channel's stdin for each mode (steps/remote-agent.sh):
+ * the modes (NULL-terminated) and one mode's program (allocated), for lint to check.
+ */
+extern const char *const ssh_agent_modes[];
+char *ssh_agent_program(const char *mode);
 
 /* Connection states, reported through ssh_cbs.state. */
 enum ssh_state {
@@ -181,7 +215,7 @@ unsigned ssh_tunnel_accepted(const struct ssh_tunnel *tun);
 void ssh_tunnel_free(struct ssh_tunnel **tp);
 
 /*
- * Known hosts (steps/ssh-config.c), usable on their own. The check reads file line by line
+ * Known hosts (steps/ssh-keys.c), usable on their own. The check reads file line by line
  * (lines libssh2 cannot parse, such as @cert-authority, are skipped; @revoked keys are
  * refused), looks up name ("host", or "[host]:port" when port is not 22) and compares the
  * key (raw blob) of the given type (LIBSSH2_HOSTKEY_TYPE_*).
@@ -208,7 +242,7 @@ char *ssh_fingerprint(const unsigned char *key, size_t keylen);
 /* The SSH name of a LIBSSH2_HOSTKEY_TYPE_* ("ssh-ed25519"); NULL if unknown. */
 const char *ssh_key_type_name(int keytype);
 
-/* What a private key file holds (steps/ssh-config.c). */
+/* What a private key file holds (steps/ssh-keys.c). */
 struct ssh_keyinfo {
 	bool exists;
 	bool encrypted;

@@ -1,6 +1,6 @@
 /*
  * transport.h: where a command runs. Each transport is one file behind one ops table:
- * steps/transport-local.c (fork on a pty), later transport-ssh.c (libssh2 channel) and the
+ * steps/transport-local.c (fork on a pty), ssh-job.c (a libssh2 channel) and the
  * demo host's. A job is opaque; it reports output and its end through callbacks from the loop.
  */
 #ifndef DW_TRANSPORT_H

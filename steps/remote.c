@@ -90,7 +90,7 @@ remote_new(struct loop *l, const struct remote_opts *o, struct remote **out, cha
 
 	*out = NULL;
 	memset(&t, 0, sizeof t);
-	if (ssh_target_parse(o->target, o->ssh_config, &t, cause) != 0)
+	if (ssh_target_resolve(o->target, o->ssh_config, &t, cause) != 0)
 		return -1;
 	if (o->identity != NULL) {
 		free(t.identity);

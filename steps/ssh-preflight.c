@@ -238,8 +238,18 @@ ssh_preflight_connection(struct ssh_conn *c, struct ssh_pf_item *items, size_t n
 			    "status ssh) and that no firewall blocks the port";
 			break;
 		}
-		pf_set(&items[0], SSH_PF_FAIL, xstrdup(msg != NULL ? msg : "not connected"),
-		    xprintf("%s (port %d/tcp)", fix, t->port));
+		if (t->proxy_jump != NULL && f == SSH_FAIL_CONNECT)
+			pf_set(&items[0], SSH_PF_FAIL, xstrdup(msg != NULL ? msg : "not connected"),
+			    xprintf("check that ssh -J %s reaches port %d of %s from this machine; the "
+			    "jump host's key must be known already (its ssh runs with BatchMode, and "
+			    "cannot ask)", t->proxy_jump, t->port, t->hostname));
+		else if (t->proxy_command != NULL && f == SSH_FAIL_CONNECT)
+			pf_set(&items[0], SSH_PF_FAIL, xstrdup(msg != NULL ? msg : "not connected"),
+			    xprintf("check the ProxyCommand of %s in the ssh config (ssh -G %s shows "
+			    "it)", t->host, t->host));
+		else
+			pf_set(&items[0], SSH_PF_FAIL, xstrdup(msg != NULL ? msg : "not connected"),
+			    xprintf("%s (port %d/tcp)", fix, t->port));
 		pf_set(&items[1], SSH_PF_SKIPPED, xstrdup("not reached"), NULL);
 		pf_set(&items[2], SSH_PF_SKIPPED, xstrdup("not reached"), NULL);
 		return;

@@ -739,6 +739,42 @@ lint_script(const struct step *st, const struct command *c, const char *what, si
 	return problems;
 }
 
+/* Lint the SSH transport's program (steps/remote-agent.sh) with shellcheck, each mode's as
+ * it is sent. */
+static size_t
+lint_agent(const char *tmp)
+{
+	size_t problems = 0, i;
+
+	for (i = 0; ssh_agent_modes[i] != NULL; i++) {
+		char *prog = ssh_agent_program(ssh_agent_modes[i]), *out = NULL, *cmd;
+		FILE *f = fopen(tmp, "w");
+
+		if (f == NULL) {
+			free(prog);
+			break;
+		}
+		fputs(prog, f);
+		fclose(f);
+		free(prog);
+		cmd = xprintf("shellcheck -s bash -f gcc '%s' 2>&1", tmp);
+		if (lint_tool(cmd, &out) != 0) {
+			for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+				const char *msg = strchr(line, ':');
+
+				printf("steps/remote-agent.sh: the program of mode %s, line %s\n",
+				    ssh_agent_modes[i], msg ? msg + 1 : line);
+			}
+			problems++;
+		}
+		free(cmd);
+		free(out);
+	}
+	printf("steps/remote-agent.sh: the SSH transport's program, %zu modes checked with "
+	    "shellcheck\n", i);
+	return problems;
+}
+
 /* lint: load a chain (every loader check), then the rules of a complete chain and the
  * scripts' syntax. */
 int
@@ -794,6 +830,8 @@ cli_lint(const char *chain_dir)
 			if (st->action[k].run)
 				problems += lint_script(st, &st->action[k], "action", k, tmp, shellcheck);
 	}
+	if (shellcheck)
+		problems += lint_agent(tmp);
 	unlink(tmp);
 	printf("%s: %zu steps, %zu problems\n", chain_dir, c->nsteps, problems);
 	chain_free(&c);

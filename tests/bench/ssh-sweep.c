@@ -77,7 +77,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: %s USER@HOST:PORT KEY KNOWN_HOSTS N PROBE\n", argv[0]);
 		return 2;
 	}
-	if (ssh_target_parse(argv[1], "none", &t, &cause) != 0) {
+	if (ssh_target_resolve(argv[1], "none", &t, &cause) != 0) {
 		fprintf(stderr, "%s\n", cause);
 		return 2;
 	}

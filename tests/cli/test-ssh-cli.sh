@@ -3,7 +3,9 @@
 # OpenSSH sshd on 127.0.0.1 (tests/lib/sshd.sh): commands over the one connection, host keys
 # (unknown, accepted, changed), a local-only secret refused by the transport, a probe of a
 # port bound to the server's loopback through the wizard's own tunnel, supervised long
-# actions, the pre-flight, and a contract address gated on eth_getCode (ganache on loopback).
+# actions, the pre-flight, targets as ssh -G resolves them (a Host from an Included file, a jump
+# host: a second sshd; no ssh installed), lint of the program the transport sends, and a
+# contract address gated on eth_getCode (ganache on loopback).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/cli/lib.sh"
 . "$top_srcdir/tests/lib/sshd.sh"
 
@@ -37,8 +39,33 @@ KH="$TMP/known_hosts"
 CH=(--chain "$top_srcdir/tests/chains/ssh" --ssh-config none --identity "$SSHD_USER_KEY")
 C=("${CH[@]}" --known-hosts "$KH")
 T=(--target "127.0.0.1:$SSHD_PORT")
+SSH_RE="127\.0\.0\.1 [0-9]+ 127\.0\.0\.1 $SSHD_PORT"
 fp=$(ssh-keygen -lf "$SSHD_HOST_PUB" | awk '{print $2}')
 fp_re=$(printf '%s' "$fp" | sed 's/[][+.*?^$(){}|\\]/\\&/g')   # as an ERE
+
+# lint checks the program the transport sends (steps/remote-agent.sh), each mode's as sent: a
+# shellcheck first on PATH keeps a copy of every file it is given, then runs the real one.
+if command -v shellcheck >/dev/null; then
+	mkdir -p "$TMP/scbin" "$TMP/sc"
+	cat >"$TMP/scbin/shellcheck" <<EOF
+#!/bin/bash
+for a; do [ -f "\$a" ] && cp "\$a" "$TMP/sc/\$(ls "$TMP/sc" | wc -l).sh"; done
+if [ -n "\${SC_FAIL:-}" ] && grep -q DWPID "\${@: -1}"; then
+	echo "\${@: -1}:3:1: warning: made up for the test [SC9999]"; exit 1
+fi
+exec $(command -v shellcheck) "\$@"
+EOF
+	chmod +x "$TMP/scbin/shellcheck"
+	ok "lint runs shellcheck on the transport's program in its 5 modes, as sent" \
+		'PATH="$TMP/scbin:$PATH" wiz 0 --chain "$top_srcdir/tests/chains/good" lint &&
+		 out_has "^steps/remote-agent.sh: the SSH transport.s program, 5 modes checked with shellcheck" &&
+		 [ "$(grep -l "^printf .DWPID" "$TMP"/sc/*.sh | wc -l)" -eq 5 ] &&
+		 grep -q "dw_attach" $(grep -l "^printf .DWPID" "$TMP"/sc/*.sh)'
+	ok "a shellcheck finding in it is a lint problem that names the file and the mode (exit 4)" \
+		'SC_FAIL=1 PATH="$TMP/scbin:$PATH" wiz 4 --chain "$top_srcdir/tests/chains/good" lint &&
+		 out_has "^steps/remote-agent.sh: the program of mode run, line 3:1: warning: made up" &&
+		 out_has "5 problems"'
+fi
 
 ok "the work directory is an input" 'wiz 0 "${C[@]}" set work_dir "$work"'
 ok "a bad target is a usage error" 'wiz 2 "${C[@]}" --target "host:99999" status && err_has "port from 1 to 65535"'
@@ -96,6 +123,56 @@ ssh-keygen -q -t ed25519 -N "" -C other -f "$TMP/other_host"
 printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$TMP/other_host.pub")" >"$TMP/kh_changed"
 ok "a changed host key is refused plainly (exit 3), even with --accept-new-host-key" \
 	'wiz 3 "${CH[@]}" --known-hosts "$TMP/kh_changed" --accept-new-host-key check hello && err_has "has CHANGED" && err_has "man-in-the-middle" && [ "$(wc -l <"$TMP/kh_changed")" -eq 1 ]'
+
+# Targets as OpenSSH resolves them (ssh -G): a Host that only an Included file defines, a
+# jump host (a second sshd on the loopback, ProxyJump), and no ssh at all. Each in a profile
+# of its own, so the target remembered above stays.
+mkdir -p "$TMP/ssh.d"
+printf 'Host tdx\n\tHostName 127.0.0.1\n\tPort %s\n\tUser %s\n' "$SSHD_PORT" "$SSHD_USER" \
+	>"$TMP/ssh.d/tdx.conf"
+printf 'Include %s/ssh.d/*.conf\nHost *\n\tPort 1\n\tUser nobody-here\n' "$TMP" >"$TMP/ssh_config"
+CI=(--chain "$top_srcdir/tests/chains/ssh" --identity "$SSHD_USER_KEY" --known-hosts "$KH"
+	--ssh-config "$TMP/ssh_config")
+ok "a Host defined in an Included file resolves to its port and user (ssh -G)" \
+	'wiz 0 "${CI[@]}" --profile inc set work_dir "$work" && wiz 0 "${CI[@]}" --profile inc --target tdx check hello && out_has "check over ssh: $SSH_RE" && out_has "login: logged in as $SSHD_USER"'
+ok "with --ssh-config none, tdx is just a name, which does not resolve (exit 1)" \
+	'wiz 1 "${C[@]}" --profile inc --target tdx check hello && grep -q "cannot resolve tdx" "$TMP/out" "$TMP/err"'
+
+if SSHD_LOGLEVEL=DEBUG1 SSHD_WATCH_PID=$$ bash "$top_srcdir/tests/lib/sshd.sh" start "$TMP/jump" \
+	>"$TMP/jump-start.log" 2>&1; then
+	jv() { (. "$TMP/jump/sshd.env" && eval "printf '%s\n' \"\$$1\""); }
+	printf 'Host viajump\n\tHostName 127.0.0.1\n\tPort %s\n\tUser %s\n\tProxyJump jumphost\n' \
+		"$SSHD_PORT" "$SSHD_USER" >"$TMP/jump_config"
+	printf 'Host jumphost\n\tHostName 127.0.0.1\n\tPort %s\n\tIdentityFile %s\n\tUserKnownHostsFile %s\n' \
+		"$(jv SSHD_PORT)" "$(jv SSHD_USER_KEY)" "$(jv SSHD_KNOWN_HOSTS)" >>"$TMP/jump_config"
+	CJ=(--chain "$top_srcdir/tests/chains/ssh" --identity "$SSHD_USER_KEY" --known-hosts "$KH"
+		--ssh-config "$TMP/jump_config" --profile jump)
+	wiz 0 "${CJ[@]}" set work_dir "$work"
+	t0=$(date +%s%N)
+	ok "through a jump host (ProxyJump): the jump sshd forwards to the target, the check runs there" \
+		'wiz 0 "${CJ[@]}" --target viajump check hello && out_has "check over ssh: $SSH_RE" &&
+		 grep -qE "server_request_direct_tcpip: originator 127\.0\.0\.1 port [0-9]+, target 127\.0\.0\.1 port $SSHD_PORT([^0-9]|$)" "$(jv SSHD_LOG)"'
+	t1=$(date +%s%N)
+	wiz 0 "${C[@]}" check hello
+	t2=$(date +%s%N)
+	echo "# dstack-wizard check hello: $(((t1 - t0) / 1000000)) ms through the jump host, $(((t2 - t1) / 1000000)) ms direct"
+	bash "$top_srcdir/tests/lib/sshd.sh" stop "$TMP/jump"
+	ok "with the jump sshd stopped the target is not reached, and ssh's own words say why" \
+		'wiz 1 "${CJ[@]}" check hello && grep -q "through ProxyJump jumphost, which said: .*Connection refused" "$TMP/out" "$TMP/err" &&
+		 wiz 1 "${CJ[@]}" preflight && out_has "fix: check that ssh -J jumphost reaches port $SSHD_PORT of 127\.0\.0\.1" &&
+		 wiz 0 "${C[@]}" check hello'
+else
+	for t in "through a jump host" "jump sshd stopped"; do
+		n=$((n + 1))
+		echo "ok $n - $t # SKIP no second sshd: $(head -n 1 "$TMP/jump-start.log")"
+	done
+fi
+
+mkdir -p "$TMP/no-ssh"
+ok "without ssh, a config cannot be asked: exit 2, saying so and what to do" \
+	'PATH="$TMP/no-ssh" wiz 2 "${CI[@]}" --profile inc --target tdx list && err_has "ssh \(OpenSSH.s client\) is not installed" && err_has "--ssh-config none"'
+ok "without ssh, --ssh-config none takes the target as it is written" \
+	'PATH="$TMP/no-ssh" wiz 0 "${C[@]}" --profile plain --target "$SSHD_USER@127.0.0.1:$SSHD_PORT" list'
 
 # Headless on a terminal (tmux): the host-key question and the passphrase, on /dev/tty.
 if command -v tmux >/dev/null; then

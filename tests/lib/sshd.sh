@@ -12,6 +12,8 @@
 #     bash sshd.sh stop DIR     stop the sshd started in DIR
 #     bash sshd.sh drop DIR     kill the sshd processes serving connections (a dropped
 #                               connection); the listener stays, so clients can reconnect
+# Several run at once, one per DIR, each with its own port and keys (a second one is the jump
+# host of the ProxyJump tests: started as a program, its variables read from its sshd.env).
 #
 # Variables set by sshd_start (and written to DIR/sshd.env):
 #   SSHD_DIR          the directory holding everything below

@@ -1,7 +1,8 @@
 /*
  * test-ssh.c: the SSH transport against a real OpenSSH sshd on 127.0.0.1 (started by
- * tests/lib/sshd.sh), plus its offline parts: targets and ssh_config, known_hosts, key
- * files, fingerprints, the pre-flight judgements.
+ * tests/lib/sshd.sh; a second one is the jump host of ProxyJump), plus its offline parts:
+ * targets through the real ssh -G and the parser of its output, known_hosts, key files,
+ * fingerprints, the pre-flight judgements.
  *
  * DW_SSH_BIG_MB sets the size of the big-output case (default 20, many times the SSH
  * window; smaller under valgrind).
@@ -315,7 +316,7 @@ mkconn(const char *identity, const char *known_hosts, bool accept_new, bool with
 	struct ssh_conn *c;
 	char *spec = xprintf("%s@127.0.0.1:%d", g.user, g.port), *cause = NULL;
 
-	if (ssh_target_parse(spec, "none", &t, &cause) != 0)
+	if (ssh_target_resolve(spec, "none", &t, &cause) != 0)
 		fail_msg("%s", cause);
 	free(spec);
 	t.identity = identity != NULL ? xstrdup(identity) : NULL;
@@ -460,25 +461,46 @@ count_lines(const char *s)
 
 /* ------------------------------------------------------------------ offline */
 
-/* Targets from specs and an ssh config. */
+/* Is s one of the strings of sv? */
+static bool
+sv_has(const struct strvec *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++) {
+		if (strcmp(sv->v[i], s) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Targets from specs, through the real ssh -G with no config file ("none"). */
 static void
-test_target_parse(void **state)
+test_target_spec(void **state)
 {
 	struct ssh_target t;
-	char *cause = NULL, *cfg, *s;
+	char *cause = NULL, *s;
 
-	assert_int_equal(ssh_target_parse("alice@example.org:2222", "none", &t, &cause), 0);
+	assert_int_equal(ssh_target_resolve("alice@example.org:2222", "none", &t, &cause), 0);
 	assert_string_equal(t.user, "alice");
 	assert_string_equal(t.host, "example.org");
 	assert_string_equal(t.hostname, "example.org");
 	assert_int_equal(t.port, 2222);
 	assert_null(t.identity);
+	assert_null(t.proxy_jump);
+	assert_null(t.proxy_command);
+	assert_string_equal(t.config, "none");
+	/* No IdentityFile: OpenSSH's defaults, which the wizard tries without a word if missing. */
+	assert_true(t.identity_defaults);
+	s = xprintf("%s/.ssh/id_ed25519", g.home);
+	assert_true(sv_has(&t.identity_files, s));
+	free(s);
+	assert_true(t.known_hosts_files.n >= 1);
+	assert_true(str_has_suffix(t.known_hosts_files.v[0], "/.ssh/known_hosts"));
 	s = ssh_target_string(&t);
 	assert_string_equal(s, "alice@example.org:2222");
 	free(s);
 	ssh_target_clear(&t);
 
-	assert_int_equal(ssh_target_parse("[::1]:2200", "none", &t, &cause), 0);
+	assert_int_equal(ssh_target_resolve("[::1]:2200", "none", &t, &cause), 0);
 	assert_string_equal(t.hostname, "::1");
 	assert_int_equal(t.port, 2200);
 	assert_non_null(t.user);
@@ -487,89 +509,199 @@ test_target_parse(void **state)
 	free(s);
 	ssh_target_clear(&t);
 
-	assert_int_equal(ssh_target_parse("fe80::1", "none", &t, &cause), 0);
+	assert_int_equal(ssh_target_resolve("fe80::1", "none", &t, &cause), 0);
 	assert_string_equal(t.hostname, "fe80::1");
 	assert_int_equal(t.port, 22);
 	ssh_target_clear(&t);
 
 	/* The last @ separates the user (user names may hold one). */
-	assert_int_equal(ssh_target_parse("a@b@host", "none", &t, &cause), 0);
+	assert_int_equal(ssh_target_resolve("a@b@host", "none", &t, &cause), 0);
 	assert_string_equal(t.user, "a@b");
 	assert_string_equal(t.host, "host");
 	ssh_target_clear(&t);
 
-	const char *bad[] = { "", "host:0", "host:65536", "host:x", "@host", "[::1", "u@", "a b" };
+	/* Refused before ssh runs; a host that would be an option of ssh among them. */
+	const char *bad[] = { "", "host:0", "host:65536", "host:x", "@host", "[::1", "u@", "a b",
+	    "-oProxyCommand=x", "u@-F" };
 	for (size_t i = 0; i < nitems(bad); i++) {
-		assert_int_equal(ssh_target_parse(bad[i], "none", &t, &cause), -1);
+		assert_int_equal(ssh_target_resolve(bad[i], "none", &t, &cause), -1);
 		assert_non_null(cause);
 		free(cause);
 		cause = NULL;
 	}
+}
 
-	/* The config: first value wins, patterns, negation, %h, ~, Match skipped. */
-	cfg = tl_write(g.tmp, "ssh_config",
-	    "# comment\n"
-	    "Host tdx !tdx-old\n"
-	    "    HostName %h.lab.example\n"
+/*
+ * A config with what the wizard's own reader used to miss: a Host defined only in an
+ * Included file, Match, HostKeyAlias, UserKnownHostsFile, tokens, ProxyJump, ProxyCommand;
+ * ssh -G resolves it all, the wizard parses its answer.
+ */
+static void
+test_target_config(void **state)
+{
+	struct ssh_target t;
+	char *cause = NULL, *dir, *cfg, *inc, *s, *text;
+
+	dir = xprintf("%s/sshcfg", g.tmp);
+	assert_int_equal(mkdir_p(dir, 0700, &cause), 0);
+	text = xprintf(
+	    "Host tdx\n"
+	    "    HostName tdx.lab.example\n"
 	    "    User ubuntu\n"
-	    "    IdentityFile ~/.ssh/tdx_ed25519\n"
-	    "Host t?x*\n"
-	    "    User ignored\n"
-	    "    Port 2201\n"
-	    "Match exec \"false\"\n"
-	    "    Port 9999\n"
+	    "    HostKeyAlias TDX-Alias\n"
+	    "    UserKnownHostsFile %s/kh1 %s/kh2\n", dir, dir);
+	inc = tl_write(dir, "tdx.conf", text);
+	free(text);
+	text = xprintf(
+	    "# A Host from an Included file, Match, tokens, proxies.\n"
+	    "Include %s/*.conf\n"
+	    "Host jumped\n"
+	    "    HostName 10.0.0.9\n"
+	    "    ProxyJump ops@bastion:2201,ssh://inner\n"
+	    "Host viacmd\n"
+	    "    ProxyCommand exec relay %%h %%p %%r %%n 100%%%%\n"
+	    "Match host tdx.lab.example user root\n"
+	    "    Port 2299\n"
 	    "Host *\n"
-	    "    Port=2202\n"
-	    "    IdentityFile \"/keys/with space\"\n");
-	assert_int_equal(ssh_target_parse("tdx", cfg, &t, &cause), 0);
+	    "    IdentityFile %%d/.ssh/id_%%r@%%h\n"
+	    "    Port 2202\n", dir);
+	cfg = tl_write(g.tmp, "ssh_config", text);
+	free(text);
+
+	assert_int_equal(ssh_target_resolve("tdx", cfg, &t, &cause), 0);
 	assert_string_equal(t.host, "tdx");
 	assert_string_equal(t.hostname, "tdx.lab.example");
 	assert_string_equal(t.user, "ubuntu");
-	assert_int_equal(t.port, 2201);
-	s = xprintf("%s/.ssh/tdx_ed25519", g.home);
-	assert_string_equal(t.identity, s);
-	free(s);
-	ssh_target_clear(&t);
-
-	/* The spec's user and port beat the file. */
-	assert_int_equal(ssh_target_parse("root@TDX:22", cfg, &t, &cause), 0);
-	assert_string_equal(t.user, "root");
-	assert_int_equal(t.port, 22);
-	assert_string_equal(t.hostname, "TDX.lab.example");
-	ssh_target_clear(&t);
-
-	/* Negated: tdx-old skips the first block. */
-	assert_int_equal(ssh_target_parse("tdx-old", cfg, &t, &cause), 0);
-	assert_string_equal(t.hostname, "tdx-old");
-	assert_string_equal(t.user, "ignored");
-	assert_int_equal(t.port, 2201);
-	assert_string_equal(t.identity, "/keys/with space");
-	ssh_target_clear(&t);
-
-	assert_int_equal(ssh_target_parse("other", cfg, &t, &cause), 0);
 	assert_int_equal(t.port, 2202);
+	assert_string_equal(t.hostkey_alias, "tdx-alias");   /* ssh lowercases it */
+	assert_int_equal(t.identity_files.n, 1);
+	s = xprintf("%s/.ssh/id_ubuntu@tdx.lab.example", g.home);
+	assert_string_equal(t.identity_files.v[0], s);
+	free(s);
+	assert_false(t.identity_defaults);
+	assert_int_equal(t.known_hosts_files.n, 2);
+	s = xprintf("%s/kh2", dir);
+	assert_string_equal(t.known_hosts_files.v[1], s);
+	free(s);
+	assert_string_equal(t.config, cfg);
 	ssh_target_clear(&t);
 
-	/* A missing explicit config is an error; the default one may be missing. */
-	assert_int_equal(ssh_target_parse("h", "/nonexistent/config", &t, &cause), -1);
-	free(cause);
-	cause = NULL;
-	assert_int_equal(ssh_target_parse("h", NULL, &t, &cause), 0);
+	/* The spec's user wins, and Match sees it. */
+	assert_int_equal(ssh_target_resolve("root@tdx", cfg, &t, &cause), 0);
+	assert_string_equal(t.user, "root");
+	assert_int_equal(t.port, 2299);
 	ssh_target_clear(&t);
-	/* Values found before the bad line are freed too (ASan would see the leak). */
-	s = tl_write(g.tmp, "bad_config", "Host *\n  HostName x\n  User u\n  Port nope\n");
-	assert_int_equal(ssh_target_parse("h", s, &t, &cause), -1);
-	assert_non_null(strstr(cause, ":4: bad Port"));
+	assert_int_equal(ssh_target_resolve("root@tdx:22", cfg, &t, &cause), 0);
+	assert_int_equal(t.port, 22);
+	ssh_target_clear(&t);
+
+	assert_int_equal(ssh_target_resolve("jumped", cfg, &t, &cause), 0);
+	assert_string_equal(t.hostname, "10.0.0.9");
+	assert_string_equal(t.proxy_jump, "ops@bastion:2201,inner");   /* as ssh writes it */
+	assert_null(t.proxy_command);
+	ssh_target_clear(&t);
+
+	assert_int_equal(ssh_target_resolve("me@viacmd", cfg, &t, &cause), 0);
+	assert_string_equal(t.proxy_command, "exec relay %h %p %r %n 100%%");
+	assert_null(t.proxy_jump);
+	ssh_target_clear(&t);
+
+	/* A missing explicit config, and a bad one: ssh's own words. */
+	assert_int_equal(ssh_target_resolve("h", "/nonexistent/config", &t, &cause), -1);
+	assert_non_null(strstr(cause, "ssh -G h failed: "));
+	assert_non_null(strstr(cause, "/nonexistent/config"));
 	free(cause);
-	free(s);
-	/* An empty HostName (found by fuzz-ssh) is refused as ssh refuses it. */
-	s = tl_write(g.tmp, "empty_config", "Host h\n  User u\n  HostName \"\" x\n");
 	cause = NULL;
-	assert_int_equal(ssh_target_parse("h", s, &t, &cause), -1);
-	assert_non_null(strstr(cause, ":3: HostName has an empty value"));
+	s = tl_write(g.tmp, "bad_config", "Host *\n  HostName x\n  Port nope\n");
+	assert_int_equal(ssh_target_resolve("h", s, &t, &cause), -1);
+	assert_non_null(strstr(cause, "ssh -G h failed: "));
+	assert_non_null(strstr(cause, "line 3"));
+	assert_null(strchr(cause, '\n'));
 	free(cause);
+	cause = NULL;
 	free(s);
+	/* No config given: ssh's own files (none in this HOME). */
+	assert_int_equal(ssh_target_resolve("h", NULL, &t, &cause), 0);
+	assert_null(t.config);
+	ssh_target_clear(&t);
+
+	free(inc);
 	free(cfg);
+	free(dir);
+}
+
+/* Without ssh on PATH: "none" takes the spec as written; a config cannot be read. */
+static void
+test_target_no_ssh(void **state)
+{
+	struct ssh_target t;
+	char *cause = NULL, *path = xstrdup(getenv("PATH")), *empty;
+
+	empty = xprintf("%s/empty-path", g.tmp);
+	assert_int_equal(mkdir_p(empty, 0700, &cause), 0);
+	setenv("PATH", empty, 1);
+	assert_int_equal(ssh_target_resolve("bob@example.org:2200", "none", &t, &cause), 0);
+	assert_string_equal(t.user, "bob");
+	assert_string_equal(t.hostname, "example.org");
+	assert_int_equal(t.port, 2200);
+	assert_true(t.identity_defaults);
+	ssh_target_clear(&t);
+	assert_int_equal(ssh_target_resolve("example.org", NULL, &t, &cause), -1);
+	assert_non_null(strstr(cause, "ssh (OpenSSH's client) is not installed"));
+	assert_non_null(strstr(cause, "--ssh-config none"));
+	free(cause);
+	setenv("PATH", path, 1);
+	free(path);
+	free(empty);
+}
+
+/* The parser of ssh -G's output on its own: what it refuses, and why. */
+static void
+test_target_parse_config(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *why;
+	} bad[] = {
+		{ "user u\nport 22\n", "did not say" },
+		{ "user u\nhostname h\nport 99999\n", "the port" },
+		{ "user u\nhostname h\nhostname i\nport 22\n", "twice" },
+		{ "user u\nhostname h\nport 22\nnospace\n", "keyword value" },
+		{ "user u\nhostname h\x1b[2J\nport 22\n", "plain text" },
+		{ "user u\nhostname h\xc3\xa9\nport 22\n", "unusable" },
+		{ "user u\nhostname h\nport 22\nproxyusefdpass yes\n", "ProxyUseFdpass" },
+		{ "user u\nhostname h\nport 22\nproxyjump j\nproxycommand c\n", "both" },
+		{ "user u\nhostname h\nport 22\nproxyjump a,,b\n", "ProxyJump" },
+		{ "user u\nhostname h\nport 22\nproxyjump a:0\n", "ProxyJump a:0" },
+		{ "user u\nhostname h\nport 22\nproxycommand nc %C\n", "unknown token %C" },
+		{ "user u\nhostname h\nport 22\nidentityfile ~/.ssh/%C\n", "token %C" },
+	};
+	struct ssh_target t;
+	char *cause = NULL;
+	static const char good[] =
+	    "user u\nhostname h.example\nport 2222\nidentityfile ~/k_%r_%p_%%\n"
+	    "identityfile none\nuserknownhostsfile /a /b\nunknownkeyword whatever\n";
+
+	for (size_t i = 0; i < nitems(bad); i++) {
+		if (ssh_target_parse_config("h", bad[i].text, strlen(bad[i].text), &t, &cause) != -1)
+			fail_msg("case %zu was taken", i);
+		if (strstr(cause, bad[i].why) == NULL)
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, cause, bad[i].why);
+		assert_null(t.host);   /* cleared */
+		free(cause);
+		cause = NULL;
+	}
+	/* A NUL inside is refused, not cut short. */
+	assert_int_equal(ssh_target_parse_config("h", "user u\0x\nhostname h\nport 1\n", 23, &t,
+	    &cause), -1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(ssh_target_parse_config("h", good, sizeof good - 1, &t, &cause), 0);
+	assert_int_equal(t.identity_files.n, 1);   /* "none" is no file */
+	assert_true(str_has_suffix(t.identity_files.v[0], "/k_u_2222_%"));
+	assert_int_equal(t.known_hosts_files.n, 2);
+	assert_string_equal(t.known_hosts_files.v[1], "/b");
+	ssh_target_clear(&t);
 }
 
 /* Fingerprints agree with ssh-keygen -l. */
@@ -1533,6 +1665,327 @@ test_idle_drop(void **state)
 	ssh_conn_free(&c);
 }
 
+/* ------------------------------------------------------------------ proxies */
+
+/* One variable of the sshd.env in dir. */
+static char *
+env_in(const char *dir, const char *name)
+{
+	return sh_out("bash -c '. \"%s/sshd.env\"; printf \"%%s\\n\" \"$%s\"'", dir, name);
+}
+
+/* A process as /proc/PID/stat tells it. */
+struct proc {
+	pid_t pid;
+	pid_t ppid;
+	pid_t sid;
+	int tty;
+	char state;                  /* 'Z': dead, not yet reaped */
+};
+
+/* Read /proc/PID/stat; false if the process is gone. */
+static bool
+proc_read(pid_t pid, struct proc *p)
+{
+	char path[64], buf[1024], *rp;
+	size_t n;
+	FILE *f;
+	int ppid, pgrp, sid, tty;
+	char st;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((rp = strrchr(buf, ')')) == NULL ||
+	    sscanf(rp + 1, " %c %d %d %d %d", &st, &ppid, &pgrp, &sid, &tty) != 5)
+		return false;
+	p->pid = pid;
+	p->ppid = ppid;
+	p->sid = sid;
+	p->tty = tty;
+	p->state = st;
+	return true;
+}
+
+/*
+ * The processes whose parent is parent (zombies too: the parent has to reap them), or, with
+ * sid > 0, the live ones of session sid (a dead one's reaping is its new parent's).
+ */
+static size_t
+procs(pid_t parent, pid_t sid, struct proc *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	struct proc p;
+	size_t n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+
+		if (pid <= 0 || !proc_read(pid, &p))
+			continue;
+		if ((parent > 0 && p.ppid == parent) || (sid > 0 && p.sid == sid && p.state != 'Z')) {
+			if (n < max)
+				out[n] = p;
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* Is the proxy p where it should be: its own session, no terminal, stdin a socket? */
+static void
+assert_proxy_alone(const struct proc *p)
+{
+	char path[64], link[256];
+	ssize_t n;
+
+	assert_int_equal(p->sid, p->pid);
+	assert_int_equal(p->tty, 0);
+	snprintf(path, sizeof path, "/proc/%d/fd/0", (int)p->pid);
+	n = readlink(path, link, sizeof link - 1);
+	assert_true(n > 0);
+	link[n] = '\0';
+	assert_true(str_has_prefix(link, "socket:"));
+}
+
+/* How many lines of text contain needle. */
+static size_t
+count_has(const char *text, const char *needle)
+{
+	size_t n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* A connection to spec as the config cfg resolves it, with the test's key and known_hosts. */
+static struct ssh_conn *
+mkconn_via(const char *spec, const char *cfg)
+{
+	struct ssh_target t;
+	struct ssh_cbs cbs = { NULL, NULL, cb_state, NULL };
+	struct ssh_conn *c;
+	char *cause = NULL;
+
+	if (ssh_target_resolve(spec, cfg, &t, &cause) != 0)
+		fail_msg("%s", cause);
+	t.identity = xstrdup(g.user_key);
+	t.known_hosts = xstrdup(g.known_hosts);
+	c = ssh_conn_new(g.loop, &t, &cbs);
+	ssh_target_clear(&t);
+	return c;
+}
+
+/*
+ * ProxyJump: a second sshd on the loopback is the jump host. The jump sshd's log shows the
+ * forward to the target (once per connection: a reconnect starts a new proxy, and the old
+ * one is reaped); a two-hop chain goes through it twice; an unknown jump host key fails at
+ * once (BatchMode: nothing asks); with the jump sshd stopped the target is not reached.
+ */
+static void
+test_proxy_jump(void **state)
+{
+	char *jdir = xprintf("%s/jump", g.tmp), *jport, *jkey, *jkh, *jlog, *cfg, *text, *log;
+	char *fwd, *fwd_self;
+	struct ssh_conn *c;
+	struct res r = {0};
+	struct ssh_stats st;
+	struct proc kid[4];
+	const char *msg;
+	uint64_t t0, t_jump, t_direct;
+
+	assert_int_equal(sh("SSHD_LOGLEVEL=DEBUG1 SSHD_WATCH_PID=%d bash '%s/tests/lib/sshd.sh' "
+	    "start '%s' >&2", (int)getpid(), tl_srcdir(), jdir), 0);
+	jport = env_in(jdir, "SSHD_PORT");
+	jkey = env_in(jdir, "SSHD_USER_KEY");
+	jkh = env_in(jdir, "SSHD_KNOWN_HOSTS");
+	jlog = env_in(jdir, "SSHD_LOG");
+	text = xprintf(
+	    "Host target\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  ProxyJump jumphost\n"
+	    "Host target2\n  HostName 127.0.0.1\n  Port %d\n  User %s\n"
+	    "  ProxyJump jumphost,jumphost\n"
+	    "Host target3\n  HostName 127.0.0.1\n  Port %d\n  User %s\n  ProxyJump stranger\n"
+	    "Host jumphost stranger\n  HostName 127.0.0.1\n  Port %s\n  User %s\n"
+	    "  IdentityFile %s\n  IdentitiesOnly yes\n"
+	    "Host jumphost\n  UserKnownHostsFile %s\n"
+	    "Host stranger\n  UserKnownHostsFile %s/none\n",
+	    g.port, g.user, g.port, g.user, g.port, g.user, jport, g.user, jkey, jkh, jdir);
+	cfg = tl_write(g.tmp, "jump_config", text);
+	free(text);
+	fwd = xprintf("target 127.0.0.1 port %d", g.port);
+	fwd_self = xprintf("target 127.0.0.1 port %s", jport);
+
+	c = mkconn_via("target", cfg);
+	t0 = now_ms();
+	run_script(c, "echo via-jump", &r);
+	t_jump = now_ms() - t0;
+	if (r.how != TJOB_EXITED)
+		fail_msg("%s", r.msg);
+	assert_string_equal(sb_str(&r.out), "via-jump\n");
+	res_clear(&r);
+	log = slurp(jlog);
+	assert_int_equal(count_has(log, fwd), 1);
+	free(log);
+	/* The proxy: our one child, in a session of its own, no terminal, stdin a socket. */
+	assert_int_equal(procs(getpid(), 0, kid, nitems(kid)), 1);
+	assert_proxy_alone(&kid[0]);
+
+	/* The target drops us: the old proxy ends and is reaped, the reconnect starts another. */
+	assert_int_equal(sh("bash '%s/tests/lib/sshd.sh' drop '%s'", tl_srcdir(), g.sshd_dir), 0);
+	t0 = now_ms();
+	while (ssh_conn_state(c) != SSH_STATE_IDLE && now_ms() - t0 < 5000)
+		loop_run_once(g.loop, 50);
+	assert_int_equal(ssh_conn_state(c), SSH_STATE_IDLE);
+	assert_int_equal(procs(getpid(), 0, kid, nitems(kid)), 0);
+	run_script(c, "echo again", &r);
+	assert_string_equal(sb_str(&r.out), "again\n");
+	res_clear(&r);
+	ssh_conn_stats(c, &st);
+	assert_int_equal(st.connects, 2);
+	log = slurp(jlog);
+	assert_int_equal(count_has(log, fwd), 2);
+	free(log);
+	assert_int_equal(procs(getpid(), 0, kid, nitems(kid)), 1);
+	assert_proxy_alone(&kid[0]);
+	ssh_conn_free(&c);
+	assert_int_equal(procs(getpid(), 0, kid, nitems(kid)), 0);
+
+	/* The same target, direct, for the time it takes. */
+	c = mkconn(g.user_key, NULL, false, false, false);
+	t0 = now_ms();
+	run_script(c, "echo direct", &r);
+	t_direct = now_ms() - t0;
+	assert_string_equal(sb_str(&r.out), "direct\n");
+	res_clear(&r);
+	ssh_conn_free(&c);
+	fprintf(stderr, "# connect, authenticate, first command: direct %llu ms, through the "
+	    "jump host %llu ms\n", (unsigned long long)t_direct, (unsigned long long)t_jump);
+
+	/* Two hops: the first -J, the last -W; the jump sshd forwards to itself, then on. */
+	c = mkconn_via("target2", cfg);
+	run_script(c, "echo two-hops", &r);
+	assert_string_equal(sb_str(&r.out), "two-hops\n");
+	res_clear(&r);
+	ssh_conn_free(&c);
+	log = slurp(jlog);
+	assert_int_equal(count_has(log, fwd), 3);
+	assert_int_equal(count_has(log, fwd_self), 1);
+	free(log);
+
+	/* The jump host's key is not known: its ssh gives up at once rather than ask. */
+	c = mkconn_via("target3", cfg);
+	t0 = now_ms();
+	run_script(c, "echo never", &r);
+	assert_true(now_ms() - t0 < 5000);
+	assert_int_equal(r.how, TJOB_FAILED);
+	assert_int_equal(ssh_conn_failure(c, &msg), SSH_FAIL_CONNECT);
+	assert_non_null(strstr(msg, "through ProxyJump stranger"));
+	assert_non_null(strstr(msg, "Host key verification failed"));
+	res_clear(&r);
+	ssh_conn_free(&c);
+
+	/* No jump sshd, no way through (the target itself still answers, directly). */
+	sh("bash '%s/tests/lib/sshd.sh' stop '%s'", tl_srcdir(), jdir);
+	c = mkconn_via("target", cfg);
+	run_script(c, "echo never", &r);
+	assert_int_equal(r.how, TJOB_FAILED);
+	assert_int_equal(ssh_conn_failure(c, &msg), SSH_FAIL_CONNECT);
+	assert_non_null(strstr(msg, "through ProxyJump jumphost"));
+	assert_non_null(strstr(msg, "Connection refused"));
+	assert_null(strchr(msg, '\n'));
+	res_clear(&r);
+	ssh_conn_free(&c);
+	assert_int_equal(procs(getpid(), 0, kid, nitems(kid)), 0);
+	c = mkconn(g.user_key, NULL, false, false, false);
+	run_script(c, "echo direct", &r);
+	assert_string_equal(sb_str(&r.out), "direct\n");
+	res_clear(&r);
+	ssh_conn_free(&c);
+
+	free(fwd);
+	free(fwd_self);
+	free(cfg);
+	free(jport);
+	free(jkey);
+	free(jkh);
+	free(jlog);
+	free(jdir);
+}
+
+/*
+ * ProxyCommand: a relay in bash (/dev/tcp) gets the tokens expanded and no DSTACK_WIZARD_*
+ * variable, runs in a session of its own, and its whole process group goes when the
+ * connection does; a failing one's stderr is in the failure message.
+ */
+static void
+test_proxy_command(void **state)
+{
+	char *cfg, *text, *log, *logf = xprintf("%s/relay.log", g.tmp);
+	struct ssh_conn *c;
+	struct res r = {0};
+	struct proc kid[4], p;
+	const char *msg;
+	pid_t pid;
+	int n;
+
+	text = xprintf(
+	    "Host relayed\n  HostName 127.0.0.1\n  Port %d\n  User %s\n"
+	    "  ProxyCommand bash -c 'echo \"$$ $0 $1 $2 $3 $4 ${DSTACK_WIZARD_T-none}\" >>%s; "
+	    "exec 3<>/dev/tcp/$0/$1; "
+	    "cat <&3 & exec cat >&3' %%h %%p %%r %%n 100%%%%\n"
+	    "Host broken\n  HostName 127.0.0.1\n  Port %d\n"
+	    "  ProxyCommand echo 'no route to the lab' >&2; exit 1\n",
+	    g.port, g.user, logf, g.port);
+	cfg = tl_write(g.tmp, "command_config", text);
+	free(text);
+
+	/* Where secrets may be given: not for the proxy. */
+	setenv("DSTACK_WIZARD_T", "not-for-the-proxy", 1);
+	c = mkconn_via("relayed", cfg);
+	run_script(c, "echo relayed", &r);
+	unsetenv("DSTACK_WIZARD_T");
+	if (r.how != TJOB_EXITED)
+		fail_msg("%s", r.msg);
+	assert_string_equal(sb_str(&r.out), "relayed\n");
+	res_clear(&r);
+	log = slurp(logf);
+	text = xprintf(" 127.0.0.1 %d %s relayed 100%% none\n", g.port, g.user);
+	assert_non_null(strstr(log, text));
+	free(text);
+	n = atoi(log);
+	free(log);
+	pid = (pid_t)n;
+	assert_true(proc_read(pid, &p));
+	assert_int_equal(p.ppid, getpid());
+	assert_proxy_alone(&p);
+	/* The relay and its background cat share the session. */
+	assert_int_equal(procs(0, pid, kid, nitems(kid)), 2);
+	ssh_conn_free(&c);
+	assert_int_equal(procs(getpid(), 0, kid, nitems(kid)), 0);
+	/* The group got the TERM; the background cat may take a moment to die of it. */
+	for (int i = 0; i < 100 && procs(0, pid, kid, nitems(kid)) > 0; i++)
+		usleep(20000);
+	assert_int_equal(procs(0, pid, kid, nitems(kid)), 0);
+
+	c = mkconn_via("broken", cfg);
+	run_script(c, "echo never", &r);
+	assert_int_equal(r.how, TJOB_FAILED);
+	assert_int_equal(ssh_conn_failure(c, &msg), SSH_FAIL_CONNECT);
+	assert_non_null(strstr(msg, "through ProxyCommand echo 'no route to the lab' >&2; exit 1"));
+	assert_non_null(strstr(msg, "which said: no route to the lab"));
+	res_clear(&r);
+	ssh_conn_free(&c);
+	free(cfg);
+	free(logf);
+}
+
 /* ------------------------------------------------------------------ authentication */
 
 /* An RSA key: the server refuses its SHA-1 signature; the message says what to do. */
@@ -1685,7 +2138,7 @@ test_connect_refused(void **state)
 	port = ntohs(sin.sin_port);
 	close(fd);   /* now nothing listens there */
 	spec = xprintf("nobody@127.0.0.1:%d", port);
-	assert_int_equal(ssh_target_parse(spec, "none", &t, &cause), 0);
+	assert_int_equal(ssh_target_resolve(spec, "none", &t, &cause), 0);
 	c = ssh_conn_new(g.loop, &t, NULL);
 	ssh_target_clear(&t);
 	t0 = now_ms();
@@ -1790,7 +2243,7 @@ test_preflight_live(void **state)
 		struct ssh_target t;
 		char *cause = NULL;
 
-		assert_int_equal(ssh_target_parse("x@127.0.0.1:1", "none", &t, &cause), 0);
+		assert_int_equal(ssh_target_resolve("x@127.0.0.1:1", "none", &t, &cause), 0);
 		c = ssh_conn_new(g.loop, &t, NULL);
 		ssh_target_clear(&t);
 		memset(&got, 0, sizeof got);
@@ -1835,7 +2288,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_target_parse, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_target_spec, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_target_config, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_target_no_ssh, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_target_parse_config, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_fingerprint, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_key_inspect, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_known_hosts_file, case_setup, case_teardown),
@@ -1858,6 +2314,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_supervised_reconnect, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_supervised_cancel, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_drop, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_jump, case_setup, case_teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_command, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_rsa, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_refused, case_setup, case_teardown),
 		cmocka_unit_test_setup_teardown(test_auth_passphrase, case_setup, case_teardown),

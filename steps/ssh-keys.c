@@ -1,9 +1,8 @@
 /*
- * ssh-config.c: everything about an SSH server that needs no network: the target
- * ([user@]host[:port] plus the common subset of ~/.ssh/config), the known_hosts file
- * (checked line by line through libssh2's parser so a MISMATCH can name its line; updated by
- * appending one line, never rewritten), OpenSSH-style fingerprints and what a private key
- * file holds (type, encrypted or not).
+ * ssh-keys.c: what the SSH transport knows of keys without the network: the known_hosts
+ * file (checked line by line through libssh2's parser so a MISMATCH can name its line;
+ * updated by appending one line, never rewritten), OpenSSH-style fingerprints and what a
+ * private key file holds (type, encrypted or not).
  */
 #include "config.h"
 
@@ -12,8 +11,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +23,12 @@
 
 #include "util.h"
 
-#define SSHC_MAX_FILE (16 << 20)   /* known_hosts, config */
-#define SSHC_MAX_KEY (1 << 20)     /* a private key file */
+#define SSHK_MAX_FILE (16 << 20)   /* a known_hosts file */
+#define SSHK_MAX_KEY (1 << 20)     /* a private key file */
 
 /* Initialise libssh2 once (its crypto backend). */
 static void
-sshc_init(void)
+sshk_init(void)
 {
 	static bool done;
 
@@ -42,145 +39,9 @@ sshc_init(void)
 	}
 }
 
-/* The local user's name. */
-static char *
-sshc_local_user(void)
-{
-	struct passwd *pw = getpwuid(getuid());
-	const char *u;
-
-	if (pw != NULL && pw->pw_name != NULL && *pw->pw_name != '\0')
-		return xstrdup(pw->pw_name);
-	u = getenv("USER");
-	return xstrdup(u != NULL && *u != '\0' ? u : "root");
-}
-
-/* Free a target's strings. */
-void
-ssh_target_clear(struct ssh_target *t)
-{
-	free(t->host);
-	free(t->hostname);
-	free(t->user);
-	free(t->identity);
-	free(t->known_hosts);
-	memset(t, 0, sizeof *t);
-}
-
-/* "user@host:port" for messages. */
-char *
-ssh_target_string(const struct ssh_target *t)
-{
-	const char *h = t->hostname != NULL ? t->hostname : t->host;
-	bool v6 = h != NULL && strchr(h, ':') != NULL;
-
-	return xprintf("%s@%s%s%s:%d", t->user != NULL ? t->user : "?", v6 ? "[" : "",
-	    h != NULL ? h : "?", v6 ? "]" : "", t->port);
-}
-
-/* Parse a port number; -1 if bad. */
-static int
-sshc_port(const char *s)
-{
-	char *end;
-	long v;
-
-	if (s == NULL || *s == '\0' || !isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
-		return -1;
-	return (int)v;
-}
-
-/* Split "[user@]host[:port]" into its parts (allocated; port 0 if absent). */
-static int
-sshc_split_spec(const char *spec, char **user, char **host, int *port, char **cause)
-{
-	const char *at, *h, *colon;
-	char *hostpart;
-
-	*user = *host = NULL;
-	*port = 0;
-	if (spec == NULL || *spec == '\0')
-		return set_cause(cause, "no SSH target given");
-	for (const char *p = spec; *p != '\0'; p++) {
-		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p))
-			return set_cause(cause, "bad SSH target \"%s\": no spaces allowed", spec);
-	}
-	at = strrchr(spec, '@');
-	h = spec;
-	if (at != NULL) {
-		if (at == spec)
-			return set_cause(cause, "bad SSH target \"%s\": empty user name", spec);
-		*user = xstrndup(spec, (size_t)(at - spec));
-		h = at + 1;
-	}
-	if (*h == '[') {
-		const char *close = strchr(h, ']');
-
-		if (close == NULL || close == h + 1) {
-			free(*user);
-			*user = NULL;
-			return set_cause(cause, "bad SSH target \"%s\": unbalanced [ ]", spec);
-		}
-		hostpart = xstrndup(h + 1, (size_t)(close - h - 1));
-		if (close[1] == ':') {
-			*port = sshc_port(close + 2);
-		} else if (close[1] != '\0')
-			*port = -1;
-	} else {
-		colon = strchr(h, ':');
-		if (colon != NULL && strchr(colon + 1, ':') != NULL) {
-			hostpart = xstrdup(h);   /* a bare IPv6 address */
-		} else if (colon != NULL) {
-			hostpart = xstrndup(h, (size_t)(colon - h));
-			*port = sshc_port(colon + 1);
-		} else
-			hostpart = xstrdup(h);
-	}
-	if (*port < 0 || *hostpart == '\0') {
-		free(hostpart);
-		free(*user);
-		*user = NULL;
-		return set_cause(cause, "bad SSH target \"%s\": expected [user@]host[:port] with a port "
-		    "from 1 to 65535", spec);
-	}
-	*host = hostpart;
-	return 0;
-}
-
-/* Does pattern (with * and ?) match s, ignoring case? */
-static bool
-sshc_match(const char *pat, const char *s)
-{
-	for (;;) {
-		if (*pat == '\0')
-			return *s == '\0';
-		if (*pat == '*') {
-			while (*pat == '*')
-				pat++;
-			if (*pat == '\0')
-				return true;
-			for (; *s != '\0'; s++) {
-				if (sshc_match(pat, s))
-					return true;
-			}
-			return false;
-		}
-		if (*s == '\0')
-			return false;
-		if (*pat != '?' && tolower((unsigned char)*pat) != tolower((unsigned char)*s))
-			return false;
-		pat++;
-		s++;
-	}
-}
-
-/* Split a config value into words (double quotes group); returns the count. */
+/* Split a line into words (double quotes group); returns the count. */
 static size_t
-sshc_words(char *v, char **words, size_t max)
+sshk_words(char *v, char **words, size_t max)
 {
 	size_t n = 0;
 
@@ -207,218 +68,6 @@ sshc_words(char *v, char **words, size_t max)
 	return n;
 }
 
-/* Does a Host line's pattern list match host (any positive match, no negated one)? */
-static bool
-sshc_host_matches(char **pats, size_t n, const char *host)
-{
-	bool yes = false;
-
-	for (size_t i = 0; i < n; i++) {
-		if (pats[i][0] == '!') {
-			if (sshc_match(pats[i] + 1, host))
-				return false;
-		} else if (sshc_match(pats[i], host))
-			yes = true;
-	}
-	return yes;
-}
-
-/* Expand %h, %u, %r, %d, %% and a leading ~ in a config value. */
-static char *
-sshc_expand(const char *v, const char *host, const char *ruser, const char *luser)
-{
-	struct strbuf sb = {0};
-	const char *home = getenv("HOME");
-
-	if (home == NULL)
-		home = "";
-	if (v[0] == '~' && (v[1] == '/' || v[1] == '\0')) {
-		sb_adds(&sb, home);
-		v++;
-	}
-	for (; *v != '\0'; v++) {
-		if (*v != '%' || v[1] == '\0') {
-			sb_addc(&sb, *v);
-			continue;
-		}
-		v++;
-		switch (*v) {
-		case 'h':
-			sb_adds(&sb, host);
-			break;
-		case 'u':
-			sb_adds(&sb, luser);
-			break;
-		case 'r':
-			sb_adds(&sb, ruser != NULL ? ruser : luser);
-			break;
-		case 'd':
-			sb_adds(&sb, home);
-			break;
-		case '%':
-			sb_addc(&sb, '%');
-			break;
-		default:
-			sb_addc(&sb, '%');
-			sb_addc(&sb, *v);
-			break;
-		}
-	}
-	return sb_detach(&sb);
-}
-
-/* The values found in an ssh config file for one host (first one wins). */
-struct sshc_found {
-	char *hostname;
-	char *user;
-	char *port;
-	char *identity;
-};
-
-/* Free the values found. */
-static void
-sshc_found_clear(struct sshc_found *f)
-{
-	free(f->hostname);
-	free(f->user);
-	free(f->port);
-	free(f->identity);
-	memset(f, 0, sizeof *f);
-}
-
-/* Read the config file text and collect the values that apply to host. */
-static int
-sshc_read_config(const char *path, const char *text, const char *host, struct sshc_found *f,
-    char **cause)
-{
-	char *copy = xstrdup(text), *line, *next;
-	bool applies = true;
-	unsigned lineno = 0;
-
-	for (line = copy; line != NULL; line = next) {
-		char *key, *val, *words[64];
-		size_t nw;
-
-		lineno++;
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		while (isspace((unsigned char)*line))
-			line++;
-		if (*line == '\0' || *line == '#')
-			continue;
-		key = line;
-		while (*line != '\0' && !isspace((unsigned char)*line) && *line != '=')
-			line++;
-		if (*line != '\0') {
-			*line++ = '\0';
-			while (isspace((unsigned char)*line))
-				line++;
-			if (*line == '=') {
-				line++;
-				while (isspace((unsigned char)*line))
-					line++;
-			}
-		}
-		val = line;
-		for (size_t n = strlen(val); n > 0 && isspace((unsigned char)val[n - 1]); n--)
-			val[n - 1] = '\0';
-		nw = sshc_words(val, words, nitems(words));
-		if (strcasecmp(key, "Host") == 0) {
-			applies = sshc_host_matches(words, nw, host);
-			continue;
-		}
-		if (strcasecmp(key, "Match") == 0) {
-			/* Only "Match all" is understood; other criteria skip the block. */
-			applies = nw == 1 && strcasecmp(words[0], "all") == 0;
-			continue;
-		}
-		if (!applies || nw == 0)
-			continue;
-		/* As ssh does ("Missing argument"): HostName "" would leave no host to reach. */
-		if (words[0][0] == '\0' && (strcasecmp(key, "HostName") == 0 ||
-		    strcasecmp(key, "User") == 0 || strcasecmp(key, "IdentityFile") == 0)) {
-			set_cause(cause, "%s:%u: %s has an empty value", path, lineno, key);
-			sshc_found_clear(f);
-			free(copy);
-			return -1;
-		}
-		if (strcasecmp(key, "HostName") == 0 && f->hostname == NULL)
-			f->hostname = xstrdup(words[0]);
-		else if (strcasecmp(key, "User") == 0 && f->user == NULL)
-			f->user = xstrdup(words[0]);
-		else if (strcasecmp(key, "Port") == 0 && f->port == NULL) {
-			if (sshc_port(words[0]) < 0) {
-				set_cause(cause, "%s:%u: bad Port \"%s\"", path, lineno, words[0]);
-				sshc_found_clear(f);
-				free(copy);
-				return -1;
-			}
-			f->port = xstrdup(words[0]);
-		} else if (strcasecmp(key, "IdentityFile") == 0 && f->identity == NULL)
-			f->identity = xstrdup(words[0]);
-	}
-	free(copy);
-	return 0;
-}
-
-/* Fill a target from a spec and an ssh config file. */
-int
-ssh_target_parse(const char *spec, const char *config, struct ssh_target *t, char **cause)
-{
-	struct sshc_found f = { NULL, NULL, NULL, NULL };
-	char *user, *host, *path = NULL, *text = NULL, *luser;
-	int port;
-
-	memset(t, 0, sizeof *t);
-	if (sshc_split_spec(spec, &user, &host, &port, cause) != 0)
-		return -1;
-	if (config == NULL)
-		path = expand_home("~/.ssh/config");
-	else if (*config != '\0' && strcmp(config, "none") != 0)
-		path = expand_home(config);
-	if (path != NULL) {
-		bool optional = config == NULL;
-
-		if (read_file(path, SSHC_MAX_FILE, &text, NULL, cause) != 0) {
-			if (optional && access(path, F_OK) != 0) {
-				free(*cause);
-				*cause = NULL;
-				text = NULL;
-			} else {
-				free(path);
-				free(user);
-				free(host);
-				return -1;
-			}
-		}
-		if (text != NULL && sshc_read_config(path, text, host, &f, cause) != 0) {
-			free(text);
-			free(path);
-			free(user);
-			free(host);
-			return -1;
-		}
-	}
-	luser = sshc_local_user();
-	t->host = host;
-	t->hostname = f.hostname != NULL ? sshc_expand(f.hostname, host, NULL, luser) : xstrdup(host);
-	if (user != NULL)
-		t->user = user;
-	else if (f.user != NULL)
-		t->user = xstrdup(f.user);
-	else
-		t->user = xstrdup(luser);
-	t->port = port > 0 ? port : (f.port != NULL ? sshc_port(f.port) : 22);
-	if (f.identity != NULL)
-		t->identity = sshc_expand(f.identity, t->hostname, t->user, luser);
-	free(luser);
-	sshc_found_clear(&f);
-	free(text);
-	free(path);
-	return 0;
-}
-
 /* The SSH name of a libssh2 host key type. */
 const char *
 ssh_key_type_name(int keytype)
@@ -443,7 +92,7 @@ ssh_key_type_name(int keytype)
 
 /* The knownhost typemask bits of a libssh2 host key type; 0 if unknown. */
 static int
-sshc_kh_keybits(int keytype)
+sshk_kh_keybits(int keytype)
 {
 	switch (keytype) {
 	case LIBSSH2_HOSTKEY_TYPE_RSA:
@@ -465,7 +114,7 @@ sshc_kh_keybits(int keytype)
 
 /* Base64 of len bytes (padded, as in known_hosts); allocated. */
 static char *
-sshc_base64(const unsigned char *p, size_t len)
+sshk_base64(const unsigned char *p, size_t len)
 {
 	char *out = xmalloc(BASE64_ENCODE_RAW_LENGTH(len) + 1);
 
@@ -486,7 +135,7 @@ ssh_fingerprint(const unsigned char *key, size_t keylen)
 	sha256_init(&ctx);
 	sha256_update(&ctx, keylen, key);
 	sha256_digest(&ctx, sizeof digest, digest);
-	b64 = sshc_base64(digest, sizeof digest);
+	b64 = sshk_base64(digest, sizeof digest);
 	n = strlen(b64);
 	while (n > 0 && b64[n - 1] == '=')
 		b64[--n] = '\0';
@@ -505,16 +154,16 @@ ssh_known_hosts_name(const char *host, int port)
 }
 
 /* A node libssh2 made from a known_hosts line, and that line's number. */
-struct sshc_node {
+struct sshk_node {
 	struct libssh2_knownhost *node;
 	unsigned line;
 };
 
 /* A parsed known_hosts file. */
-struct sshc_kh {
+struct sshk_kh {
 	LIBSSH2_SESSION *session;
 	LIBSSH2_KNOWNHOSTS *hosts;
-	struct sshc_node *nodes;
+	struct sshk_node *nodes;
 	size_t nnodes;
 	char **revoked;          /* base64 keys of @revoked lines */
 	unsigned *revoked_line;
@@ -523,7 +172,7 @@ struct sshc_kh {
 
 /* Free a parsed known_hosts file. */
 static void
-sshc_kh_free(struct sshc_kh *kh)
+sshk_kh_free(struct sshk_kh *kh)
 {
 	if (kh->hosts != NULL)
 		libssh2_knownhost_free(kh->hosts);
@@ -539,10 +188,10 @@ sshc_kh_free(struct sshc_kh *kh)
 
 /* Remember a @revoked line's key. */
 static void
-sshc_kh_revoked(struct sshc_kh *kh, const char *line, unsigned lineno)
+sshk_kh_revoked(struct sshk_kh *kh, const char *line, unsigned lineno)
 {
 	char *copy = xstrdup(line), *words[4];
-	size_t n = sshc_words(copy, words, nitems(words));
+	size_t n = sshk_words(copy, words, nitems(words));
 
 	/* @revoked hosts type key */
 	if (n >= 4) {
@@ -560,7 +209,7 @@ sshc_kh_revoked(struct sshc_kh *kh, const char *line, unsigned lineno)
  * exist (an empty collection then).
  */
 static int
-sshc_kh_load(const char *file, struct sshc_kh *kh, bool *missing, char **cause)
+sshk_kh_load(const char *file, struct sshk_kh *kh, bool *missing, char **cause)
 {
 	struct libssh2_knownhost *last = NULL, *n;
 	char *text = NULL, *line, *next;
@@ -569,12 +218,12 @@ sshc_kh_load(const char *file, struct sshc_kh *kh, bool *missing, char **cause)
 
 	memset(kh, 0, sizeof *kh);
 	*missing = false;
-	sshc_init();
+	sshk_init();
 	if (stat(file, &st) != 0) {
 		if (errno != ENOENT)
 			return set_cause(cause, "cannot read %s: %s", file, strerror(errno));
 		*missing = true;
-	} else if (read_file(file, SSHC_MAX_FILE, &text, NULL, cause) != 0)
+	} else if (read_file(file, SSHK_MAX_FILE, &text, NULL, cause) != 0)
 		return -1;
 	kh->session = libssh2_session_init();
 	if (kh->session == NULL)
@@ -594,7 +243,7 @@ sshc_kh_load(const char *file, struct sshc_kh *kh, bool *missing, char **cause)
 		if (*p == '\0' || *p == '#' || *p == '\r')
 			continue;
 		if (strncmp(p, "@revoked", 8) == 0 && isspace((unsigned char)p[8])) {
-			sshc_kh_revoked(kh, p, lineno);
+			sshk_kh_revoked(kh, p, lineno);
 			continue;
 		}
 		if (*p == '@')
@@ -619,11 +268,11 @@ enum ssh_kh_result
 ssh_known_hosts_check(const char *file, const char *host, int port, const unsigned char *key,
     size_t keylen, int keytype, unsigned *line, char **cause)
 {
-	struct sshc_kh kh;
+	struct sshk_kh kh;
 	struct libssh2_knownhost *ext = NULL;
 	bool missing;
 	char *name, *b64;
-	int bits = sshc_kh_keybits(keytype), rc;
+	int bits = sshk_kh_keybits(keytype), rc;
 	enum ssh_kh_result res;
 
 	if (line != NULL)
@@ -632,15 +281,15 @@ ssh_known_hosts_check(const char *file, const char *host, int port, const unsign
 		set_cause(cause, "unknown host key type %d", keytype);
 		return SSH_KH_FAILURE;
 	}
-	if (sshc_kh_load(file, &kh, &missing, cause) != 0)
+	if (sshk_kh_load(file, &kh, &missing, cause) != 0)
 		return SSH_KH_FAILURE;
-	b64 = sshc_base64(key, keylen);
+	b64 = sshk_base64(key, keylen);
 	for (size_t i = 0; i < kh.nrevoked; i++) {
 		if (strcmp(kh.revoked[i], b64) == 0) {
 			if (line != NULL)
 				*line = kh.revoked_line[i];
 			free(b64);
-			sshc_kh_free(&kh);
+			sshk_kh_free(&kh);
 			return SSH_KH_REVOKED;
 		}
 	}
@@ -677,7 +326,7 @@ ssh_known_hosts_check(const char *file, const char *host, int port, const unsign
 	}
 	}
 	free(name);
-	sshc_kh_free(&kh);
+	sshk_kh_free(&kh);
 	return res;
 }
 
@@ -691,12 +340,12 @@ ssh_known_hosts_types(const char *file, const char *host, int port, int *types, 
 		LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_HOSTKEY_TYPE_DSS,
 	};
 	static const unsigned char dummy[] = "not a key";
-	struct sshc_kh kh;
+	struct sshk_kh kh;
 	bool missing;
 	char *name, *cause = NULL;
 	size_t n = 0;
 
-	if (sshc_kh_load(file, &kh, &missing, &cause) != 0) {
+	if (sshk_kh_load(file, &kh, &missing, &cause) != 0) {
 		free(cause);
 		return 0;
 	}
@@ -705,11 +354,11 @@ ssh_known_hosts_types(const char *file, const char *host, int port, int *types, 
 		/* A different key of this type for this host: the type is known. */
 		if (libssh2_knownhost_checkp(kh.hosts, name, -1, (const char *)dummy,
 		    sizeof dummy - 1, LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-		    sshc_kh_keybits(all[i]), NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+		    sshk_kh_keybits(all[i]), NULL) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
 			types[n++] = all[i];
 	}
 	free(name);
-	sshc_kh_free(&kh);
+	sshk_kh_free(&kh);
 	return n;
 }
 
@@ -748,7 +397,7 @@ ssh_known_hosts_add(const char *file, const char *host, int port, const unsigned
 			need_nl = true;
 	}
 	name = ssh_known_hosts_name(host, port);
-	b64 = sshc_base64(key, keylen);
+	b64 = sshk_base64(key, keylen);
 	text = xprintf("%s%s %s %s\n", need_nl ? "\n" : "", name, tname, b64);
 	n = write(fd, text, strlen(text));
 	if (n != (ssize_t)strlen(text)) {
@@ -774,7 +423,7 @@ ssh_known_hosts_add(const char *file, const char *host, int port, const unsigned
 
 /* Decode base64 text (whitespace skipped); returns the length or -1. */
 static ssize_t
-sshc_unbase64(const char *text, size_t len, unsigned char **out)
+sshk_unbase64(const char *text, size_t len, unsigned char **out)
 {
 	struct base64_decode_ctx ctx;
 	char *clean = xmalloc(len + 1);
@@ -799,7 +448,7 @@ sshc_unbase64(const char *text, size_t len, unsigned char **out)
 
 /* Read an SSH string at *p (bounded by end); false if truncated. */
 static bool
-sshc_string(const unsigned char **p, const unsigned char *end, const unsigned char **s,
+sshk_string(const unsigned char **p, const unsigned char *end, const unsigned char **s,
     uint32_t *len)
 {
 	uint32_t n;
@@ -818,13 +467,13 @@ sshc_string(const unsigned char **p, const unsigned char *end, const unsigned ch
 
 /* Look at an "openssh-key-v1" body: cipher and the public key's type. */
 static void
-sshc_inspect_openssh(const char *body, size_t len, struct ssh_keyinfo *ki)
+sshk_inspect_openssh(const char *body, size_t len, struct ssh_keyinfo *ki)
 {
 	static const char magic[] = "openssh-key-v1";
 	const unsigned char *p, *end, *s, *q;
 	unsigned char *blob;
 	uint32_t n, nkeys;
-	ssize_t blen = sshc_unbase64(body, len, &blob);
+	ssize_t blen = sshk_unbase64(body, len, &blob);
 
 	if (blen < (ssize_t)sizeof magic || memcmp(blob, magic, sizeof magic) != 0) {
 		free(blob);
@@ -832,19 +481,19 @@ sshc_inspect_openssh(const char *body, size_t len, struct ssh_keyinfo *ki)
 	}
 	p = blob + sizeof magic;
 	end = blob + blen;
-	if (!sshc_string(&p, end, &s, &n))
+	if (!sshk_string(&p, end, &s, &n))
 		goto out;
 	ki->encrypted = !(n == 4 && memcmp(s, "none", 4) == 0);
-	if (!sshc_string(&p, end, &s, &n) || !sshc_string(&p, end, &s, &n))   /* kdf, options */
+	if (!sshk_string(&p, end, &s, &n) || !sshk_string(&p, end, &s, &n))   /* kdf, options */
 		goto out;
 	if (end - p < 4)
 		goto out;
 	nkeys = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 	p += 4;
-	if (nkeys < 1 || !sshc_string(&p, end, &s, &n))
+	if (nkeys < 1 || !sshk_string(&p, end, &s, &n))
 		goto out;
 	q = s;
-	if (sshc_string(&q, s + n, &s, &n) && n < sizeof ki->type) {
+	if (sshk_string(&q, s + n, &s, &n) && n < sizeof ki->type) {
 		memcpy(ki->type, s, n);
 		ki->type[n] = '\0';
 	}
@@ -865,13 +514,13 @@ ssh_key_inspect(const char *path, struct ssh_keyinfo *ki, char **cause)
 	if (access(path, F_OK) != 0)
 		return 0;
 	ki->exists = true;
-	if (read_file(path, SSHC_MAX_KEY, &text, &len, cause) != 0)
+	if (read_file(path, SSHK_MAX_KEY, &text, &len, cause) != 0)
 		return -1;
 	if ((b = strstr(text, oss_begin)) != NULL) {
 		b += sizeof oss_begin - 1;
 		e = strstr(b, oss_end);
 		if (e != NULL)
-			sshc_inspect_openssh(b, (size_t)(e - b), ki);
+			sshk_inspect_openssh(b, (size_t)(e - b), ki);
 	} else if (strstr(text, "-----BEGIN RSA PRIVATE KEY-----") != NULL) {
 		snprintf(ki->type, sizeof ki->type, "ssh-rsa");
 		ki->encrypted = strstr(text, "Proc-Type: 4,ENCRYPTED") != NULL;
@@ -890,7 +539,7 @@ ssh_key_inspect(const char *path, struct ssh_keyinfo *ki, char **cause)
 		char *ptext = NULL, *pcause = NULL;
 
 		pub = xprintf("%s.pub", path);
-		if (read_file(pub, SSHC_MAX_KEY, &ptext, NULL, &pcause) == 0) {
+		if (read_file(pub, SSHK_MAX_KEY, &ptext, NULL, &pcause) == 0) {
 			size_t n = strcspn(ptext, " \t\n");
 
 			if (n > 0 && n < sizeof ki->type) {
