@@ -153,7 +153,8 @@ int engine_commands(const struct engine *e, size_t step, enum run_kind kind,
 void run_cmds_free(struct run_cmd **cmds, size_t n);
 
 /* Where the assets are: $DSTACK_WIZARD_DATADIR, the source tree when run from the build
- * tree, else the installed pkgdatadir. */
+ * tree, <bindir>/../share/dstack-wizard when that directory exists (an installed or
+ * unpacked tree, wherever it is), else the configured pkgdatadir. */
 const char *engine_datadir(void);
 /* The cache directory: $XDG_CACHE_HOME/dstack-wizard, or ~/.cache/dstack-wizard; NULL when
  * neither is an absolute path. Allocated. */
