@@ -151,7 +151,8 @@ int engine_commands(const struct engine *e, size_t step, enum run_kind kind,
 void run_cmds_free(struct run_cmd **cmds, size_t n);
 
 /* Where the assets are: $DSTACK_WIZARD_DATADIR, the source tree when run from the build
- * tree, else the installed pkgdatadir. */
+ * tree, <bindir>/../share/dstack-wizard when that directory exists (an installed or
+ * unpacked tree, wherever it is), else the configured pkgdatadir. */
 const char *engine_datadir(void);
 /* The SSH side of the server (remote.h), or NULL (no target, or --target local). */
 struct remote *engine_remote(struct engine *e);

@@ -71,6 +71,17 @@ engine_datadir(void)
 				dir = xstrdup(ABS_TOP_SRCDIR "/assets");
 				return dir;
 			}
+			/* Installed anywhere: <bindir>/../share/dstack-wizard, if there. */
+			slash = strrchr(exe, '/');
+			if (slash != NULL) {
+				struct stat sb;
+
+				*slash = '\0';
+				dir = xprintf("%s/share/" PACKAGE, exe);
+				if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+					return dir;
+				free(dir);
+			}
 		}
 	}
 	dir = xstrdup(PKGDATADIR);

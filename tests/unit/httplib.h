@@ -1,7 +1,8 @@
 /*
  * httplib.h: helpers shared by the HTTP and JSON-RPC tests (header-only): loopback ports,
- * the test server tests/lib/httpd.py, and turning the loop until something happened.
- * Include after <cmocka.h> and testlib.h.
+ * the test server tests/lib/httpd.py, turning the loop until something happened, the
+ * per-test fixture (a loop and its HTTP client), and making a JSON-RPC call or check and
+ * waiting for its one callback. Include after <cmocka.h> and testlib.h.
  */
 #ifndef DW_HTTPLIB_H
 #define DW_HTTPLIB_H
@@ -13,9 +14,15 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "http.h"
+#include "jsonrpc.h"
+#include "loop.h"
+#include "util.h"
 
 /* Turn the loop l until cond holds or ms milliseconds passed. */
 #define HL_LOOP_UNTIL(l, cond, ms) do {                                           \
@@ -164,6 +171,120 @@ hl_httpd_stop(struct hl_httpd *h)
 	h->pid = -1;
 	free(h->dir);
 	h->dir = NULL;
+}
+
+/* What a test gets as its state: a loop and an HTTP client on it. */
+struct hl_fx {
+	struct loop *loop;
+	struct http *http;
+};
+
+/* Make the fixture of one test. */
+static inline int
+hl_setup(void **state)
+{
+	struct hl_fx *f = xcalloc(1, sizeof *f);
+
+	f->loop = loop_new();
+	f->http = http_new(f->loop);
+	*state = f;
+	return 0;
+}
+
+/* Free the fixture: no request may be left running. */
+static inline int
+hl_teardown(void **state)
+{
+	struct hl_fx *f = *state;
+
+	assert_int_equal(http_active(f->http), 0);
+	http_free(&f->http);
+	assert_null(f->http);
+	loop_free(&f->loop);
+	free(f);
+	return 0;
+}
+
+/* How long a JSON-RPC call or check may take. */
+#define HL_RPC_WAIT_MS 20000
+
+/* The end of one JSON-RPC call, as its callback saw it. */
+struct hl_rpcw {
+	int calls;
+	struct jsonrpc_call *call;
+	const struct jsonrpc_result *res;
+};
+
+/* The end of one JSON-RPC check; with free_in_cb the callback frees the check. */
+struct hl_chkw {
+	int calls;
+	struct jsonrpc_check *chk;
+	const struct jsonrpc_check_result *res;
+	bool free_in_cb;
+};
+
+/* Done callback of a call. */
+static inline void
+hl_on_rpc(void *data, struct jsonrpc_call *call, const struct jsonrpc_result *res)
+{
+	struct hl_rpcw *w = data;
+
+	w->calls++;
+	w->call = call;
+	w->res = res;
+}
+
+/* Done callback of a check. */
+static inline void
+hl_on_check(void *data, struct jsonrpc_check *chk, const struct jsonrpc_check_result *res)
+{
+	struct hl_chkw *w = data;
+
+	w->calls++;
+	w->chk = chk;
+	w->res = res;
+	if (w->free_in_cb) {
+		jsonrpc_check_free(&chk);
+		w->res = NULL;
+	}
+}
+
+/* Make one call and wait; the caller frees w->call. */
+static inline void
+hl_rpc_wait(struct loop *l, struct http *h, const char *url, const char *method,
+    const char *params, struct hl_rpcw *w)
+{
+	char *cause = NULL;
+	struct jsonrpc_call *c;
+
+	memset(w, 0, sizeof *w);
+	c = jsonrpc_start(h, url, method, params, 0, hl_on_rpc, w, &cause);
+	if (c == NULL)
+		fail_msg("jsonrpc_start %s: %s", method, cause);
+	assert_int_equal(w->calls, 0);
+	HL_LOOP_UNTIL(l, w->calls > 0, HL_RPC_WAIT_MS);
+	assert_int_equal(w->calls, 1);
+	assert_ptr_equal(w->call, c);
+}
+
+/* Run a check and wait for its end; the caller frees w->chk. */
+static inline void
+hl_check_wait(struct hl_fx *f, const struct jsonrpc_check_req *rq, struct hl_chkw *w)
+{
+	char *cause = NULL;
+	struct jsonrpc_check *k;
+
+	memset(w, 0, sizeof *w);
+	k = jsonrpc_check_start(f->http, rq, hl_on_check, w, &cause);
+	if (k == NULL)
+		fail_msg("jsonrpc_check_start: %s", cause);
+	assert_int_equal(w->calls, 0);
+	HL_LOOP_UNTIL(f->loop, w->calls > 0, HL_RPC_WAIT_MS);
+	assert_int_equal(w->calls, 1);
+	assert_ptr_equal(w->chk, k);
+	loop_run_once(f->loop, 0);
+	assert_int_equal(w->calls, 1);
+	assert_true(w->res->duration_ms < HL_RPC_WAIT_MS);
 }
 
 #endif

@@ -31,8 +31,6 @@
 #include "testlib.h"
 #include "httplib.h"
 
-#define WAIT_MS 20000
-
 /* Runtime code: return the 32-byte word 0x2a (PUSH1 2a PUSH1 0 MSTORE PUSH1 20 PUSH1 0 RETURN). */
 #define RUNTIME "0x602a60005260206000f3"
 /* Creation code: PUSH10 <runtime> PUSH1 0 MSTORE PUSH1 10 PUSH1 22 RETURN. */
@@ -52,24 +50,6 @@ static char *ganache_cmd;          /* the ganache command */
 static struct node sepolia, local;
 static char *contract;             /* the deployed contract's address */
 static char *rich;                 /* an account holding exactly 1000 ETH */
-
-struct fx {
-	struct loop *loop;
-	struct http *http;
-};
-
-struct rpcw {
-	int calls;
-	struct jsonrpc_call *call;
-	const struct jsonrpc_result *res;
-};
-
-struct chkw {
-	int calls;
-	struct jsonrpc_check *chk;
-	const struct jsonrpc_check_result *res;
-	bool free_in_cb;
-};
 
 /* Start one ganache node (without waiting for it). */
 static void
@@ -136,62 +116,18 @@ node_stop(struct node *n)
 	n->url = NULL;
 }
 
-/* Done callback of a call. */
-static void
-on_rpc(void *data, struct jsonrpc_call *call, const struct jsonrpc_result *res)
-{
-	struct rpcw *w = data;
-
-	w->calls++;
-	w->call = call;
-	w->res = res;
-}
-
-/* Done callback of a check. */
-static void
-on_check(void *data, struct jsonrpc_check *chk, const struct jsonrpc_check_result *res)
-{
-	struct chkw *w = data;
-
-	w->calls++;
-	w->chk = chk;
-	w->res = res;
-	if (w->free_in_cb) {
-		jsonrpc_check_free(&chk);
-		w->res = NULL;
-	}
-}
-
-/* Turn the loop until cond or WAIT_MS. */
-#define LOOP_UNTIL(l, cond) HL_LOOP_UNTIL(l, cond, WAIT_MS)
-
-/* Make one call and wait; the caller frees w->call. */
-static void
-rpc_wait(struct loop *l, struct http *h, const char *url, const char *method,
-    const char *params, struct rpcw *w)
-{
-	char *cause = NULL;
-	struct jsonrpc_call *c;
-
-	memset(w, 0, sizeof *w);
-	c = jsonrpc_start(h, url, method, params, 0, on_rpc, w, &cause);
-	if (c == NULL)
-		fail_msg("jsonrpc_start %s: %s", method, cause);
-	assert_int_equal(w->calls, 0);
-	LOOP_UNTIL(l, w->calls > 0);
-	assert_int_equal(w->calls, 1);
-	assert_ptr_equal(w->call, c);
-}
+/* Turn the loop until cond or HL_RPC_WAIT_MS. */
+#define LOOP_UNTIL(l, cond) HL_LOOP_UNTIL(l, cond, HL_RPC_WAIT_MS)
 
 /* Make a call that must succeed; returns its result as JSON text. */
 static char *
 rpc_result(struct loop *l, struct http *h, const char *url, const char *method,
     const char *params)
 {
-	struct rpcw w;
+	struct hl_rpcw w;
 	char *r;
 
-	rpc_wait(l, h, url, method, params, &w);
+	hl_rpc_wait(l, h, url, method, params, &w);
 	if (!w.res->ok)
 		fail_msg("%s: %s", method, w.res->reason);
 	r = xstrdup(w.res->result);
@@ -297,60 +233,17 @@ group_teardown(void **state)
 	return 0;
 }
 
-static int
-setup(void **state)
-{
-	struct fx *f = xcalloc(1, sizeof *f);
-
-	f->loop = loop_new();
-	f->http = http_new(f->loop);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	assert_int_equal(http_active(f->http), 0);
-	http_free(&f->http);
-	loop_free(&f->loop);
-	free(f);
-	return 0;
-}
-
-/* Run a check and wait for its end; the caller frees w->chk. */
-static void
-check_wait(struct fx *f, const struct jsonrpc_check_req *rq, struct chkw *w)
-{
-	char *cause = NULL;
-	struct jsonrpc_check *k;
-
-	memset(w, 0, sizeof *w);
-	k = jsonrpc_check_start(f->http, rq, on_check, w, &cause);
-	if (k == NULL)
-		fail_msg("jsonrpc_check_start: %s", cause);
-	assert_int_equal(w->calls, 0);
-	LOOP_UNTIL(f->loop, w->calls > 0);
-	assert_int_equal(w->calls, 1);
-	assert_ptr_equal(w->chk, k);
-	loop_run_once(f->loop, 0);
-	assert_int_equal(w->calls, 1);
-	assert_true(w->res->duration_ms < WAIT_MS);
-}
-
 /* eth_chainId on the Sepolia node. */
 static void
 test_chain_id(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_CHAIN_ID, .chain_id = JSONRPC_SEPOLIA };
-	struct rpcw rw;
-	struct chkw w;
+	struct hl_rpcw rw;
+	struct hl_chkw w;
 
 	rq.url = sepolia.url;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	if (!w.res->ok)
 		fail_msg("%s", w.res->reason);
 	assert_string_equal(w.res->value, "11155111");
@@ -359,7 +252,7 @@ test_chain_id(void **state)
 	jsonrpc_check_free(&w.chk);
 
 	/* The raw call gives the hex quantity. */
-	rpc_wait(f->loop, f->http, sepolia.url, "eth_chainId", NULL, &rw);
+	hl_rpc_wait(f->loop, f->http, sepolia.url, "eth_chainId", NULL, &rw);
 	assert_true(rw.res->ok);
 	assert_string_equal(rw.res->value, "0xaa36a7");
 	assert_string_equal(rw.res->result, "\"0xaa36a7\"");
@@ -373,12 +266,12 @@ test_chain_id(void **state)
 static void
 test_wrong_chain(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_CHAIN_ID, .chain_id = JSONRPC_SEPOLIA };
-	struct chkw w;
+	struct hl_chkw w;
 
 	rq.url = local.url;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_false(w.res->ok);
 	assert_string_equal(w.res->reason, "wrong chain: the RPC URL serves chain 1337 (a local "
 	    "development chain), wanted 11155111 (Sepolia)");
@@ -388,14 +281,14 @@ test_wrong_chain(void **state)
 
 	rq.kind = JSONRPC_CODE;
 	rq.address = contract;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_false(w.res->ok);
 	assert_true(str_has_prefix(w.res->reason, "wrong chain: "));
 	jsonrpc_check_free(&w.chk);
 
 	/* Without a wanted chain, the code check runs there (and finds nothing). */
 	rq.chain_id = 0;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_false(w.res->ok);
 	assert_non_null(strstr(w.res->reason, "on chain 1337"));
 	jsonrpc_check_free(&w.chk);
@@ -404,7 +297,7 @@ test_wrong_chain(void **state)
 	rq.kind = JSONRPC_CHAIN_ID;
 	rq.chain_id = 5;
 	rq.url = sepolia.url;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_string_equal(w.res->reason, "wrong chain: the RPC URL serves chain 11155111 "
 	    "(Sepolia), wanted 5 (0x5)");
 	jsonrpc_check_free(&w.chk);
@@ -414,14 +307,14 @@ test_wrong_chain(void **state)
 static void
 test_code_found(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_CODE, .chain_id = JSONRPC_SEPOLIA };
-	struct chkw w;
+	struct hl_chkw w;
 	char *upper;
 
 	rq.url = sepolia.url;
 	rq.address = contract;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	if (!w.res->ok)
 		fail_msg("%s", w.res->reason);
 	assert_string_equal(w.res->value, RUNTIME);
@@ -438,7 +331,7 @@ test_code_found(void **state)
 
 		memset(&w, 0, sizeof w);
 		w.free_in_cb = true;
-		assert_non_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+		assert_non_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 		LOOP_UNTIL(f->loop, w.calls > 0);
 		assert_int_equal(w.calls, 1);
 		assert_null(w.res);   /* freed inside its own callback */
@@ -450,14 +343,14 @@ test_code_found(void **state)
 static void
 test_code_missing(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_CODE, .chain_id = JSONRPC_SEPOLIA };
-	struct chkw w;
+	struct hl_chkw w;
 	char *want;
 
 	rq.url = sepolia.url;
 	rq.address = EMPTY_ADDR;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_false(w.res->ok);
 	assert_string_equal(w.res->reason, "no contract at 0x000000000000000000000000000000000000dead "
 	    "on chain 11155111 (Sepolia)");
@@ -466,7 +359,7 @@ test_code_missing(void **state)
 
 	/* An account (it has a balance, but no code). */
 	rq.address = rich;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_false(w.res->ok);
 	want = xprintf("no contract at %s on chain 11155111 (Sepolia)", rich);
 	assert_string_equal(w.res->reason, want);
@@ -493,8 +386,8 @@ test_balance(void **state)
 		{ EMPTY_ADDR, "0.05", false, "is 0 ETH, wanted at least 0.05 ETH" },
 		{ EMPTY_ADDR, "0", true, NULL },
 	};
-	struct fx *f = *state;
-	struct chkw w;
+	struct hl_fx *f = *state;
+	struct hl_chkw w;
 
 	for (size_t i = 0; i < nitems(t); i++) {
 		struct jsonrpc_check_req rq = { .kind = JSONRPC_BALANCE, .chain_id = JSONRPC_SEPOLIA };
@@ -502,7 +395,7 @@ test_balance(void **state)
 		rq.url = sepolia.url;
 		rq.address = t[i].addr ? t[i].addr : rich;
 		rq.min_eth = t[i].min;
-		check_wait(f, &rq, &w);
+		hl_check_wait(f, &rq, &w);
 		if (w.res->ok != t[i].ok)
 			fail_msg("%s >= %s: %s", rq.address, t[i].min,
 			    w.res->reason ? w.res->reason : "ok");
@@ -522,14 +415,14 @@ test_balance(void **state)
 static void
 test_call(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_CALL, .chain_id = JSONRPC_SEPOLIA };
-	struct chkw w;
+	struct hl_chkw w;
 
 	rq.url = sepolia.url;
 	rq.address = contract;
 	rq.data = "0x";
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	if (!w.res->ok)
 		fail_msg("%s", w.res->reason);
 	assert_string_equal(w.res->value, WORD_2A);
@@ -537,12 +430,12 @@ test_call(void **state)
 
 	rq.data = "0x12345678";
 	rq.expect = "0x000000000000000000000000000000000000000000000000000000000000002A";
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_true(w.res->ok);
 	jsonrpc_check_free(&w.chk);
 
 	rq.expect = "0x01";
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_false(w.res->ok);
 	assert_non_null(strstr(w.res->reason, "returned " WORD_2A ", wanted 0x01"));
 	jsonrpc_check_free(&w.chk);
@@ -550,7 +443,7 @@ test_call(void **state)
 	/* A call to an address without code returns nothing. */
 	rq.address = EMPTY_ADDR;
 	rq.expect = "0x";
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_true(w.res->ok);
 	assert_string_equal(w.res->value, "0x");
 	jsonrpc_check_free(&w.chk);
@@ -560,11 +453,11 @@ test_call(void **state)
 static void
 test_rpc_error(void **state)
 {
-	struct fx *f = *state;
-	struct rpcw w;
+	struct hl_fx *f = *state;
+	struct hl_rpcw w;
 	char *want;
 
-	rpc_wait(f->loop, f->http, sepolia.url, "eth_noSuchMethod", "[]", &w);
+	hl_rpc_wait(f->loop, f->http, sepolia.url, "eth_noSuchMethod", "[]", &w);
 	assert_false(w.res->ok);
 	assert_true(w.res->rpc_error);
 	assert_true(w.res->rpc_code < 0);
@@ -580,7 +473,7 @@ test_rpc_error(void **state)
 	jsonrpc_free(&w.call);
 
 	/* Bad params for a real method. */
-	rpc_wait(f->loop, f->http, sepolia.url, "eth_getBalance", "[\"nope\"]", &w);
+	hl_rpc_wait(f->loop, f->http, sepolia.url, "eth_getBalance", "[\"nope\"]", &w);
 	assert_false(w.res->ok);
 	assert_true(w.res->rpc_error);
 	jsonrpc_free(&w.call);
@@ -605,13 +498,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_chain_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_code_found, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_code_missing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_balance, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_call, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rpc_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chain_id, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_chain, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_code_found, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_code_missing, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_balance, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_call, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_rpc_error, hl_setup, hl_teardown),
 	};
 	char *why = eth_unavailable();
 	int rc;

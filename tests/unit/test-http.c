@@ -39,11 +39,6 @@ static struct hl_httpd server;
 static unsigned plain_port, tls_port;
 static char *ca_file, *other_ca_file;
 
-struct fx {
-	struct loop *loop;
-	struct http *http;
-};
-
 struct waiter {
 	int calls;
 	struct http_req *req;
@@ -83,30 +78,6 @@ group_teardown(void **state)
 	return 0;
 }
 
-static int
-setup(void **state)
-{
-	struct fx *f = xcalloc(1, sizeof *f);
-
-	f->loop = loop_new();
-	f->http = http_new(f->loop);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	assert_int_equal(http_active(f->http), 0);
-	http_free(&f->http);
-	assert_null(f->http);
-	loop_free(&f->loop);
-	free(f);
-	return 0;
-}
-
 /* Done callback: count and keep the response. */
 static void
 on_done(void *data, struct http_req *req, const struct http_response *res)
@@ -126,7 +97,7 @@ on_done(void *data, struct http_req *req, const struct http_response *res)
 
 /* Start rq and wait for its end; the caller frees w->req. */
 static void
-fetch(struct fx *f, const struct http_request *rq, struct waiter *w)
+fetch(struct hl_fx *f, const struct http_request *rq, struct waiter *w)
 {
 	char *cause = NULL;
 	struct http_req *r;
@@ -155,7 +126,7 @@ plain(const char *path)
 static void
 test_get_ok(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	char *url = plain("/api/status"), *reason = NULL;
@@ -187,7 +158,7 @@ test_get_ok(void **state)
 static void
 test_status(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	char *u404 = plain("/status/404"), *u500 = plain("/status/500"), *uhtml = plain("/api/html");
@@ -235,7 +206,7 @@ test_status(void **state)
 static void
 test_methods_and_body(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	const char *hdrs[] = { "X-Probe: one", "Accept: application/json", NULL };
 	struct http_request rq = {0};
 	struct waiter w;
@@ -298,7 +269,7 @@ test_methods_and_body(void **state)
 static void
 test_headers(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	const char *want[] = { "docker-content-digest", "X-Missing", "x-two", NULL };
 	struct http_request rq = {0};
 	struct waiter w;
@@ -340,7 +311,7 @@ test_headers(void **state)
 static void
 test_body_cap(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	char *url = plain("/big/300000");
@@ -369,7 +340,7 @@ test_body_cap(void **state)
 static void
 test_timeout(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	char *url = plain("/delay/3000");
@@ -402,7 +373,7 @@ test_timeout(void **state)
 static void
 test_refused(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	unsigned port = hl_free_port();
@@ -424,7 +395,7 @@ test_refused(void **state)
 static void
 test_tls_verify(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	char *url = xprintf("https://127.0.0.1:%u/status/200", tls_port);
@@ -472,7 +443,7 @@ test_tls_verify(void **state)
 static void
 test_resolve(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	char *url = xprintf("https://kms.example.test:%u/api/status", tls_port);
@@ -517,7 +488,7 @@ test_resolve(void **state)
 static void
 test_connect_to(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	char *ct = xprintf("svc.example.test:80:127.0.0.1:%u", plain_port), *reason = NULL;
@@ -537,7 +508,7 @@ test_connect_to(void **state)
 static void
 test_cancel(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w = {0};
 	char *url = plain("/delay/3000"), *cause = NULL;
@@ -620,7 +591,7 @@ on_par_done(void *data, struct http_req *req, const struct http_response *res)
 static void
 test_parallel(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct par p = {0};
 	uint64_t t0 = now_ms(), took;
 	char *cause = NULL;
@@ -701,7 +672,7 @@ on_chain_done(void *data, struct http_req *req, const struct http_response *res)
 static void
 test_callback_restarts(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct chain c = { .http = f->http, .left = 6 };
 	struct http_request rq = {0};
 
@@ -739,7 +710,7 @@ full_listener(unsigned *port, int *clients, int nclients)
 static void
 test_tcp_probe(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct waiter w = {0};
 	struct http_req *r;
 	char *cause = NULL, *want;
@@ -810,7 +781,7 @@ test_tcp_probe(void **state)
 static void
 test_bad_requests(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w = {0};
 	char *cause = NULL;
@@ -857,7 +828,7 @@ test_bad_requests(void **state)
 static void
 test_reason_redacted(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct http_request rq = {0};
 	struct waiter w;
 	const char *key = "AbCdEf0123456789AbCdEf0123456789";
@@ -937,22 +908,22 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_get_ok, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_status, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_methods_and_body, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_headers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_body_cap, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tls_verify, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_connect_to, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_parallel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_callback_restarts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tcp_probe, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reason_redacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_ok, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_status, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_methods_and_body, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_headers, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_body_cap, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_refused, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_verify, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_resolve, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_connect_to, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_parallel, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_callback_restarts, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_probe, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_reason_redacted, hl_setup, hl_teardown),
 		cmocka_unit_test(test_redact_url),
 	};
 

@@ -25,77 +25,14 @@
 #include "testlib.h"
 #include "httplib.h"
 
-#define WAIT_MS 20000
 #define EMPTY_ADDR "0x000000000000000000000000000000000000dEaD"
 
 static char *tmp;
 static struct hl_httpd provider;   /* the fake RPC provider */
 static unsigned httpd_port;
 
-struct fx {
-	struct loop *loop;
-	struct http *http;
-};
-
-struct rpcw {
-	int calls;
-	struct jsonrpc_call *call;
-	const struct jsonrpc_result *res;
-};
-
-struct chkw {
-	int calls;
-	struct jsonrpc_check *chk;
-	const struct jsonrpc_check_result *res;
-	bool free_in_cb;
-};
-
-/* Done callback of a call. */
-static void
-on_rpc(void *data, struct jsonrpc_call *call, const struct jsonrpc_result *res)
-{
-	struct rpcw *w = data;
-
-	w->calls++;
-	w->call = call;
-	w->res = res;
-}
-
-/* Done callback of a check. */
-static void
-on_check(void *data, struct jsonrpc_check *chk, const struct jsonrpc_check_result *res)
-{
-	struct chkw *w = data;
-
-	w->calls++;
-	w->chk = chk;
-	w->res = res;
-	if (w->free_in_cb) {
-		jsonrpc_check_free(&chk);
-		w->res = NULL;
-	}
-}
-
-/* Turn the loop until cond or WAIT_MS. */
-#define LOOP_UNTIL(l, cond) HL_LOOP_UNTIL(l, cond, WAIT_MS)
-
-/* Make one call and wait; the caller frees w->call. */
-static void
-rpc_wait(struct loop *l, struct http *h, const char *url, const char *method,
-    const char *params, struct rpcw *w)
-{
-	char *cause = NULL;
-	struct jsonrpc_call *c;
-
-	memset(w, 0, sizeof *w);
-	c = jsonrpc_start(h, url, method, params, 0, on_rpc, w, &cause);
-	if (c == NULL)
-		fail_msg("jsonrpc_start %s: %s", method, cause);
-	assert_int_equal(w->calls, 0);
-	LOOP_UNTIL(l, w->calls > 0);
-	assert_int_equal(w->calls, 1);
-	assert_ptr_equal(w->call, c);
-}
+/* Turn the loop until cond or HL_RPC_WAIT_MS. */
+#define LOOP_UNTIL(l, cond) HL_LOOP_UNTIL(l, cond, HL_RPC_WAIT_MS)
 
 /* Start the fake provider (httpd.py) with JSON-RPC-ish canned answers. */
 static int
@@ -128,64 +65,21 @@ group_teardown(void **state)
 	return 0;
 }
 
-static int
-setup(void **state)
-{
-	struct fx *f = xcalloc(1, sizeof *f);
-
-	f->loop = loop_new();
-	f->http = http_new(f->loop);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-
-	assert_int_equal(http_active(f->http), 0);
-	http_free(&f->http);
-	loop_free(&f->loop);
-	free(f);
-	return 0;
-}
-
-/* Run a check and wait for its end; the caller frees w->chk. */
-static void
-check_wait(struct fx *f, const struct jsonrpc_check_req *rq, struct chkw *w)
-{
-	char *cause = NULL;
-	struct jsonrpc_check *k;
-
-	memset(w, 0, sizeof *w);
-	k = jsonrpc_check_start(f->http, rq, on_check, w, &cause);
-	if (k == NULL)
-		fail_msg("jsonrpc_check_start: %s", cause);
-	assert_int_equal(w->calls, 0);
-	LOOP_UNTIL(f->loop, w->calls > 0);
-	assert_int_equal(w->calls, 1);
-	assert_ptr_equal(w->chk, k);
-	loop_run_once(f->loop, 0);
-	assert_int_equal(w->calls, 1);
-	assert_true(w->res->duration_ms < WAIT_MS);
-}
-
 /* Cancel: the callback comes from the loop, saying canceled. Free: no callback. */
 static void
 test_cancel(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_BALANCE, .chain_id = JSONRPC_SEPOLIA };
 	struct jsonrpc_check *k;
-	struct chkw w = {0};
+	struct hl_chkw w = {0};
 	char *cause = NULL, *url = xprintf("http://127.0.0.1:%u/delay/3000", httpd_port);
 	uint64_t t0 = now_ms();
 
 	rq.url = url;
 	rq.address = "0x000000000000000000000000000000000000dEaD";
 	rq.min_eth = "1";
-	k = jsonrpc_check_start(f->http, &rq, on_check, &w, &cause);
+	k = jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause);
 	assert_non_null(k);
 	for (int i = 0; i < 3; i++)
 		loop_run_once(f->loop, 20);
@@ -204,7 +98,7 @@ test_cancel(void **state)
 
 	/* Freed while running: no callback. */
 	memset(&w, 0, sizeof w);
-	k = jsonrpc_check_start(f->http, &rq, on_check, &w, &cause);
+	k = jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause);
 	loop_run_once(f->loop, 10);
 	jsonrpc_check_free(&k);
 	for (int i = 0; i < 5; i++)
@@ -213,8 +107,8 @@ test_cancel(void **state)
 
 	/* A raw call, canceled. */
 	{
-		struct rpcw rw = {0};
-		struct jsonrpc_call *c = jsonrpc_start(f->http, url, "eth_chainId", NULL, 0, on_rpc,
+		struct hl_rpcw rw = {0};
+		struct jsonrpc_call *c = jsonrpc_start(f->http, url, "eth_chainId", NULL, 0, hl_on_rpc,
 		    &rw, &cause);
 
 		assert_non_null(c);
@@ -232,15 +126,15 @@ test_cancel(void **state)
 static void
 test_check_flow(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_BALANCE, .chain_id = JSONRPC_SEPOLIA };
-	struct chkw w;
+	struct hl_chkw w;
 	char *url = xprintf("http://127.0.0.1:%u/chain", httpd_port);
 
 	rq.url = url;
 	rq.address = "0x000000000000000000000000000000000000dEaD";
 	rq.min_eth = "0.000000000011155111";
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	if (!w.res->ok)
 		fail_msg("%s", w.res->reason);
 	assert_string_equal(w.res->value, "11155111");
@@ -248,7 +142,7 @@ test_check_flow(void **state)
 	jsonrpc_check_free(&w.chk);
 
 	rq.min_eth = "0.000000000011155112";
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_false(w.res->ok);
 	assert_string_equal(w.res->reason, "balance of 0x000000000000000000000000000000000000dead "
 	    "is 0.000000000011155111 ETH, wanted at least 0.000000000011155112 ETH (chain "
@@ -257,14 +151,14 @@ test_check_flow(void **state)
 
 	/* Code: "0xaa36a7" is code. eth_call: it is the result. */
 	rq.kind = JSONRPC_CODE;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_true(w.res->ok);
 	assert_string_equal(w.res->value, "0xaa36a7");
 	jsonrpc_check_free(&w.chk);
 	rq.kind = JSONRPC_CALL;
 	rq.data = "0x";
 	rq.expect = "0xAA36A7";
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_true(w.res->ok);
 	jsonrpc_check_free(&w.chk);
 
@@ -274,7 +168,7 @@ test_check_flow(void **state)
 
 		memset(&w, 0, sizeof w);
 		w.free_in_cb = true;
-		assert_non_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+		assert_non_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 		LOOP_UNTIL(f->loop, w.calls > 0);
 		assert_int_equal(w.calls, 1);
 		assert_null(w.res);
@@ -301,13 +195,13 @@ test_provider_errors(void **state)
 		{ "/big/20", 200, "the RPC URL did not answer JSON-RPC (body is not JSON at byte 0)" },
 		{ "/headers", 200, "the answer has neither a result nor an error" },
 	};
-	struct fx *f = *state;
-	struct rpcw w;
+	struct hl_fx *f = *state;
+	struct hl_rpcw w;
 
 	for (size_t i = 0; i < nitems(t); i++) {
 		char *url = xprintf("http://127.0.0.1:%u%s", httpd_port, t[i].path);
 
-		rpc_wait(f->loop, f->http, url, "eth_chainId", NULL, &w);
+		hl_rpc_wait(f->loop, f->http, url, "eth_chainId", NULL, &w);
 		assert_false(w.res->ok);
 		assert_int_equal(w.res->http_status, t[i].status);
 		if (strstr(w.res->reason, t[i].reason) == NULL)
@@ -321,24 +215,24 @@ test_provider_errors(void **state)
 static void
 test_check_bad_answers(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_CHAIN_ID, .chain_id = JSONRPC_SEPOLIA };
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t len = sizeof a;
-	struct chkw w;
+	struct hl_chkw w;
 	char *url;
 	int fd;
 
 	url = xprintf("http://127.0.0.1:%u/chain-junk", httpd_port);
 	rq.url = url;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_string_equal(w.res->reason, "eth_chainId answered \"banana\", not a chain id");
 	jsonrpc_check_free(&w.chk);
 	free(url);
 
 	url = xprintf("http://127.0.0.1:%u/chain-huge", httpd_port);
 	rq.url = url;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_non_null(strstr(w.res->reason, "not a chain id"));
 	jsonrpc_check_free(&w.chk);
 	free(url);
@@ -352,7 +246,7 @@ test_check_bad_answers(void **state)
 	    ntohs(a.sin_port));
 	close(fd);
 	rq.url = url;
-	check_wait(f, &rq, &w);
+	hl_check_wait(f, &rq, &w);
 	assert_false(w.res->ok);
 	assert_false(w.res->canceled);
 	assert_true(str_has_prefix(w.res->reason, "cannot reach the RPC URL: connection refused"));
@@ -367,12 +261,12 @@ test_check_bad_answers(void **state)
 static void
 test_key_redacted(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	const char *key = "AbCdEf0123456789AbCdEf0123456789";
 	char *url = xprintf("http://127.0.0.1:%u/v2/%s", httpd_port, key);
-	struct rpcw w;
+	struct hl_rpcw w;
 
-	rpc_wait(f->loop, f->http, url, "eth_chainId", NULL, &w);
+	hl_rpc_wait(f->loop, f->http, url, "eth_chainId", NULL, &w);
 	assert_false(w.res->ok);
 	assert_int_equal(w.res->http_status, 401);
 	assert_null(strstr(w.res->reason, key));
@@ -385,52 +279,52 @@ test_key_redacted(void **state)
 static void
 test_bad_requests(void **state)
 {
-	struct fx *f = *state;
+	struct hl_fx *f = *state;
 	struct jsonrpc_check_req rq = { .kind = JSONRPC_CODE, .url = "http://127.0.0.1:1" };
-	struct chkw w = {0};
+	struct hl_chkw w = {0};
 	char *cause = NULL;
 
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	assert_string_equal(cause, "bad address \"\" (wanted 0x and 40 hex digits)");
 	rq.address = "0x1234";
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	rq.address = "0x000000000000000000000000000000000000dEaG";
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	rq.address = EMPTY_ADDR;
 	rq.kind = JSONRPC_BALANCE;
 	rq.min_eth = "0.05 ETH";
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	assert_string_equal(cause, "bad amount \"0.05 ETH\" (wanted decimal ETH, e.g. 0.05)");
 	rq.min_eth = NULL;
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	rq.kind = JSONRPC_CALL;
 	rq.data = "0x123";
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	assert_non_null(strstr(cause, "bad call data"));
 	rq.data = "0x12";
 	rq.expect = "zz";
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	rq.kind = JSONRPC_CHAIN_ID;
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	assert_string_equal(cause, "no chain id to check");
 	rq.url = NULL;
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	assert_string_equal(cause, "no RPC URL");
 	rq.url = "http://exa mple/";
 	rq.chain_id = 1;
-	assert_null(jsonrpc_check_start(f->http, &rq, on_check, &w, &cause));
+	assert_null(jsonrpc_check_start(f->http, &rq, hl_on_check, &w, &cause));
 	assert_true(str_has_prefix(cause, "bad URL"));
 
 	assert_null(jsonrpc_start(f->http, "http://127.0.0.1:1", "eth_call", "{\"a\":1}", 0,
-	    on_rpc, &w, &cause));
+	    hl_on_rpc, &w, &cause));
 	assert_string_equal(cause, "the params of eth_call are not a JSON array");
-	assert_null(jsonrpc_start(f->http, "http://127.0.0.1:1", "eth_call", "[", 0, on_rpc, &w,
+	assert_null(jsonrpc_start(f->http, "http://127.0.0.1:1", "eth_call", "[", 0, hl_on_rpc, &w,
 	    &cause));
-	assert_null(jsonrpc_start(f->http, "http://127.0.0.1:1", "eth\"x", NULL, 0, on_rpc, &w,
+	assert_null(jsonrpc_start(f->http, "http://127.0.0.1:1", "eth\"x", NULL, 0, hl_on_rpc, &w,
 	    &cause));
 	assert_non_null(strstr(cause, "bad JSON-RPC method name"));
-	assert_null(jsonrpc_start(f->http, "http://127.0.0.1:1", "", NULL, 0, on_rpc, &w, &cause));
-	assert_null(jsonrpc_start(f->http, NULL, "eth_chainId", NULL, 0, on_rpc, &w, &cause));
+	assert_null(jsonrpc_start(f->http, "http://127.0.0.1:1", "", NULL, 0, hl_on_rpc, &w, &cause));
+	assert_null(jsonrpc_start(f->http, NULL, "eth_chainId", NULL, 0, hl_on_rpc, &w, &cause));
 	assert_int_equal(w.calls, 0);
 	assert_int_equal(http_active(f->http), 0);
 	free(cause);
@@ -543,12 +437,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_check_flow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_provider_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_check_bad_answers, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_key_redacted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_check_flow, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_provider_errors, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_check_bad_answers, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_key_redacted, hl_setup, hl_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests, hl_setup, hl_teardown),
 		cmocka_unit_test(test_u256),
 	};
 
