@@ -547,6 +547,19 @@ check_line(struct vcheck *vc, const char *s)
 	return true;
 }
 
+/* Are the hex letters of h (40 digits) all in one case? */
+static bool
+single_case(const char *h)
+{
+	bool lower = false, upper = false;
+
+	for (; *h != '\0'; h++) {
+		lower |= *h >= 'a' && *h <= 'f';
+		upper |= *h >= 'A' && *h <= 'F';
+	}
+	return !(lower && upper);
+}
+
 /* Check an Ethereum address: 0x + 40 hex digits, EIP-55 checksum when mixed case. */
 static bool
 check_eth_address(struct vcheck *vc, const char *s)
@@ -560,9 +573,11 @@ check_eth_address(struct vcheck *vc, const char *s)
 	if (s[0] == '0' && s[1] == 'x')
 		h = s + 2;
 	else {
-		/* 0X... or the bare 40 digits: suggest the prefixed form. */
+		/* 0X... or the bare 40 digits: suggest the prefixed form, checksummed only when
+		 * the digits are in one case (mixed case is a checksum that must hold as typed). */
 		fixed = xprintf("0x%s", s[0] == '0' && s[1] == 'X' ? s + 2 : s);
-		if (eip55_checksum(fixed, ck) == 0)
+		if (eip55_checksum(fixed, ck) == 0 && (single_case(fixed + 2) ||
+		    strcmp(fixed, ck) == 0))
 			vsuggest(vc, ck);
 		free(fixed);
 		if (s[0] == '0' && s[1] == 'X')
@@ -591,10 +606,11 @@ check_eth_address(struct vcheck *vc, const char *s)
 		fatal("eip55_checksum refused a well-formed address");
 	if (strcmp(s, ck) == 0)
 		return true;
-	if (lower && upper) {
-		vsuggest(vc, ck);
-		return vfail(vc, "checksum does not match (EIP-55)");
-	}
+	/* Mixed case carries a checksum, and a failed one means a wrong digit as likely as a
+	 * wrong case: no suggestion, since taking one would turn a typo into a valid address. */
+	if (lower && upper)
+		return vfail(vc, "checksum does not match (EIP-55): a digit or letter is wrong; "
+		    "copy the address again from where it came from");
 	/* Single case: no checksum at all. Accept, and offer the checksummed form. */
 	vc->unchecksummed = true;
 	vsuggest(vc, ck);

@@ -51,8 +51,9 @@ help_doc(struct ui *ui, struct doc *d)
 	if (ui->modal == MODAL_FORM) {
 		doc_add(d, S_HEADING, "The input form");
 		doc_wrap(d, S_NORMAL, 0, "Type to change the value: it is checked as you type, and "
-		    "a wrong value says why (a wrong EIP-55 checksum shows the checksummed address: "
-		    "C-y takes it). Enter saves the value; an empty value and Enter forget it, so the "
+		    "a wrong value says why, and offers a fix where one is safe (an address typed all "
+		    "in one case, which has no checksum, is offered in its EIP-55 form: C-y takes it; "
+		    "a wrong checksum is only refused, as a digit may be wrong). Enter saves the value; an empty value and Enter forget it, so the "
 		    "default applies. A secret is shown as stars, held in memory for this session "
 		    "only, and never written to the state or the logs.");
 		help_key_line(d, "Enter", "save this field");

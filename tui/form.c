@@ -2,7 +2,8 @@
  * form.c: the input form of a step. Each input the step uses is a field with its label,
  * type, value and where the value came from ("captured from alpha, 2026-11-24 10:02").
  * What is typed is validated on every key (validate_input), so a wrong EIP-55 checksum says
- * so at once and offers the checksummed form (C-y takes it). Enter saves: engine_set_input
+ * so at once; an address in one case (no checksum) is offered checksummed (C-y takes it).
+ * Enter saves: engine_set_input
  * for a value (a refusal shows why), engine_set_secret (SRC_PROMPT) for a secret, which is
  * shown only as one '*' per character, kept in a fixed buffer that is wiped once handed to
  * the engine or when the form closes, and never written anywhere.

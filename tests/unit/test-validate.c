@@ -25,6 +25,9 @@
 #include "validate.h"
 
 /* Hex-encode a digest. */
+#define EIP55_WRONG "checksum does not match (EIP-55): a digit or letter is wrong; copy the " \
+	"address again from where it came from"
+
 static void
 to_hex(const uint8_t *d, size_t n, char *out)
 {
@@ -219,7 +222,8 @@ eip55_single_case_unchecksummed(void **state)
 	free(up);
 }
 
-/* One flipped letter breaks the checksum; the fix is suggested. */
+/* One flipped letter breaks the checksum, and nothing is suggested: a wrong checksum is as
+ * likely a wrong digit, and taking a suggestion would make the typo valid. */
 static void
 eip55_flipped_case_refused(void **state)
 {
@@ -245,12 +249,48 @@ eip55_flipped_case_refused(void **state)
 		/* Mixed-case vectors get a wrong checksum; single-case ones become mixed. */
 		validate_value(IT_ETH_ADDRESS, bad, false, NULL, NULL, &v);
 		assert_false(v.ok);
-		assert_string_equal(v.why, "checksum does not match (EIP-55)");
-		assert_string_equal(v.suggestion, eip55_vectors[i]);
+		assert_string_equal(v.why, EIP55_WRONG);
+		assert_null(v.suggestion);
 		assert_false(v.unchecksummed);
 		verdict_clear(&v);
 		free(bad);
 	}
+}
+
+/* A wrong digit in a checksummed address is refused without a suggestion (taking the
+ * checksummed form of the typo would turn it into a valid address of nobody's). */
+static void
+eip55_wrong_digit_no_suggestion(void **state)
+{
+	struct verdict v;
+
+	(void)state;
+	/* 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed with its 11th digit 3 -> 4. */
+	validate_value(IT_ETH_ADDRESS, "0x5aAeb6054F3E94C9b9A09f33669435E7Ef1BeAed", false,
+	    NULL, NULL, &v);
+	assert_false(v.ok);
+	assert_string_equal(v.why, EIP55_WRONG);
+	assert_null(v.suggestion);
+	verdict_clear(&v);
+	/* The same without 0x: refused for the prefix, and still no checksummed guess. */
+	validate_value(IT_ETH_ADDRESS, "5aAeb6054F3E94C9b9A09f33669435E7Ef1BeAed", false,
+	    NULL, NULL, &v);
+	assert_false(v.ok);
+	assert_null(v.suggestion);
+	verdict_clear(&v);
+	/* A correct mixed-case address without 0x gets its prefix back, digits as typed. */
+	validate_value(IT_ETH_ADDRESS, "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", false,
+	    NULL, NULL, &v);
+	assert_false(v.ok);
+	assert_string_equal(v.suggestion, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
+	verdict_clear(&v);
+	/* An all-lower-case address is offered in its checksummed form. */
+	validate_value(IT_ETH_ADDRESS, "0x5aaeb6054f3e94c9b9a09f33669435e7ef1beaed", false,
+	    NULL, NULL, &v);
+	assert_true(v.ok);
+	assert_true(v.unchecksummed);
+	assert_non_null(v.suggestion);
+	verdict_clear(&v);
 }
 
 /* Assert that value of type t is refused with exactly this why. */
@@ -865,7 +905,7 @@ secrets_never_echoed(void **state)
 	def.type = IT_ETH_ADDRESS;
 	validate_input(&def, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", &v);
 	assert_false(v.ok);
-	assert_string_equal(v.why, "checksum does not match (EIP-55)");
+	assert_string_equal(v.why, EIP55_WRONG);
 	assert_no_leak(&v, "5aAeb6053");
 	verdict_clear(&v);
 	validate_input(&def, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", &v);
@@ -879,10 +919,10 @@ secrets_never_echoed(void **state)
 	    "digit");
 	verdict_clear(&v);
 
-	/* The same values, not secret, are quoted and fixed. */
+	/* The same value, not secret, is fixed: its checksummed form is suggested. */
 	def.secret = false;
-	validate_input(&def, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", &v);
-	assert_false(v.ok);
+	validate_input(&def, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", &v);
+	assert_true(v.ok);
 	assert_string_equal(v.suggestion, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed");
 	verdict_clear(&v);
 }
@@ -939,7 +979,7 @@ verdict_clear_zeroes(void **state)
 	struct verdict v;
 
 	(void)state;
-	validate_value(IT_ETH_ADDRESS, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", false, NULL,
+	validate_value(IT_ETH_ADDRESS, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed ", false, NULL,
 	    NULL, &v);
 	assert_non_null(v.why);
 	assert_non_null(v.suggestion);
@@ -962,6 +1002,7 @@ main(void)
 		cmocka_unit_test(eip55_spec_vectors),
 		cmocka_unit_test(eip55_single_case_unchecksummed),
 		cmocka_unit_test(eip55_flipped_case_refused),
+		cmocka_unit_test(eip55_wrong_digit_no_suggestion),
 		cmocka_unit_test(eth_address_malformed),
 		cmocka_unit_test(ipv4_rules),
 		cmocka_unit_test(ipv6_and_ip_rules),
