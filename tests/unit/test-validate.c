@@ -22,6 +22,7 @@
 #include "chain.h"
 #include "keccak.h"
 #include "util.h"
+#include "ethkey.h"
 #include "validate.h"
 
 /* Hex-encode a digest. */
@@ -992,6 +993,46 @@ verdict_clear_zeroes(void **state)
 	verdict_clear(NULL);
 }
 
+/* A private key's address, against published vectors; bad keys are refused unquoted. */
+static void
+ethkey_vectors(void **state)
+{
+	static const struct { const char *key, *addr; } t[] = {
+		/* the secret 1: the generator point's address */
+		{ "0x0000000000000000000000000000000000000000000000000000000000000001",
+		  "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf" },
+		/* web3.js's documented example account */
+		{ "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+		  "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23" },
+		/* Hardhat's first development account, in upper case and without 0x */
+		{ "AC0974BEC39A17E36BA4A6B4D238FF944BACB478CBED5EFCAE784D7BF4F2FF80",
+		  "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266" },
+	};
+	static const char *const bad[] = {
+		"0x0000000000000000000000000000000000000000000000000000000000000000",
+		/* the group order n itself */
+		"0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141",
+		"0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f36231",
+		"0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f36231g",
+		"",
+	};
+	char out[43], *cause = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < nitems(t); i++) {
+		assert_int_equal(ethkey_address(t[i].key, out, &cause), 0);
+		assert_string_equal(out, t[i].addr);
+	}
+	for (i = 0; i < nitems(bad); i++) {
+		assert_int_equal(ethkey_address(bad[i], out, &cause), -1);
+		assert_non_null(cause);
+		if (strlen(bad[i]) > 8)
+			assert_null(strstr(cause, bad[i] + 4));
+		freep(&cause);
+	}
+}
+
 int
 main(void)
 {
@@ -1003,6 +1044,7 @@ main(void)
 		cmocka_unit_test(eip55_single_case_unchecksummed),
 		cmocka_unit_test(eip55_flipped_case_refused),
 		cmocka_unit_test(eip55_wrong_digit_no_suggestion),
+		cmocka_unit_test(ethkey_vectors),
 		cmocka_unit_test(eth_address_malformed),
 		cmocka_unit_test(ipv4_rules),
 		cmocka_unit_test(ipv6_and_ip_rules),
