@@ -69,6 +69,15 @@ bool str_has_suffix(const char *s, const char *suffix);
 /* Replace every occurrence of each non-empty needle in s with "****"; returns a new string. */
 char *str_redact(const char *s, size_t len, const char *const *needles, size_t nneedles, size_t *outlen);
 
+/*
+ * Make text from elsewhere (a step's output, a server's answer) safe for a terminal or a log:
+ * every byte of a C0 control but tab (ESC, CR, BEL, NUL ...), DEL, a C1 control (U+0080 to
+ * U+009F, or a bare 0x80-0x9F byte) and every byte of invalid UTF-8 becomes the visible text
+ * \xNN, so no escape sequence can reach the operator's terminal. NULL when s[0..len) is safe
+ * as it is; else a new string (its length in *outlen).
+ */
+char *str_visible(const char *s, size_t len, size_t *outlen);
+
 /* Wipe and free a secret string. */
 void secret_free(char **p);
 

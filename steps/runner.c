@@ -97,11 +97,15 @@ static void
 run_meta(struct run *r, const char *text)
 {
 	size_t len = strlen(text);
+	char *vis = str_visible(text, len, &len);   /* it may quote a server's words */
 
+	if (vis != NULL)
+		text = vis;
 	if (r->opts.ring != NULL)
 		logbuf_push(r->opts.ring, STREAM_META, text, len);
 	if (r->cbs.line != NULL)
 		r->cbs.line(r->cbs.data, STREAM_META, text, len);
+	free(vis);
 }
 
 /* Write one output line to the log file: "HH:MM:SS.mmm O| text". */
@@ -190,16 +194,21 @@ run_scan_chunk(struct run *r, struct run_stream *st, const char *p, size_t n)
 
 /*
  * Handle one complete line (raw; text[len] is '\0'; it began at stream offset start, or
- * has no stream if st is NULL): redact it, then hand it out.
+ * has no stream if st is NULL): redact it, make it visible text (no control sequence of a
+ * step's output reaches a terminal, a log, a capture or a hint), then hand it out.
  */
 static void
 run_line(struct run *r, const struct run_stream *st, int stream, const char *text, size_t len)
 {
-	char *red = NULL;
+	char *red = NULL, *vis;
 
 	if ((st == NULL || st->hit_end > st->start) && run_has_secret(r, text, len)) {
 		red = str_redact(text, len, r->secrets, r->nsecrets, &len);
 		text = red;
+	}
+	if ((vis = str_visible(text, len, &len)) != NULL) {
+		free(red);
+		text = red = vis;
 	}
 	r->res.lines++;
 	if (r->opts.ring != NULL)

@@ -281,6 +281,59 @@ str_redact(const char *s, size_t len, const char *const *needles, size_t nneedle
 	return sb_detach(&sb);
 }
 
+/* The length of the valid UTF-8 character at s[0..n) that is not a C1 control; 0 if none. */
+static size_t
+utf8_shown_len(const unsigned char *s, size_t n)
+{
+	size_t k, i;
+	uint32_t c;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	k = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (n < k)
+		return 0;
+	c = s[0] & (0x7f >> k);
+	for (i = 1; i < k; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates, beyond U+10FFFF, and the C1 controls. */
+	if ((k == 3 && c < 0x800) || (k == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff) || (c >= 0x80 && c <= 0x9f))
+		return 0;
+	return k;
+}
+
+char *
+str_visible(const char *s, size_t len, size_t *outlen)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	struct strbuf sb = {0};
+	size_t i = 0, done = 0, k;
+
+	while (i < len) {
+		if ((u[i] >= 0x20 && u[i] < 0x7f) || u[i] == '\t') {
+			i++;
+			continue;
+		}
+		if (u[i] >= 0x80 && (k = utf8_shown_len(u + i, len - i)) > 0) {
+			i += k;
+			continue;
+		}
+		sb_add(&sb, s + done, i - done);
+		sb_addf(&sb, "\\x%02x", u[i]);
+		done = ++i;
+	}
+	if (done == 0 && sb.len == 0)
+		return NULL;
+	sb_add(&sb, s + done, len - done);
+	if (outlen != NULL)
+		*outlen = sb.len;
+	return sb_detach(&sb);
+}
+
 /* Wipe and free a secret string. */
 void
 secret_free(char **p)

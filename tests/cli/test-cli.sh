@@ -24,8 +24,8 @@ ok "status on a fresh profile: alpha locked (no work_dir), beta locked" \
 ok "why names every blocker and exits 3" \
 	'wiz 3 "${C[@]}" why alpha && out_has "alpha is locked" && out_has "input work_dir: not set"'
 ok "why on an unknown step suggests the nearest" 'wiz 2 "${C[@]}" why alpah && err_has "did you mean .alpha."'
-ok "set refuses an invalid checksum with exit 3, the reason and the checksummed form" \
-	'wiz 3 "${C[@]}" set contract 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD && err_has "EIP-55" && err_has "$ADDR"'
+ok "set refuses an invalid checksum with exit 3 and the reason, suggesting no address" \
+	'wiz 3 "${C[@]}" set contract 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD && err_has "EIP-55" && ! grep -q "$ADDR" "$TMP/err"'
 ok "set refuses a secret from the command line" 'wiz 3 "${C[@]}" set token tok-12345678 && err_has "never taken from the command line"'
 ok "set on an unknown input exits 2 with a suggestion" 'wiz 2 "${C[@]}" set work_dri x && err_has "did you mean .work_dir."'
 ok "set a valid path" 'wiz 0 "${C[@]}" set work_dir "$W"'

@@ -266,6 +266,44 @@ test_regcomp_bytes(void **state)
 	setlocale(LC_CTYPE, "C");
 }
 
+/* Control sequences, C1 controls, NUL and invalid UTF-8 become visible \xNN text. */
+static void
+test_visible(void **state)
+{
+	static const struct { const char *in; size_t len; const char *out; } t[] = {
+		{ "plain text\tand a tab", 0, NULL },
+		{ "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x94\x91", 0, NULL },
+		{ "\x1b]0;pwned\x07title", 0, "\\x1b]0;pwned\\x07title" },
+		{ "\x1b]52;c;cGF5bG9hZA==\x1b\\", 0, "\\x1b]52;c;cGF5bG9hZA==\\x1b\\" },
+		{ "\x1b[2J\x1b[6n", 0, "\\x1b[2J\\x1b[6n" },
+		{ "\x1bP1$r\x1b\\", 0, "\\x1bP1$r\\x1b\\" },
+		{ "a\x9b" "31mred", 0, "a\\x9b31mred" },
+		{ "a\xc2\x9b" "31m", 0, "a\\xc2\\x9b31m" },
+		{ "a\0b", 3, "a\\x00b" },
+		{ "bell\x07 del\x7f cr\r", 0, "bell\\x07 del\\x7f cr\\x0d" },
+		{ "bad \xff\xfe utf8 \xc3", 0, "bad \\xff\\xfe utf8 \\xc3" },
+		{ "overlong \xc0\xaf \xe0\x80\xaf", 0, "overlong \\xc0\\xaf \\xe0\\x80\\xaf" },
+		{ "surrogate \xed\xa0\x80", 0, "surrogate \\xed\\xa0\\x80" },
+	};
+	size_t i, len, n;
+	char *v;
+
+	(void)state;
+	for (i = 0; i < nitems(t); i++) {
+		n = t[i].len ? t[i].len : strlen(t[i].in);
+		len = 12345;
+		v = str_visible(t[i].in, n, &len);
+		if (t[i].out == NULL) {
+			assert_null(v);
+			continue;
+		}
+		assert_non_null(v);
+		assert_string_equal(v, t[i].out);
+		assert_int_equal(len, strlen(t[i].out));
+		free(v);
+	}
+}
+
 int
 main(void)
 {
@@ -275,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_strbuf_strvec),
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_visible),
 		cmocka_unit_test(test_regex_measure),
 		cmocka_unit_test(test_regex_budget_holds),
 		cmocka_unit_test(test_regcomp_bytes),
