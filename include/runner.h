@@ -79,6 +79,8 @@ struct run_opts {
 	size_t nhints;
 	struct logbuf *ring;             /* may be NULL */
 	bool stop_on_failure;            /* actions: true; checks: false (every probe runs) */
+	uint64_t log_max;                /* the log file's size; past it, its head and tail are
+	                                    kept (0: 64 MiB) */
 	unsigned cancel_grace_ms;        /* SIGTERM -> SIGKILL delay; 0 means 2000 */
 };
 

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #define RUN_OUTPUT_MAX 65536          /* stdout kept per command */
 #define RUN_DEFAULT_GRACE_MS 2000
 #define RUN_LOG_BUFFER 65536
+#define RUN_LOG_MAX ((uint64_t)64 << 20)   /* a log file's size, but for a few lines */
 #define RUNNER_EDGE_MAX 4096          /* longer secrets are searched line by line only */
 
 /* One output stream's unfinished line. */
@@ -65,6 +67,11 @@ struct run {
 
 	FILE *log;
 	bool log_failed;
+	uint64_t log_head;         /* bytes written to the log itself */
+	FILE *tail[2];             /* past the head: two chunks taking turns (unlinked files) */
+	uint64_t tail_bytes[2], tail_lines[2];
+	int tail_cur;
+	uint64_t cut_bytes, cut_lines;   /* what was left out between head and tail */
 	time_t log_sec;            /* second of log_hms */
 	char log_hms[16];
 
@@ -108,10 +115,128 @@ run_meta(struct run *r, const char *text)
 	free(vis);
 }
 
+/* Open an empty chunk for the log's tail: a file beside the log, unlinked at once. */
+static FILE *
+run_tail_open(struct run *r)
+{
+	char *path = xprintf("%s.tail", r->opts.log_path);
+	FILE *f = NULL;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		unlink(path);
+		if ((f = fdopen(fd, "w+")) == NULL)
+			close(fd);
+		else
+			setvbuf(f, NULL, _IOFBF, RUN_LOG_BUFFER);
+	}
+	free(path);
+	return f;
+}
+
+/*
+ * The file the next n bytes of the log go to (the count of lines grows by one): the log
+ * itself until half the cap is written; then chunks of a quarter of the cap, two taking
+ * turns, the older emptied when the newer is full. So a log keeps its head and at least a
+ * quarter of the cap of its tail; run_log_merge puts the tail after the head. NULL if a
+ * chunk cannot be made (the failure is said once).
+ */
+static FILE *
+run_log_to(struct run *r, size_t n)
+{
+	uint64_t cap = r->opts.log_max != 0 ? r->opts.log_max : RUN_LOG_MAX;
+	int c = r->tail_cur;
+
+	if (r->tail[0] == NULL && r->log_head + n <= cap / 2) {
+		r->log_head += n;
+		return r->log;
+	}
+	if (r->tail[c] != NULL && r->tail_bytes[c] > 0 && r->tail_bytes[c] + n > cap / 4) {
+		c = r->tail_cur ^= 1;
+		if (r->tail[c] != NULL) {
+			r->cut_bytes += r->tail_bytes[c];
+			r->cut_lines += r->tail_lines[c];
+			r->tail_bytes[c] = r->tail_lines[c] = 0;
+			fflush(r->tail[c]);
+			if (ftruncate(fileno(r->tail[c]), 0) != 0)
+				r->log_failed = true;
+			rewind(r->tail[c]);
+		}
+	}
+	if (r->tail[c] == NULL && (r->tail[c] = run_tail_open(r)) == NULL) {
+		if (!r->log_failed)
+			run_meta(r, "warning: cannot write the log file's tail");
+		r->log_failed = true;
+		return NULL;
+	}
+	r->tail_bytes[c] += n;
+	r->tail_lines[c]++;
+	return r->tail[c];
+}
+
+/* Write a line of the log's own ("# ..."), formatted. */
+static void DW_PRINTF(2, 3)
+run_logf(struct run *r, const char *fmt, ...)
+{
+	char buf[512], *big = NULL;
+	const char *p = buf;
+	va_list ap;
+	int n;
+	FILE *f;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof buf) {
+		va_start(ap, fmt);
+		if (vasprintf(&big, fmt, ap) < 0)
+			fatal("out of memory");
+		va_end(ap);
+		p = big;
+	}
+	if ((f = run_log_to(r, (size_t)n)) != NULL)
+		fwrite_unlocked(p, 1, (size_t)n, f);
+	free(big);
+}
+
+/* Put the tail's chunks (older, then newer) after the head, with a line saying what was cut. */
+static void
+run_log_merge(struct run *r)
+{
+	uint64_t cap = r->opts.log_max != 0 ? r->opts.log_max : RUN_LOG_MAX;
+	char buf[65536];
+	size_t n;
+
+	if (r->tail[0] == NULL)
+		return;
+	if (r->cut_lines > 0)
+		fprintf(r->log, "# ... %llu lines (%llu bytes) left out here: a log keeps its first "
+		    "%llu and its last %llu or more bytes\n", (unsigned long long)r->cut_lines,
+		    (unsigned long long)r->cut_bytes, (unsigned long long)(cap / 2),
+		    (unsigned long long)(cap / 4));
+	for (int k = 1; k >= 0; k--) {
+		FILE *f = r->tail[r->tail_cur ^ k];
+
+		if (f == NULL)
+			continue;
+		if (fflush(f) != 0 || ferror(f))
+			r->log_failed = true;
+		rewind(f);
+		while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+			fwrite(buf, 1, n, r->log);
+		fclose(f);
+		r->tail[r->tail_cur ^ k] = NULL;
+	}
+}
+
 /* Write one output line to the log file: "HH:MM:SS.mmm O| text". */
 static void
 run_log_line(struct run *r, int stream, const char *text, size_t len)
 {
+	FILE *f;
 	struct timespec ts;
 	char pre[32];
 	unsigned ms;
@@ -135,9 +260,11 @@ run_log_line(struct run *r, int stream, const char *text, size_t len)
 	pre[13] = stream == STREAM_ERR ? 'E' : 'O';
 	pre[14] = '|';
 	pre[15] = ' ';
-	fwrite_unlocked(pre, 1, 16, r->log);
-	fwrite_unlocked(text, 1, len, r->log);
-	putc_unlocked('\n', r->log);
+	if ((f = run_log_to(r, 16 + len + 1)) == NULL)
+		return;
+	fwrite_unlocked(pre, 1, 16, f);
+	fwrite_unlocked(text, 1, len, f);
+	putc_unlocked('\n', f);
 }
 
 /* Does text hold any secret? */
@@ -417,9 +544,9 @@ run_show_command(struct run *r, const struct run_cmd *c)
 		free(s);
 		if (r->log != NULL) {
 			if (first)
-				fprintf(r->log, "# [%zu/%zu] %.*s\n", r->cur + 1, r->n, (int)len, d);
+				run_logf(r, "# [%zu/%zu] %.*s\n", r->cur + 1, r->n, (int)len, d);
 			else
-				fprintf(r->log, "#   %.*s\n", (int)len, d);
+				run_logf(r, "#   %.*s\n", (int)len, d);
 		}
 		first = false;
 		d = nl != NULL ? nl + 1 : NULL;
@@ -450,9 +577,9 @@ run_end_cmd(struct run *r)
 		r->failed = true;
 	if (r->log != NULL) {
 		if (res->ok)
-			fprintf(r->log, "# [%zu/%zu] ok (%.3f s)\n", r->cur + 1, r->n, secs);
+			run_logf(r, "# [%zu/%zu] ok (%.3f s)\n", r->cur + 1, r->n, secs);
 		else
-			fprintf(r->log, "# [%zu/%zu] failed: %s (%.3f s)\n", r->cur + 1, r->n,
+			run_logf(r, "# [%zu/%zu] failed: %s (%.3f s)\n", r->cur + 1, r->n,
 			    res->reason, secs);
 	}
 	run_log_flush(r);
@@ -553,7 +680,7 @@ run_skip(struct run *r, size_t i)
 	res->reason = xstrdup(r->canceled ? "canceled" : "skipped");
 	res->output = xstrdup("");
 	if (r->log != NULL)
-		fprintf(r->log, "# [%zu/%zu] skipped: %s\n", i + 1, r->n, run_display(&r->cmds[i]));
+		run_logf(r, "# [%zu/%zu] skipped: %s\n", i + 1, r->n, run_display(&r->cmds[i]));
 }
 
 /* The run is over: fill the result and call done (the last thing: done may free r). */
@@ -587,6 +714,7 @@ run_finish(struct run *r)
 	else
 		s = xstrdup("failed");
 	if (r->log != NULL) {
+		run_log_merge(r);
 		fprintf(r->log, "# result: %s (%zu commands, %llu lines, %.3f s)\n", s, r->n,
 		    (unsigned long long)res->lines, (double)res->duration_ms / 1000.0);
 		run_log_flush(r);
@@ -780,6 +908,9 @@ run_free(struct run **rp)
 		loop_del_timer(r->loop, r->timeout_timer);
 	if (r->log != NULL)
 		fclose(r->log);
+	for (int k = 0; k < 2; k++)
+		if (r->tail[k] != NULL)
+			fclose(r->tail[k]);
 	for (size_t i = 0; i < r->res.ncmds; i++) {
 		free(r->res.cmds[i].reason);
 		free(r->res.cmds[i].output);

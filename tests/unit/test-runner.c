@@ -44,6 +44,7 @@ struct ctx {
 	uint64_t cancel_at_ms;       /* or this long after the start (timer) */
 	uint64_t canceled_at;
 	bool free_in_done;           /* run_free from the done callback */
+	bool quiet;                  /* keep no lines (big outputs) */
 	uint64_t lines_at_done;
 };
 
@@ -56,7 +57,8 @@ ctx_line(void *data, int stream, const char *text, size_t len)
 
 	assert_int_equal(strlen(text), len);   /* NUL-terminated, no embedded NUL here */
 	assert_null(memchr(text, '\n', len));
-	sv_push_take(&c->lines, xprintf("%c:%s", tag, text));
+	if (!c->quiet)
+		sv_push_take(&c->lines, xprintf("%c:%s", tag, text));
 	if (c->touch_on != NULL && stream == STREAM_OUT && strcmp(text, c->touch_on) == 0) {
 		FILE *f = fopen(c->touch_path, "w");
 
@@ -1044,6 +1046,71 @@ test_log_exists(void **state)
 	free(dir);
 }
 
+/* Run script with a log capped at cap bytes (0: the default); the log's text into *text. */
+static void
+run_capped(const char *script, uint64_t cap, char **text, size_t *len)
+{
+	struct ctx c = { .quiet = true };
+	struct run_opts opts = { 0 };
+	struct run_cmd cmd;
+	char *dir = tl_tmpdir(), *log = xprintf("%s/run.log", dir);
+
+	mkcmd(&cmd, script);
+	opts.log_path = log;
+	opts.title = "action of big";
+	opts.log_max = cap;
+	run_sync(&c, &cmd, 1, &opts);
+	assert_true(c.res->ok);
+	assert_int_equal(read_file(log, 256 << 20, text, len, NULL), 0);
+	clear_cmds(&cmd, 1);
+	ctx_free(&c);
+	free(log);
+	tl_rmrf(dir);   /* the tail's chunks were unlinked when made: only the log was there */
+	free(dir);
+}
+
+/* A log past its cap keeps its head and its tail, in order, with a line saying what was left
+ * out between them; below the cap nothing is left out. */
+static void
+test_log_cap(void **state)
+{
+	char *text = NULL, *cut, *last;
+	size_t len = 0;
+
+	(void)state;
+	/* 5 MiB of numbered 1 KiB lines through a 1 MiB cap. */
+	run_capped("for i in $(seq 1 5120); do printf 'line %05d %01013d\\n' $i 0; done", 1 << 20,
+	    &text, &len);
+	assert_true(len <= (1 << 20) + 4096);
+	assert_true(len >= (1 << 20) * 3 / 4);
+	assert_non_null(strstr(text, "O| line 00001 "));
+	cut = strstr(text, "\n# ... ");
+	assert_non_null(cut);
+	assert_non_null(strstr(cut, "bytes) left out here"));
+	assert_true(strstr(text, "O| line 00001 ") < cut);
+	last = strstr(text, "O| line 05120 ");
+	assert_non_null(last);
+	assert_true(last > cut);
+	assert_non_null(strstr(last, "\n# [1/1] ok ("));
+	assert_non_null(strstr(last, "\n# result: ok (1 commands, 5120 lines, "));
+	assert_null(strstr(text, "O| line 02600 "));   /* from the middle: left out */
+	free(text);
+
+	/* The default cap: 80 MiB of output make a log of at most 64 MiB. */
+	run_capped("head -c 83886080 /dev/zero | tr '\\0' x | fold -w 1023", 0, &text, &len);
+	assert_true(len <= ((size_t)64 << 20) + 4096);
+	assert_true(len >= ((size_t)48 << 20));
+	assert_non_null(strstr(text, "bytes) left out here"));
+	assert_non_null(strstr(text, "\n# result: ok (1 commands, 82001 lines, "));
+	free(text);
+
+	/* Under the cap, everything. */
+	run_capped("seq 1 1000", 1 << 20, &text, &len);
+	assert_null(strstr(text, "left out"));
+	assert_non_null(strstr(text, "O| 1000\n"));
+	free(text);
+}
+
 /* Canceled before anything started: nothing runs, everything is skipped. */
 static void
 test_cancel_before_start(void **state)
@@ -1177,6 +1244,7 @@ main(void)
 		cmocka_unit_test(test_cwd),
 		cmocka_unit_test(test_line_cutting),
 		cmocka_unit_test(test_log_exists),
+		cmocka_unit_test(test_log_cap),
 		cmocka_unit_test(test_cancel_before_start),
 		cmocka_unit_test(test_free_while_running),
 		cmocka_unit_test(test_free_in_done),
