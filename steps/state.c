@@ -580,6 +580,14 @@ state_parse(struct state *st, const char *text, size_t len, char **why)
 	nul = memchr(text, '\0', len);
 	if (nul != NULL)
 		return set_cause(why, "a NUL byte, at byte %zu", (size_t)(nul - text));
+	/* Nor a \u0000 escape: cJSON would end the string there ("a\u0000b" read as "a"). */
+	for (i = 0; i + 5 < len; i++) {
+		if (text[i] != '\\')
+			continue;
+		if (text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0)
+			return set_cause(why, "a NUL character (\\u0000), at byte %zu", i);
+		i++;   /* the escaped character is not the start of another escape */
+	}
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (root == NULL) {
 		if (end != NULL && end >= text && end <= text + len)

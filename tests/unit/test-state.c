@@ -610,6 +610,28 @@ test_corrupt(void **ctx)
 	/* UTF-16 (a UTF-8 byte order mark is fine: cJSON skips it). */
 	expect_moved_aside(f, "\xff\xfe{\0\"\0", 6, "a NUL byte, at byte 3");
 	expect_moved_aside(f, "\xff\xfe{}", 4, "invalid JSON, at byte 0");
+	/* A NUL escaped in a string: cJSON would cut "a\u0000b" to "a". */
+	expect_moved_aside(f, "{\"schema\": 1, \"inputs\": {\"x\": {\"value\": \"a\\u0000b\"}}}",
+	    53, "a NUL character (\\u0000), at byte 42");
+}
+
+/* An escaped backslash before "u0000" is text, not a NUL. */
+static void
+test_backslash_u0000_is_text(void **ctx)
+{
+	struct fixture *f = *ctx;
+	const char *text = "{\"schema\": 1, \"inputs\": {\"x\": {\"value\": \"a\\\\u0000b\", "
+	    "\"source\": \"user\"}}}";
+	const struct state_input *in;
+
+	struct state *st;
+
+	spit(f->path, text, strlen(text));
+	st = load_ok(f->path);
+	in = state_get_input(st, "x");
+	assert_non_null(in);
+	assert_string_equal(in->value, "a\\u0000b");
+	state_free(&st);
 }
 
 /* The byte offset of a JSON error points at the offending byte. */
@@ -1192,6 +1214,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_offset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backslash_u0000_is_text, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
