@@ -16,6 +16,7 @@
 
 #include "testlib.h"
 
+#include "rx.h"
 #include "util.h"
 
 /* Every occurrence of every needle becomes ****, the longest needle winning. */
@@ -304,6 +305,92 @@ test_visible(void **state)
 	}
 }
 
+/* Regexes: POSIX-style patterns as step files write them, group 1, lines, case. */
+static void
+test_rx_basics(void **state)
+{
+	struct rx *rx;
+	char *cause = NULL;
+	long so, eo;
+	const char *out = "Deploying with account: 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\n"
+	    "DstackKms Proxy deployed to: 0x5FbDB2315678afecb367f032d93F642f64180aa3\n";
+
+	(void)state;
+	rx = rx_new("Proxy deployed to: (0x[0-9a-fA-F]{40})", 0, &cause);
+	assert_non_null(rx);
+	assert_int_equal(rx_match(rx, out, strlen(out), &so, &eo), 1);
+	assert_int_equal(eo - so, 42);
+	assert_memory_equal(out + so, "0x5FbDB2315678afecb367f032d93F642f64180aa3", 42);
+	rx_free(&rx);
+	assert_null(rx);
+	rx = rx_new("^DstackKms[[:space:]]+Proxy.*$", RX_LINES, &cause);
+	assert_true(rx_matches(rx, out));
+	rx_free(&rx);
+	rx = rx_new("^DstackKms", 0, &cause);
+	assert_false(rx_matches(rx, out));   /* without RX_LINES ^ is the start only */
+	rx_free(&rx);
+	rx = rx_new("deploying WITH", RX_ICASE, &cause);
+	assert_true(rx_matches(rx, out));
+	rx_free(&rx);
+	rx = rx_new("(a|b", 0, &cause);
+	assert_null(rx);
+	assert_non_null(strstr(cause, "at offset 4"));
+	freep(&cause);
+	cause = rx_check("[z-a]", 0);
+	assert_non_null(cause);
+	freep(&cause);
+	assert_null(rx_check("x{2,3}[[:digit:]]", 0));
+}
+
+/* Patterns built to take exponential time end within the limits: no match, or gave up. */
+static void
+test_rx_limits(void **state)
+{
+	static const struct { const char *re, *tail; } evil[] = {
+		{ "(a+)(a+)\\1\\2x", "yx" },   /* glibc: over 30 s on 100 characters */
+		{ "(.*a){12}b", "cb" },
+		{ "(a|a)+b", "cb" },
+		{ "(a*)*b", "cb" },
+		{ "((a+)+)+b", "cb" },
+	};
+	char subject[103];
+	uint64_t t0;
+	struct rx *rx;
+	char *cause = NULL;
+	size_t i;
+
+	(void)state;
+	/* 100 a's, then a tail that holds the character the pattern needs last, so no shortcut
+	 * skips the backtracking. */
+	for (i = 0; i < nitems(evil); i++) {
+		memset(subject, 'a', 100);
+		memcpy(subject + 100, evil[i].tail, 3);
+		rx = rx_new(evil[i].re, 0, &cause);
+		assert_non_null(rx);
+		t0 = now_ms();
+		assert_int_not_equal(rx_match(rx, subject, 102, NULL, NULL), 1);
+		if (now_ms() - t0 > 2000)
+			fail_msg("%s took %llu ms", evil[i].re, (unsigned long long)(now_ms() - t0));
+		rx_free(&rx);
+	}
+	/* Giving up is told apart from not matching. */
+	memcpy(subject + 100, "cb", 3);
+	rx = rx_new("(.*a){12}b", 0, &cause);
+	assert_int_equal(rx_match(rx, subject, 102, NULL, NULL), -1);
+	assert_int_equal(rx_match(rx, "aac", 3, NULL, NULL), 0);
+	rx_free(&rx);
+	/* Over the length cap. */
+	{
+		char *big = xcalloc(RX_LEN_MAX + 2, 1);
+
+		memset(big, 'a', RX_LEN_MAX + 1);
+		assert_null(rx_new(big, 0, &cause));
+		assert_non_null(strstr(cause, "longer than"));
+		freep(&cause);
+		free(big);
+	}
+}
+
 int
 main(void)
 {
@@ -314,6 +401,8 @@ main(void)
 		cmocka_unit_test(test_time),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_visible),
+		cmocka_unit_test(test_rx_basics),
+		cmocka_unit_test(test_rx_limits),
 		cmocka_unit_test(test_regex_measure),
 		cmocka_unit_test(test_regex_budget_holds),
 		cmocka_unit_test(test_regcomp_bytes),
