@@ -8,7 +8,6 @@
 #ifndef DW_CHAIN_H
 #define DW_CHAIN_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -44,6 +43,8 @@ enum scope {
 };
 
 /* A position in a chain file, for messages: "file:line:column". */
+struct rx;
+
 struct srcpos {
 	const char *file;   /* points into chain->files */
 	int line;           /* 1-based */
@@ -65,8 +66,8 @@ struct input_def {
 	enum scope scope;
 	bool optional;       /* an empty value is valid */
 	char *def;           /* default; may reference other inputs as ${name}; NULL if none */
-	char *pattern;       /* optional extra ERE the value must match */
-	regex_t pattern_re;  /* compiled when pattern != NULL */
+	char *pattern;       /* optional extra regex the value must match */
+	struct rx *pattern_re;   /* compiled when pattern != NULL */
 	char *verify;        /* optional extra verification, e.g. "contract_code" (remote issue) */
 	struct srcpos pos;
 };
@@ -98,7 +99,7 @@ struct probe {
 	size_t nresolve;
 	char **json;                /* http, rpc eth_call: assertions (jsonpath.h) that must hold */
 	size_t njson;
-	char *body_match;           /* http: an ERE the body must match */
+	char *body_match;           /* http: a regex the body must match */
 	char **capture_headers;     /* http: response headers to print */
 	size_t ncapture_headers;
 	char *target;               /* tcp: host:port */
@@ -118,7 +119,7 @@ struct command {
 	struct env_var *env; /* extra environment */
 	size_t nenv;
 	char *stdin_text;    /* optional text fed to stdin; may reference secrets */
-	char *expect;        /* optional ERE that stdout must match (checks), ${input} expanded */
+	char *expect;        /* optional regex stdout must match (checks), ${input} expanded */
 	int timeout;         /* seconds; 0 = the default (checks 60, actions 3600) */
 	enum place on;       /* PLACE_LOCAL or PLACE_SERVER (never MANUAL) */
 	struct srcpos pos;
@@ -126,14 +127,14 @@ struct command {
 
 struct capture {
 	char *name;          /* an input name: the captured value becomes that input */
-	char *regex;         /* ERE with one group */
-	regex_t re;          /* regex, compiled */
+	char *regex;         /* a regex with at least one group (rx.h) */
+	struct rx *re;       /* regex, compiled */
 	struct srcpos pos;
 };
 
 struct hint {
-	char *match;         /* ERE matched against each output line */
-	regex_t re;          /* match, compiled */
+	char *match;         /* a regex matched against each output line */
+	struct rx *re;       /* match, compiled */
 	char *say;           /* the cause, in one line */
 	char *fix;           /* what to do (optional) */
 	struct srcpos pos;

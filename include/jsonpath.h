@@ -18,7 +18,7 @@
  * string).
  *
  * Operators: == and != (a "string", a number, true, false or null), > >= < <= (a number),
- * =~ and !~ (/POSIX ERE/, with an optional i flag for case-blind), contains (an array holds
+ * =~ and !~ (/regex/, rx.h, with an optional i flag for case-blind), contains (an array holds
  * an equal element; a string holds the substring; an object has the key), exists (the path
  * selects something, null included). When the path selects several values ([] or a filter
  * matching more than one element), the assertion holds if any one of them satisfies it.

@@ -26,7 +26,7 @@ struct run_cmd {
 	struct transport_cmd tc;
 	char *display;          /* what the operator is shown ("$ git --version"); no secrets */
 	char *label;            /* optional name of the probe; may be NULL */
-	regex_t *expect;        /* checks: stdout must match (REG_EXTENDED|REG_NEWLINE); may be NULL */
+	struct rx *expect;      /* checks: stdout must match (RX_LINES); may be NULL */
 	char *expect_text;      /* shown in the failure reason */
 	unsigned timeout_ms;    /* 0: none */
 };
@@ -109,7 +109,7 @@ const struct run_result *run_result(const struct run *r);   /* NULL until finish
 void run_free(struct run **rp);
 
 /*
- * Free everything a run_cmd owns: display, label, expect (regfree + free), expect_text, and
+ * Free everything a run_cmd owns: display, label, expect (rx_free), expect_text, and
  * the strings of tc (script, cwd, id, every env entry and the env array, stdin_data); env entries
  * and stdin_data are wiped first, as they may hold secrets. Every one of these is allocated.
  */

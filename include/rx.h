@@ -7,8 +7,8 @@
  *
  * The syntax is PCRE2's, which takes POSIX extended regexes as written in step files
  * ([[:space:]], {n,m}, |, groups, anchors), with these differences: alternatives are tried
- * left to right (the first that matches wins, not the longest), and with RX_LINES a negated
- * class such as [^x] also matches a newline.
+ * left to right (the first that matches wins, not the longest), with RX_LINES a negated
+ * class such as [^x] also matches a newline, and GNU's \< \> are refused (\b is the edge).
  */
 #ifndef DW_RX_H
 #define DW_RX_H
@@ -30,6 +30,8 @@ struct rx;
 /* Compile pattern; NULL with a cause ("missing ) at offset 3") if it is not valid. */
 struct rx *rx_new(const char *pattern, int flags, char **cause);
 void rx_free(struct rx **rxp);
+/* How many groups the pattern has. */
+int rx_groups(const struct rx *rx);
 /* Does rx compile? Only for checks at load time; NULL if so, else why (allocated). */
 char *rx_check(const char *pattern, int flags);
 

@@ -7,7 +7,6 @@
 #ifndef DW_UTIL_H
 #define DW_UTIL_H
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,8 +16,6 @@
 #define DW_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define DW_NORETURN __attribute__((noreturn))
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
-#define STR_(x) #x
-#define STR(x) STR_(x)           /* a macro's value as a string literal */
 
 /* Print a message and abort: only for bugs and out-of-memory. */
 void fatal(const char *fmt, ...) DW_PRINTF(1, 2) DW_NORETURN;
@@ -98,44 +95,5 @@ int read_file(const char *path, size_t max, char **out, size_t *len, char **caus
 /* Expand a leading "~/" with $HOME. Returns an allocated string. */
 char *expand_home(const char *path);
 
-/*
- * Regexes from chain files and captured values are untrusted, and glibc's regcomp can be
- * made to eat memory and stack. Before regcomp, refuse a regex
- *  - longer than REGEX_LEN_MAX;
- *  - that repeats without bound (* + {n,}) a part that may match nothing, x?* (a|)+ (^)*:
- *    regcomp's time grows exponentially with their nesting (50 s for
- *    (((((((((((((((:?)?)?)?)?)?)?)?)?)+)+)+)+)+), 0.8 s for :?????????+++++);
- *  - that unrolls ({n,m}, x+) to more than REGEX_COST_MAX nodes;
- *  - with parts that may match nothing (x? x* x{0,n} a| ()) and more than
- *    REGEX_COST_EMPTY_MAX nodes: regcomp is quadratic in those (21 MB for (x?){500},
- *    141 MB for ((((((((((())))))))))){500});
- *  - with more than REGEX_ANCHORS_MAX anchors (^ $ \b \B \< \> \` \') once unrolled:
- *    regcomp is about quintic in those (11 MB for (^|$){16}, 12 GB for (^|$){64});
- *  - with optional parts where anchors squared times nodes passes REGEX_MIXED_MAX: the two
- *    multiply, at about 6 KB a unit (1.1 GB for (\b|\B){8}(x?){150}).
- */
-#define REGEX_LEN_MAX         4096
-#define REGEX_COST_MAX        10000
-#define REGEX_COST_EMPTY_MAX  500
-#define REGEX_ANCHORS_MAX     16
-#define REGEX_MIXED_MAX       4000
-
-struct regex_size {
-	size_t nodes;       /* (x{100}){100} has 10200 */
-	size_t anchors;
-	bool empty;         /* some part may match nothing */
-	bool loop_null;     /* *, + or {n,} repeats a part that may match nothing: (x?)+ */
-};
-void regex_measure(const char *re, struct regex_size *out);
-/* NULL when re may go to regcomp, else why not (a static sentence). *nodes (if not NULL)
- * gets the unrolled size, for budgets over many regexes. */
-const char *regex_refusal(const char *re, size_t *nodes);
-/*
- * regcomp in the C locale: the regexes of a chain (and what is made of them at run time) match
- * bytes, the same in every locale. (In a UTF-8 locale glibc's regcomp also converts the
- * pattern to wide characters and sizes bracket expressions for every multibyte character:
- * twice the time and a third more memory for the shipped chain's regexes.)
- */
-int regcomp_bytes(regex_t *re, const char *pattern, int flags);
 
 #endif

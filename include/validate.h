@@ -11,6 +11,8 @@
 
 #include "chain.h"
 
+struct rx;
+
 struct verdict {
 	bool ok;
 	char *why;          /* allocated when !ok: e.g. "checksum does not match (EIP-55)" */
@@ -20,12 +22,12 @@ struct verdict {
 void verdict_clear(struct verdict *v);
 
 /*
- * Validate value for type t. pattern_re (may be NULL) is an extra ERE the value must also
+ * Validate value for type t. pattern_re (may be NULL) is an extra regex the value must also
  * match; pattern_text is shown in the message. An empty value is valid only when optional.
  * Secret values never appear in why or suggestion.
  */
 void validate_value(enum input_type t, const char *value, bool optional,
-    const regex_t *pattern_re, const char *pattern_text, struct verdict *out);
+    const struct rx *pattern_re, const char *pattern_text, struct verdict *out);
 
 /* Validate an input against its definition (type, optional, pattern). */
 void validate_input(const struct input_def *def, const char *value, struct verdict *out);

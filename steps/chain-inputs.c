@@ -154,8 +154,7 @@ load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
 	}
 	in->pattern = ystr(ld, f[IK_PATTERN].val);
 	if (in->pattern != NULL &&
-	    !load_regex(ld, f[IK_PATTERN].val, "pattern", in->pattern, &in->pattern_re,
-	    REG_EXTENDED | REG_NOSUB))
+	    !load_regex(ld, f[IK_PATTERN].val, "pattern", in->pattern, &in->pattern_re, 0))
 		freep(&in->pattern);
 	if (f[IK_VERIFY].key != NULL) {
 		static const char *const verify_names[] = { "contract_code" };
@@ -194,8 +193,7 @@ input_clear(struct input_def *in)
 	free(in->label);
 	free(in->help);
 	free(in->def);
-	if (in->pattern != NULL)
-		regfree(&in->pattern_re);
+	rx_free(&in->pattern_re);
 	free(in->pattern);
 	free(in->verify);
 	memset(in, 0, sizeof *in);

@@ -26,6 +26,7 @@
 #include <stddef.h>
 
 #include "chain.h"
+#include "rx.h"
 #include "util.h"
 
 #define CHAIN_FILE        "chain.yaml"
@@ -34,7 +35,6 @@
 #define MAX_NODES         200000          /* YAML nodes per file */
 #define MAX_STEP_FILES    1000
 #define MAX_ERRORS        100             /* then one "too many errors" line */
-#define MAX_REGEX_TOTAL   200000          /* the same, summed over the whole chain */
 #define MAX_TIMEOUT       604800          /* a week, in seconds */
 #define QUOTE_LEN         48              /* user text echoed in a message */
 
@@ -88,7 +88,6 @@ struct loader {
 	bool sections_ok;           /* sections are known: check 'section' */
 	bool inputs_ok;             /* inputs are known: check ${name} */
 	bool ids_ok;                /* every step file gave an id: check 'requires' */
-	size_t regex_total;         /* cost of the chain's regexes so far */
 
 	struct pstep **ps;
 	size_t nps;
@@ -145,7 +144,7 @@ int yenum(struct loader *ld, const struct ynode *n, const char *key, const char 
 bool ylist(struct loader *ld, const struct ynode *n, const char *what);
 bool valid_id(const char *s);
 bool load_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
-    regex_t *re, int flags);
+    struct rx **re, int flags);
 
 /* chain-inputs.c */
 void ref_err(struct refscan *rs, const char *fmt, ...) DW_PRINTF(2, 3);

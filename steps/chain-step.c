@@ -144,10 +144,10 @@ static void
 check_regex_refs(struct loader *ld, const struct ynode *n, const char *key, const char *text)
 {
 	char *blank = refs_blanked(text, "x");
-	regex_t re;
+	struct rx *re = NULL;
 
-	if (load_regex(ld, n, key, blank, &re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB))
-		regfree(&re);
+	load_regex(ld, n, key, blank, &re, RX_LINES);
+	rx_free(&re);
 	free(blank);
 }
 
@@ -524,19 +524,17 @@ load_captures(struct loader *ld, struct step *st, const struct ynode *list)
 			 * added to st->inputs, so it neither gates the step nor makes it stale. */
 		}
 		if (regex != NULL) {
-			if (!load_regex(ld, f[PK_REGEX].val, "regex", regex, &cp->re,
-			    REG_EXTENDED | REG_NEWLINE))
+			if (!load_regex(ld, f[PK_REGEX].val, "regex", regex, &cp->re, RX_LINES))
 				freep(&regex);
-			else if (cp->re.re_nsub < 1) {
+			else if (rx_groups(cp->re) < 1) {
 				err_node(ld, f[PK_REGEX].val, "capture regex '%s' has no group; put "
 				    "( ) around the value to capture", q(ld, regex));
-				regfree(&cp->re);
+				rx_free(&cp->re);
 				freep(&regex);
 			}
 		}
 		if (name == NULL || regex == NULL) {
-			if (regex != NULL)
-				regfree(&cp->re);
+			rx_free(&cp->re);
 			free(name);
 			free(regex);
 			continue;
@@ -570,12 +568,10 @@ load_hints(struct loader *ld, struct step *st, const struct ynode *list)
 		h->say = ystr_req(ld, item, &f[HK_SAY], "hint", "say");
 		h->fix = ystr(ld, f[HK_FIX].val);
 		if (h->match != NULL &&
-		    !load_regex(ld, f[HK_MATCH].val, "match", h->match, &h->re,
-		    REG_EXTENDED | REG_NOSUB))
+		    !load_regex(ld, f[HK_MATCH].val, "match", h->match, &h->re, 0))
 			freep(&h->match);
 		if (h->match == NULL || h->say == NULL) {
-			if (h->match != NULL)
-				regfree(&h->re);
+			rx_free(&h->re);
 			free(h->match);
 			free(h->say);
 			free(h->fix);

@@ -704,34 +704,19 @@ valid_id(const char *s)
 }
 
 /*
- * Compile the regex text of n (field key) into re: regcomp is the only full check of a regex,
- * so the loader compiles each one and the chain keeps what it compiled. False if it is refused
- * (reported; re is then not compiled).
+ * Compile the regex text of n (field key) into *re: compiling is the only full check of a
+ * regex, so the loader compiles each one and the chain keeps it. False if it is refused
+ * (reported; *re is then NULL).
  */
 bool
 load_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
-    regex_t *re, int flags)
+    struct rx **re, int flags)
 {
-	const char *why;
-	char buf[256];
-	size_t cost;
-	int rc;
+	char *why = NULL;
 
-	why = regex_refusal(text, &cost);
-	if (why != NULL) {
-		err_node(ld, n, "%s: %s", key, why);
-		return false;
-	}
-	if (ld->regex_total + cost > MAX_REGEX_TOTAL) {
-		err_node(ld, n, "%s: the chain's regexes are too large in total (more than %d)",
-		    key, MAX_REGEX_TOTAL);
-		return false;
-	}
-	ld->regex_total += cost;
-	if ((rc = regcomp_bytes(re, text, flags)) != 0) {
-		regerror(rc, re, buf, sizeof buf);
-		regfree(re);
-		err_node(ld, n, "%s: bad regex '%s': %s", key, q(ld, text), buf);
+	if ((*re = rx_new(text, flags, &why)) == NULL) {
+		err_node(ld, n, "%s: bad regex '%s': %s", key, q(ld, text), why);
+		free(why);
 		return false;
 	}
 	return true;

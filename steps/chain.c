@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rx.h"
 #include "util.h"
 
 static const char *const place_names[] = {
@@ -264,14 +265,12 @@ step_clear(struct step *st)
 	commands_free(st->action, st->naction);
 	for (size_t i = 0; i < st->ncaptures; i++) {
 		free(st->captures[i].name);
-		if (st->captures[i].regex != NULL)
-			regfree(&st->captures[i].re);
+		rx_free(&st->captures[i].re);
 		free(st->captures[i].regex);
 	}
 	free(st->captures);
 	for (size_t i = 0; i < st->nhints; i++) {
-		if (st->hints[i].match != NULL)
-			regfree(&st->hints[i].re);
+		rx_free(&st->hints[i].re);
 		free(st->hints[i].match);
 		free(st->hints[i].say);
 		free(st->hints[i].fix);
@@ -303,8 +302,7 @@ chain_free(struct chain **chainp)
 		free(in->label);
 		free(in->help);
 		free(in->def);
-		if (in->pattern != NULL)
-			regfree(&in->pattern_re);
+		rx_free(&in->pattern_re);
 		free(in->pattern);
 		free(in->verify);
 	}

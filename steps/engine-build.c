@@ -17,6 +17,7 @@
 #include "engine-int.h"
 #include "probe.h"
 #include "remote.h"
+#include "rx.h"
 #include "util.h"
 
 void
@@ -203,15 +204,12 @@ build_cmd(const struct engine *e, const struct step *st, const struct command *c
 	}
 	if (c->expect) {
 		char *re = expand(e, c->expect, EXPAND_MASK | EXPAND_REGEX, 0, NULL);
-		const char *why = regex_refusal(re, NULL);
+		char *why = NULL;
 
-		rc->expect = xmalloc(sizeof *rc->expect);
-		if (why != NULL ||
-		    regcomp_bytes(rc->expect, re, REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0) {
-			free(rc->expect);
-			rc->expect = NULL;
-			set_cause(cause, "expect /%s/ does not compile once its inputs are filled in%s%s",
-			    re, why ? ": " : "", why ? why : "");
+		if ((rc->expect = rx_new(re, RX_LINES, &why)) == NULL) {
+			set_cause(cause, "expect /%s/ does not compile once its inputs are filled in: "
+			    "%s", re, why);
+			free(why);
 			free(re);
 			return -1;
 		}

@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "rx.h"
 #include "util.h"
 
 #define JP_SHOW_MAX 80            /* characters of a value shown in a reason */
@@ -55,8 +56,7 @@ struct jsonpath {
 	char *str;                    /* LIT_STRING */
 	double num;                   /* LIT_NUMBER */
 	char *littext;                /* the literal as written */
-	regex_t re;                   /* LIT_REGEX */
-	bool have_re;
+	struct rx *re;                /* LIT_REGEX */
 };
 
 struct jp_parser {
@@ -458,9 +458,10 @@ static bool
 jp_regex(struct jp_parser *p, struct jsonpath *jp)
 {
 	struct strbuf sb = {0};
-	const char *s = p->s, *why;
+	const char *s = p->s;
+	char *why = NULL;
 	size_t start = p->pos;
-	int flags = REG_EXTENDED | REG_NOSUB, rc;
+	int flags = 0;
 
 	p->pos++;
 	for (;;) {
@@ -492,23 +493,17 @@ jp_regex(struct jp_parser *p, struct jsonpath *jp)
 			return jp_error(p, p->pos, "unknown regular expression flag \"%c\" (only i)",
 			    s[p->pos]);
 		}
-		flags |= REG_ICASE;
+		flags |= RX_ICASE;
 		p->pos++;
 	}
-	if ((why = regex_refusal(sb_str(&sb), NULL)) != NULL) {
-		sb_free(&sb);
-		return jp_error(p, start, "%s", why);
-	}
-	rc = regcomp_bytes(&jp->re, sb_str(&sb), flags);
+	jp->re = rx_new(sb_str(&sb), flags, &why);
 	sb_free(&sb);
-	if (rc != 0) {
-		char msg[128];
+	if (jp->re == NULL) {
+		bool ok = jp_error(p, start, "bad regular expression: %s", why);
 
-		regerror(rc, &jp->re, msg, sizeof msg);
-		regfree(&jp->re);
-		return jp_error(p, start, "bad regular expression: %s", msg);
+		free(why);
+		return ok;
 	}
-	jp->have_re = true;
 	jp->lit = LIT_REGEX;
 	return true;
 }
@@ -602,8 +597,7 @@ jsonpath_free(struct jsonpath **jpp)
 	free(jp->text);
 	free(jp->str);
 	free(jp->littext);
-	if (jp->have_re)
-		regfree(&jp->re);
+	rx_free(&jp->re);
 	free(jp);
 	*jpp = NULL;
 }
@@ -992,13 +986,13 @@ jp_match(const struct jsonpath *jp, const cJSON *v)
 	bool m;
 
 	if (cJSON_IsString(v))
-		return v->valuestring != NULL && regexec(&jp->re, v->valuestring, 0, NULL, 0) == 0;
+		return v->valuestring != NULL && rx_matches(jp->re, v->valuestring);
 	if (!cJSON_IsNumber(v) && !cJSON_IsBool(v))
 		return false;
 	t = cJSON_PrintUnformatted(v);
 	if (t == NULL)
 		return false;
-	m = regexec(&jp->re, t, 0, NULL, 0) == 0;
+	m = rx_matches(jp->re, t);
 	cJSON_free(t);
 	return m;
 }

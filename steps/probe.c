@@ -17,6 +17,7 @@
 #include "jsonpath.h"
 #include "jsonrpc.h"
 #include "loop.h"
+#include "rx.h"
 #include "util.h"
 
 #define PROBE_BODY_LINES 200     /* body lines printed to the log at most */
@@ -142,19 +143,19 @@ http_done(void *data, struct http_req *req, const struct http_response *res)
 	}
 	why = judge_json(j, res->body, res->body_len);
 	if (why == NULL && p->body_match != NULL) {
-		const char *refused = regex_refusal(p->body_match, NULL);
-		regex_t re;
+		char *bad = NULL;
+		struct rx *re = rx_new(p->body_match, RX_LINES, &bad);
+		int m;
 
-		if (refused != NULL)
-			why = xprintf("body_match /%s/ is refused: %s", p->body_match, refused);
-		else if (regcomp_bytes(&re, p->body_match,
-		    REG_EXTENDED | REG_NEWLINE | REG_NOSUB) != 0)
-			why = xprintf("body_match /%s/ does not compile", p->body_match);
-		else {
-			if (regexec(&re, res->body, 0, NULL, 0) != 0)
-				why = xprintf("body did not match /%s/", p->body_match);
-			regfree(&re);
-		}
+		if (re == NULL)
+			why = xprintf("body_match /%s/ does not compile: %s", p->body_match, bad);
+		else if ((m = rx_match(re, res->body, res->body_len, NULL, NULL)) == 0)
+			why = xprintf("body did not match /%s/", p->body_match);
+		else if (m < 0)
+			why = xprintf("matching the body against /%s/ took too long (the regex "
+			    "backtracks too much)", p->body_match);
+		rx_free(&re);
+		free(bad);
 	}
 	finish(j, why);
 	free(why);

@@ -32,6 +32,7 @@
 
 #include "logbuf.h"
 #include "loop.h"
+#include "rx.h"
 #include "util.h"
 
 #define RUN_OUTPUT_MAX 65536          /* stdout kept per command */
@@ -93,6 +94,7 @@ struct run {
 	struct strbuf stdout_buf;
 
 	char **cap_values;         /* per capture: the last value */
+	bool *cap_off;             /* per capture: its regex gave up on a line */
 	bool *hint_seen;
 	struct run_result res;
 };
@@ -319,6 +321,17 @@ run_scan_chunk(struct run *r, struct run_stream *st, const char *p, size_t n)
 	}
 }
 
+/* A capture's or a hint's regex gave up on a line (a match limit): say so; it is off now. */
+static void
+run_gave_up(struct run *r, const char *what, const char *re)
+{
+	char *s = xprintf("warning: the %s /%s/ took too long on a line and is not tried again "
+	    "in this run", what, re);
+
+	run_meta(r, s);
+	free(s);
+}
+
 /*
  * Handle one complete line (raw; text[len] is '\0'; it began at stream offset start, or
  * has no stream if st is NULL): redact it, make it visible text (no control sequence of a
@@ -351,19 +364,31 @@ run_line(struct run *r, const struct run_stream *st, int stream, const char *tex
 	}
 	for (size_t i = 0; i < r->opts.ncaptures; i++) {
 		const struct capture *cap = &r->opts.captures[i];
-		regmatch_t m[2];
+		long so, eo;
+		int m;
 
-		if (regexec(&cap->re, text, 2, m, 0) == 0 && m[1].rm_so >= 0) {
+		if (r->cap_off[i] || (m = rx_match(cap->re, text, len, &so, &eo)) == 0)
+			continue;
+		if (m < 0) {
+			r->cap_off[i] = true;
+			run_gave_up(r, "capture", cap->regex);
+		} else if (so >= 0) {
 			free(r->cap_values[i]);
-			r->cap_values[i] = xstrndup(text + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
+			r->cap_values[i] = xstrndup(text + so, (size_t)(eo - so));
 		}
 	}
 	for (size_t i = 0; i < r->opts.nhints; i++) {
 		const struct hint *h = &r->opts.hints[i];
 		struct hint_hit *hit;
+		int m;
 
-		if (r->hint_seen[i] || regexec(&h->re, text, 0, NULL, 0) != 0)
+		if (r->hint_seen[i] || (m = rx_match(h->re, text, len, NULL, NULL)) == 0)
 			continue;
+		if (m < 0) {
+			r->hint_seen[i] = true;
+			run_gave_up(r, "hint", h->match);
+			continue;
+		}
 		r->hint_seen[i] = true;
 		r->res.hints = xreallocarray(r->res.hints, r->res.nhints + 1, sizeof *r->res.hints);
 		hit = &r->res.hints[r->res.nhints++];
@@ -607,8 +632,16 @@ run_reason(struct run *r, const struct run_cmd *c, enum tjob_end how, int code,
 	case TJOB_EXITED:
 		if (code != 0)    /* a probe job says why in message */
 			return message != NULL ? xstrdup(message) : xprintf("exit status %d", code);
-		if (c->expect != NULL && regexec(c->expect, output, 0, NULL, 0) != 0)
-			return xprintf("output did not match /%s/", c->expect_text ? c->expect_text : "");
+		if (c->expect != NULL) {
+			int m = rx_match(c->expect, output, strlen(output), NULL, NULL);
+
+			if (m == 0)
+				return xprintf("output did not match /%s/",
+				    c->expect_text ? c->expect_text : "");
+			if (m < 0)
+				return xprintf("matching the output against /%s/ took too long (the "
+				    "regex backtracks too much)", c->expect_text ? c->expect_text : "");
+		}
 		return NULL;
 	case TJOB_SIGNALED: {
 		const char *abbrev = sigabbrev_np(code);
@@ -856,6 +889,7 @@ run_start(struct loop *l, const struct run_cmd *cmds, size_t n, const struct run
 	r->err.carry = xmalloc(longest < RUNNER_EDGE_MAX ? longest : RUNNER_EDGE_MAX);
 
 	r->cap_values = xcalloc(opts->ncaptures + 1, sizeof *r->cap_values);
+	r->cap_off = xcalloc(opts->ncaptures + 1, sizeof *r->cap_off);
 	r->hint_seen = xcalloc(opts->nhints + 1, sizeof *r->hint_seen);
 	r->res.cmds = xcalloc(n + 1, sizeof *r->res.cmds);
 	r->res.ncmds = n;
@@ -925,6 +959,7 @@ run_free(struct run **rp)
 	for (size_t i = 0; i < r->opts.ncaptures; i++)
 		free(r->cap_values[i]);
 	free(r->cap_values);
+	free(r->cap_off);
 	free(r->hint_seen);
 	free(r->secrets);
 	free(r->seclen);
@@ -960,10 +995,7 @@ run_cmd_clear(struct run_cmd *c)
 {
 	free(c->display);
 	free(c->label);
-	if (c->expect != NULL) {
-		regfree(c->expect);
-		free(c->expect);
-	}
+	rx_free(&c->expect);
 	free(c->expect_text);
 	free((void *)(uintptr_t)c->tc.script);
 	free((void *)(uintptr_t)c->tc.cwd);

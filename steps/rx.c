@@ -48,6 +48,16 @@ rx_new(const char *pattern, int flags, char **cause)
 		set_cause(cause, "longer than %d characters", RX_LEN_MAX);
 		return NULL;
 	}
+	/* GNU's word edges \< \> would silently be the characters < > here. */
+	for (const char *p = pattern; *p != '\0'; p++) {
+		if (*p != '\\' || *++p == '\0')
+			continue;
+		if (*p == '<' || *p == '>') {
+			set_cause(cause, "\\%c (a GNU word edge) is not supported: use \\b, or \\%c "
+			    "in a bracket [%c] for the character", *p, *p, *p);
+			return NULL;
+		}
+	}
 	if (flags & RX_LINES)
 		opts |= PCRE2_MULTILINE;
 	if (flags & RX_ICASE)
@@ -77,6 +87,15 @@ rx_free(struct rx **rxp)
 	pcre2_code_free(rx->code);
 	free(rx);
 	*rxp = NULL;
+}
+
+int
+rx_groups(const struct rx *rx)
+{
+	uint32_t n = 0;
+
+	pcre2_pattern_info(rx->code, PCRE2_INFO_CAPTURECOUNT, &n);
+	return (int)n;
 }
 
 char *

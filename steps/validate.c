@@ -38,6 +38,7 @@
 #include <strings.h>
 
 #include "keccak.h"
+#include "rx.h"
 #include "util.h"
 
 #define DOMAIN_MAX	253	/* characters, without the optional trailing dot */
@@ -677,7 +678,7 @@ check_type(struct vcheck *vc, enum input_type t, const char *s)
 /* Validate a value; secret values are never quoted or suggested back. */
 static void
 validate_common(enum input_type t, const char *value, bool optional, bool secret,
-    const regex_t *pattern_re, const char *pattern_text, struct verdict *out)
+    const struct rx *pattern_re, const char *pattern_text, struct verdict *out)
 {
 	struct vcheck vc = { .quote = !secret };
 	bool ok;
@@ -691,7 +692,7 @@ validate_common(enum input_type t, const char *value, bool optional, bool secret
 		return;
 	}
 	ok = check_type(&vc, t, value);
-	if (ok && pattern_re != NULL && regexec(pattern_re, value, 0, NULL, 0) != 0) {
+	if (ok && pattern_re != NULL && !rx_matches(pattern_re, value)) {
 		freep(&vc.suggestion);
 		vc.unchecksummed = false;
 		if (pattern_text != NULL)
@@ -711,7 +712,7 @@ validate_common(enum input_type t, const char *value, bool optional, bool secret
 /* Validate a value of type t (secret only when t is IT_SECRET). */
 void
 validate_value(enum input_type t, const char *value, bool optional,
-    const regex_t *pattern_re, const char *pattern_text, struct verdict *out)
+    const struct rx *pattern_re, const char *pattern_text, struct verdict *out)
 {
 	validate_common(t, value, optional, t == IT_SECRET, pattern_re, pattern_text, out);
 }
@@ -721,7 +722,7 @@ void
 validate_input(const struct input_def *def, const char *value, struct verdict *out)
 {
 	validate_common(def->type, value, def->optional, def->secret || def->type == IT_SECRET,
-	    def->pattern != NULL ? &def->pattern_re : NULL, def->pattern, out);
+	    def->pattern_re, def->pattern, out);
 }
 
 /* Free a verdict's messages and zero it. */

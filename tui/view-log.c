@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include "rx.h"
 #include "ui.h"
 
 #include <stdio.h>
@@ -86,7 +87,7 @@ load_file(struct ui *ui, size_t s)
 		logbuf_push(us->file_log, stream, text, strlen(text));
 		if (hints && stream != STREAM_META)
 			for (size_t k = 0; k < st->nhints; k++)
-				if (regexec(&st->hints[k].re, text, 0, NULL, 0) == 0)
+				if (rx_matches(st->hints[k].re, text))
 					file_hint(us, &st->hints[k], text);
 	}
 	free(line);

@@ -211,7 +211,7 @@ test_invalid_input(void **state)
 	    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", &err, &cause), -1);
 	assert_int_equal(err, EERR_REFUSED);
 	assert_non_null(strstr(cause, "EIP-55"));
-	assert_non_null(strstr(cause, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"));
+	assert_null(strstr(cause, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"));
 	free(cause);
 	cause = NULL;
 

@@ -22,6 +22,7 @@
 #include "loop.h"
 #include "runner.h"
 #include "transport.h"
+#include "rx.h"
 #include "util.h"
 
 #include "testlib.h"
@@ -642,8 +643,8 @@ test_expect(void **state)
 	mkcmd(&cmds[1], "echo nope; echo version >&2");   /* stderr does not count */
 	mkcmd(&cmds[2], "echo version; exit 2");
 	for (int i = 0; i < 3; i++) {
-		cmds[i].expect = xmalloc(sizeof *cmds[i].expect);
-		assert_int_equal(regcomp(cmds[i].expect, pats[i], REG_EXTENDED | REG_NEWLINE), 0);
+		cmds[i].expect = rx_new(pats[i], RX_LINES, NULL);
+		assert_non_null(cmds[i].expect);
 		cmds[i].expect_text = xstrdup(pats[i]);
 	}
 	run_sync(&c, cmds, 3, &opts);
@@ -854,12 +855,12 @@ test_captures_hints(void **state)
 	memset(caps, 0, sizeof caps);
 	memset(hints, 0, sizeof hints);
 	caps[0].name = (char *)(uintptr_t)"addr";
-	assert_int_equal(regcomp(&caps[0].re, "addr: (0x[0-9a-f]+)", REG_EXTENDED), 0);
+	assert_non_null(caps[0].re = rx_new("addr: (0x[0-9a-f]+)", 0, NULL));
 	caps[1].name = (char *)(uintptr_t)"never";
-	assert_int_equal(regcomp(&caps[1].re, "absent ([0-9]+)", REG_EXTENDED), 0);
-	assert_int_equal(regcomp(&hints[0].re, "boom", REG_EXTENDED | REG_NOSUB), 0);
-	assert_int_equal(regcomp(&hints[1].re, "^warn", REG_EXTENDED | REG_NOSUB), 0);
-	assert_int_equal(regcomp(&hints[2].re, "nothing like this", REG_EXTENDED | REG_NOSUB), 0);
+	assert_non_null(caps[1].re = rx_new("absent ([0-9]+)", 0, NULL));
+	assert_non_null(hints[0].re = rx_new("boom", 0, NULL));
+	assert_non_null(hints[1].re = rx_new("^warn", 0, NULL));
+	assert_non_null(hints[2].re = rx_new("nothing like this", 0, NULL));
 	mkcmd(&cmd, "echo 'addr: 0x1'; echo 'warn first'; sleep 0.05; echo 'addr: 0x2' >&2;"
 	    " sleep 0.05; echo 'boom one'; echo 'boom two'; echo 'addr: 0x3'; echo 'warn again'");
 	opts.captures = caps;
@@ -878,10 +879,64 @@ test_captures_hints(void **state)
 	assert_string_equal(c.res->hints[1].line, "boom one");
 	clear_cmds(&cmd, 1);
 	ctx_free(&c);
-	regfree(&caps[0].re);
-	regfree(&caps[1].re);
+	rx_free(&caps[0].re);
+	rx_free(&caps[1].re);
 	for (int i = 0; i < 3; i++)
-		regfree(&hints[i].re);
+		rx_free(&hints[i].re);
+}
+
+/* A hint or a capture whose regex backtracks without end is given up at its first line (said
+ * once), the others go on, and the run ends in about the time of its output; an expect: that
+ * gives up fails its command with a reason. */
+static void
+test_regex_gives_up(void **state)
+{
+	struct ctx c = { 0 };
+	struct run_opts opts = { 0 };
+	struct run_cmd cmds[2];
+	struct capture cap;
+	struct hint hints[2];
+	uint64_t t0;
+	int warned = 0;
+
+	(void)state;
+	memset(&cap, 0, sizeof cap);
+	memset(hints, 0, sizeof hints);
+	cap.name = (char *)(uintptr_t)"x";
+	cap.regex = (char *)(uintptr_t)"((.*a){12})b";
+	assert_non_null(cap.re = rx_new(cap.regex, 0, NULL));
+	hints[0].match = (char *)(uintptr_t)"(a+)(a+)\\1\\2x|(.*a){12}b";
+	assert_non_null(hints[0].re = rx_new(hints[0].match, 0, NULL));
+	hints[1].match = (char *)(uintptr_t)"^done$";
+	assert_non_null(hints[1].re = rx_new(hints[1].match, 0, NULL));
+	/* 2000 lines of 100 a's then "cb": each would take its regex to the limit. */
+	mkcmd(&cmds[0], "l=$(printf 'a%.0s' $(seq 100))cb; for i in $(seq 2000); do echo $l; done;"
+	    " echo done");
+	mkcmd(&cmds[1], "printf 'a%.0s' $(seq 100); echo cb");
+	cmds[1].expect = rx_new("(.*a){12}b$", RX_LINES, NULL);
+	cmds[1].expect_text = xstrdup("(.*a){12}b$");
+	opts.captures = &cap;
+	opts.ncaptures = 1;
+	opts.hints = hints;
+	opts.nhints = 2;
+	t0 = now_ms();
+	run_sync(&c, cmds, 2, &opts);
+	if (now_ms() - t0 > 10000)
+		fail_msg("the run took %llu ms", (unsigned long long)(now_ms() - t0));
+	assert_true(c.res->cmds[0].ok);
+	assert_int_equal(c.res->ncaptures, 0);
+	assert_int_equal(c.res->nhints, 1);
+	assert_ptr_equal(c.res->hints[0].hint, &hints[1]);
+	for (size_t i = 0; i < c.lines.n; i++)
+		warned += strstr(c.lines.v[i], "took too long on a line and is not tried again") != NULL;
+	assert_int_equal(warned, 2);
+	assert_false(c.res->cmds[1].ok);
+	assert_non_null(strstr(c.res->cmds[1].reason, "took too long"));
+	clear_cmds(cmds, 2);
+	ctx_free(&c);
+	rx_free(&cap.re);
+	rx_free(&hints[0].re);
+	rx_free(&hints[1].re);
 }
 
 /* stdin_data reaches the child, which sees EOF; env reaches it; TERM is dumb. */
@@ -1208,8 +1263,7 @@ test_cmd_clear(void **state)
 	cmd.tc.stdin_data = xstrdup("pw");
 	cmd.tc.stdin_len = 2;
 	set_env(&cmd, env);
-	cmd.expect = xmalloc(sizeof *cmd.expect);
-	assert_int_equal(regcomp(cmd.expect, "x", REG_EXTENDED), 0);
+	cmd.expect = rx_new("x", 0, NULL);
 	cmd.expect_text = xstrdup("x");
 	cmd.timeout_ms = 5;
 	run_cmd_clear(&cmd);
@@ -1239,6 +1293,7 @@ main(void)
 		cmocka_unit_test(test_grandchild),
 		cmocka_unit_test(test_redaction),
 		cmocka_unit_test(test_captures_hints),
+		cmocka_unit_test(test_regex_gives_up),
 		cmocka_unit_test(test_stdin_env),
 		cmocka_unit_test(test_cmdline_has_no_secret),
 		cmocka_unit_test(test_cwd),

@@ -21,6 +21,7 @@
 
 #include "chain.h"
 #include "keccak.h"
+#include "rx.h"
 #include "util.h"
 #include "ethkey.h"
 #include "validate.h"
@@ -795,45 +796,45 @@ whitespace_trimmed_suggestion(void **state)
 static void
 pattern_checked_after_type(void **state)
 {
-	regex_t re;
+	struct rx *re = rx_new("^[a-z]+\\.example\\.com$", 0, NULL);
 	struct verdict v;
 
 	(void)state;
-	assert_int_equal(regcomp(&re, "^[a-z]+\\.example\\.com$", REG_EXTENDED | REG_NOSUB), 0);
-	validate_value(IT_DOMAIN, "kms.example.com", false, &re, "^[a-z]+\\.example\\.com$", &v);
+	assert_non_null(re);
+	validate_value(IT_DOMAIN, "kms.example.com", false, re, "^[a-z]+\\.example\\.com$", &v);
 	assert_true(v.ok);
 	verdict_clear(&v);
-	validate_value(IT_DOMAIN, "kms.example.org", false, &re, "^[a-z]+\\.example\\.com$", &v);
+	validate_value(IT_DOMAIN, "kms.example.org", false, re, "^[a-z]+\\.example\\.com$", &v);
 	assert_false(v.ok);
 	assert_string_equal(v.why, "the value does not match the required pattern "
 	    "^[a-z]+\\.example\\.com$");
 	verdict_clear(&v);
 	/* The type's own message comes first. */
-	validate_value(IT_DOMAIN, "kms", false, &re, "x", &v);
+	validate_value(IT_DOMAIN, "kms", false, re, "x", &v);
 	assert_false(v.ok);
 	assert_string_equal(v.why, "\"kms\" is a single label; a domain name needs at least two, "
 	    "like example.com");
 	verdict_clear(&v);
 	/* An empty optional value skips the pattern. */
-	validate_value(IT_DOMAIN, "", true, &re, "x", &v);
+	validate_value(IT_DOMAIN, "", true, re, "x", &v);
 	assert_true(v.ok);
 	verdict_clear(&v);
 	/* No pattern text: a generic message. */
-	validate_value(IT_DOMAIN, "a.example.org", false, &re, NULL, &v);
+	validate_value(IT_DOMAIN, "a.example.org", false, re, NULL, &v);
 	assert_false(v.ok);
 	assert_string_equal(v.why, "the value does not match the required pattern");
 	verdict_clear(&v);
-	regfree(&re);
+	rx_free(&re);
 
 	/* An unchecksummed address failing the pattern keeps no suggestion. */
-	assert_int_equal(regcomp(&re, "^0x0", REG_EXTENDED | REG_NOSUB), 0);
-	validate_value(IT_ETH_ADDRESS, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", false, &re,
+	re = rx_new("^0x0", 0, NULL);
+	validate_value(IT_ETH_ADDRESS, "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed", false, re,
 	    "^0x0", &v);
 	assert_false(v.ok);
 	assert_null(v.suggestion);
 	assert_false(v.unchecksummed);
 	verdict_clear(&v);
-	regfree(&re);
+	rx_free(&re);
 }
 
 /* Assert that nothing in the verdict repeats the secret fragment. */
@@ -858,7 +859,8 @@ secrets_never_echoed(void **state)
 	def.type = IT_SECRET;
 	def.secret = true;
 	def.pattern = (char *)"^sk-[a-z0-9]{8}$";
-	assert_int_equal(regcomp(&def.pattern_re, def.pattern, REG_EXTENDED | REG_NOSUB), 0);
+	def.pattern_re = rx_new(def.pattern, 0, NULL);
+	assert_non_null(def.pattern_re);
 
 	validate_input(&def, "sk-abcd1234", &v);
 	assert_true(v.ok);
@@ -873,7 +875,7 @@ secrets_never_echoed(void **state)
 	assert_false(v.ok);
 	assert_no_leak(&v, "TOPSECRET");
 	verdict_clear(&v);
-	regfree(&def.pattern_re);
+	rx_free(&def.pattern_re);
 
 	/* A secret of a structured type: no fragment quoted, no suggestion. */
 	def.pattern = NULL;
@@ -955,14 +957,15 @@ validate_input_uses_definition(void **state)
 	assert_string_equal(v.why, "the port is greater than 65535");
 	verdict_clear(&v);
 
-	/* pattern_re is used only when pattern is set (it is garbage otherwise). */
+	/* No pattern_re, no pattern check. */
 	def.optional = false;
-	memset(&def.pattern_re, 0xff, sizeof def.pattern_re);
+	def.pattern_re = NULL;
 	validate_input(&def, "2222", &v);
 	assert_true(v.ok);
 	verdict_clear(&v);
 	def.pattern = (char *)"^22$";
-	assert_int_equal(regcomp(&def.pattern_re, def.pattern, REG_EXTENDED | REG_NOSUB), 0);
+	def.pattern_re = rx_new(def.pattern, 0, NULL);
+	assert_non_null(def.pattern_re);
 	validate_input(&def, "2222", &v);
 	assert_false(v.ok);
 	assert_string_equal(v.why, "the value does not match the required pattern ^22$");
@@ -970,7 +973,7 @@ validate_input_uses_definition(void **state)
 	validate_input(&def, "22", &v);
 	assert_true(v.ok);
 	verdict_clear(&v);
-	regfree(&def.pattern_re);
+	rx_free(&def.pattern_re);
 }
 
 /* verdict_clear frees and zeroes. */
