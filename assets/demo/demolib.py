@@ -113,6 +113,40 @@ def container_running(name):
     return v.split("\n")[0] == "running"
 
 
+def vtuple(v):
+    """A release such as "v0.5.6" or "0.5.6" as a tuple of numbers, for comparisons."""
+    out = []
+    for part in str(v).lstrip("v").split("."):
+        digits = "".join(c for c in part if c.isdigit())
+        out.append(int(digits or 0))
+    return tuple(out)
+
+
+def host_version():
+    """The dstack release the simulated host runs: the installed dstack-vmm's (0.0.0 before)."""
+    import re
+    try:
+        with open(os.path.join(ROOT, "usr/local/bin/dstack-vmm")) as f:
+            m = re.search(r"DEMO_BUILD_VERSION=(\S+)", f.read())
+            return m.group(1) if m else "0.0.0"
+    except OSError:
+        return "0.0.0"
+
+
+def checkout_version(start):
+    """The release tag a demo checkout holding start is at ("0.0.0" outside one)."""
+    d = os.path.abspath(start)
+    while True:
+        try:
+            with open(os.path.join(d, ".git", "demo-tag")) as f:
+                return f.read().strip().lstrip("v") or "0.0.0"
+        except OSError:
+            pass
+        if d == os.path.dirname(d):
+            return "0.0.0"
+        d = os.path.dirname(d)
+
+
 def demo_hex(seed, n):
     out = ""
     i = 0

@@ -1,6 +1,9 @@
 """gateway.py: the gateway inside the "dstack-gateway" CVM: its RPC on 9202 (TLS), its admin
-API on 127.0.0.1:9203, and its TLS proxy on 9204, which serves /health for the gateway's own
-name and forwards <app id>.<base domain> to the app's CVM (the hello-world page).
+API on 127.0.0.1:9203 (from dstack 0.5.6 also the admin RPCs that set ACME, DNS credentials and
+the ZT-Domain, which bootstrap-cluster.sh calls from 0.5.9 on), and its
+TLS proxy on 9204, which serves /health only for the gateway's own name (RPC_DOMAIN, by default
+gateway.<SRV_DOMAIN>) and forwards <app id>.<base domain> to the app's CVM (the hello-world
+page). Its settings come from the CVM's environment, as on a real host.
 """
 import re
 
@@ -16,9 +19,53 @@ def UNIT():
 
 
 def env(name):
-    m = cvm.by_name("dstack-gateway")
-    r = re.search(r"%s=(\S*)" % name, (m or {}).get("compose", {}).get("docker_compose_file", ""))
-    return r.group(1) if r else ""
+    """A variable of the gateway CVM: from its environment (.app_env, which the deploy script
+    hands to vmm-cli --env-file), else as written into its compose file."""
+    m = cvm.by_name("dstack-gateway") or {}
+    v = (m.get("env") or {}).get(name)
+    if v is not None:
+        return v
+    if name == "SRV_DOMAIN":    # from 0.5.6 on it is the ZT-Domain set through the admin API
+        doms = demolib.state_json("gateway/admin.json", {}).get("domains") or [{}]
+        if doms[0].get("domain"):
+            return doms[0]["domain"]
+    r = re.search(r"%s=(\S*)" % name, m.get("compose", {}).get("docker_compose_file", ""))
+    return r.group(1) if r and not r.group(1).startswith("${") else ""
+
+
+def rpc_domain():
+    """The name the gateway's certificate and /health are for: RPC_DOMAIN, which the gateway
+    image defaults to gateway.<SRV_DOMAIN>."""
+    return env("RPC_DOMAIN") or ("gateway." + env("SRV_DOMAIN") if env("SRV_DOMAIN") else "")
+
+
+def admin(method, body):
+    """The admin RPCs (dstack 0.5.6 and later) that configure ACME and DNS, which
+    bootstrap-cluster.sh (0.5.9 and later) calls; kept in state/gateway."""
+    conf = demolib.state_json("gateway/admin.json", {"certbot": {}, "credentials": [], "domains": []})
+    if method == "SetCertbotConfig":
+        conf["certbot"] = body
+    elif method == "ListDnsCredentials":
+        return {"credentials": conf["credentials"]}
+    elif method == "CreateDnsCredential":
+        cred = {"id": demolib.demo_hex("cred%d" % len(conf["credentials"]), 16), "name": body.get("name", ""),
+                "provider_type": body.get("provider_type", ""), "is_default": bool(body.get("set_as_default"))}
+        conf["credentials"].append(cred)
+        demolib.state_set_json("gateway/admin.json", conf)
+        return cred
+    elif method == "ListZtDomains":
+        return {"domains": conf["domains"]}
+    elif method == "AddZtDomain":
+        dom = {"domain": body.get("domain", ""), "port": body.get("port", 443), "priority": body.get("priority", 0)}
+        conf["domains"].append(dom)
+        demolib.state_set_json("gateway/admin.json", conf)
+        return dom
+    elif method == "GetCertbotConfig":
+        return conf["certbot"]
+    else:
+        return None
+    demolib.state_set_json("gateway/admin.json", conf)
+    return {}
 
 
 def hosts():
@@ -37,6 +84,10 @@ def handle(req):
         if req.path in ("/Status", "/prpc/Status"):
             return (200, {}, {"url": env("MY_URL"), "id": demolib.demo_hex("gateway-node", 64),
                               "bootnode_url": env("BOOTNODE_URL"), "num_connections": 0, "hosts": hosts()})
+        if req.path.startswith("/prpc/") and demolib.vtuple(demolib.host_version()) >= (0, 5, 6):
+            out = admin(req.path[len("/prpc/"):], req.json() or {})
+            if out is not None:
+                return (200, {}, out)
         return (404, {}, {"error": "not found"})
     if req.port == 9202:
         if req.path == "/prpc/Info":
@@ -45,7 +96,7 @@ def handle(req):
         return (404, {}, {"error": "not found"})
     base = env("SRV_DOMAIN")
     host = req.host
-    if req.path == "/health" and not re.match(r"^[0-9a-f]{40}", host):
+    if req.path == "/health" and host == rpc_domain():
         return (200, {"Content-Type": "text/plain"}, "OK")
     sub = host[:-len(base) - 1] if base and host.endswith("." + base) else ""
     app = re.match(r"^([0-9a-f]{40})(-\d+)?[sg]?$", sub)

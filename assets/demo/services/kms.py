@@ -41,11 +41,16 @@ def ca_pem():
 
 
 def bootstrap(domain):
+    """Onboard.Bootstrap's answer (kms_rpc.proto BootstrapResponse): ca_pubkey, k256_pubkey and,
+    up to dstack 0.5.5, quote and eventlog; from 0.5.6 on one attestation in their place."""
     seed = "kms:" + domain
     info = {"ca_pubkey": "3059301306072a8648ce3d020106082a8648ce3d03010703420004" + demolib.demo_hex(seed + "ca", 128),
-            "k256_pubkey": "02" + demolib.demo_hex(seed + "k256", 64),
-            "quote": "040002008100000000000000939a7233f79c4ca9940a0db3957f0607" + demolib.demo_hex(seed + "quote", 2400),
-            "eventlog": demolib.demo_hex(seed + "eventlog", 1200)}
+            "k256_pubkey": "02" + demolib.demo_hex(seed + "k256", 64)}
+    quote = "040002008100000000000000939a7233f79c4ca9940a0db3957f0607" + demolib.demo_hex(seed + "quote", 2400)
+    if demolib.vtuple(demolib.host_version()) >= (0, 5, 6):
+        info["attestation"] = quote + demolib.demo_hex(seed + "eventlog", 1200)
+    else:
+        info.update(quote=quote, eventlog=demolib.demo_hex(seed + "eventlog", 1200))
     demolib.state_set_json("kms/bootstrap.json", dict(info, domain=domain))
     return info
 
@@ -81,7 +86,7 @@ def handle(req):
         h = {"X-Demo-Delay": "12"} if slow else {}
         return (200, h, {"ca_cert": ca_pem(), "allow_any_upgrade": False,
                          "k256_pubkey": info.get("k256_pubkey", ""),
-                         "bootstrap_info": {k: info.get(k, "") for k in ("ca_pubkey", "k256_pubkey", "quote", "eventlog")},
+                         "bootstrap_info": {k: v for k, v in info.items() if k != "domain"},
                          "is_dev": False, "gateway_app_id": rec.get("gatewayAppId", ""),
                          "kms_contract_address": addr, "chain_id": demolib.CHAIN_ID,
                          "app_auth_implementation": rec.get("appImplementation", "")})

@@ -4,6 +4,7 @@ Up while the dstack-vmm unit is active. VMs are kept by cvm.py under the VMM's r
 a VM is created, what will go wrong at its boot is decided from the host's state, so the
 chain's checks and hints see the real causes: secure time on, the key provider or the PCCS
 down, an image missing from the registry, an app or compose hash not allowlisted on chain.
+/logs wants the Bearer token of vmm.toml's [auth] when it is enabled, as the real VMM does.
 Injected failures: kms-cvm-deployment (the CVM waits for the system time forever),
 gateway-service and hello-world-app (the KMS refuses the compose hash). A failed boot stays
 failed: like dstack 0.5's VMM, RemoveVm refuses a running VM ("stop it first"), so a VM is
@@ -24,12 +25,7 @@ UNIT = "dstack-vmm"
 
 
 def version():
-    try:
-        with open(os.path.join(demolib.ROOT, "usr/local/bin/dstack-vmm")) as f:
-            m = re.search(r"DEMO_BUILD_VERSION=(\S+)", f.read())
-            return m.group(1) if m else "0.0.0"
-    except OSError:
-        return "0.0.0"
+    return demolib.host_version()
 
 
 def bad(msg, status=400):
@@ -156,6 +152,15 @@ def handle(req):
         return (200, {"Content-Type": "text/html"}, "<!DOCTYPE html><html><head><title>dstack VMM</title></head>"
                 "<body><h1>dstack VMM</h1><p>dstack-wizard demo host</p></body></html>")
     if p == "/logs":
+        # dstack 0.5's VMM guards only this route with [auth] (rocket_apitoken): a Bearer token
+        # listed in tokens; vmm-cli sends none (or Basic credentials), so it gets a 401 here.
+        auth = cvm.vmm_config().get("auth", {})
+        if auth.get("enabled"):
+            given = req.headers.get("Authorization", "")
+            if not (given.startswith("Bearer ") and given[7:].strip() in auth.get("tokens", [])):
+                return (401, {"Content-Type": "text/html; charset=utf-8"},
+                        "<!DOCTYPE html><html><head><title>401 Unauthorized</title></head><body>"
+                        "<h1>401: Unauthorized</h1><p>The request requires user authentication.</p></body></html>")
         m = vm_arg(body, req)
         if m is None:
             return (404, {}, "VM not found")

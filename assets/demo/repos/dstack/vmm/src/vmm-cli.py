@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """vmm-cli.py (dstack-wizard demo copy): the dstack VMM's command line, talking to the demo VMM.
 
-compose writes an app-compose.json and prints its hash; deploy creates a VM (CreateVm); lsvm,
-lsimage, logs, start (StartVm), stop (ShutdownVm, or StopVm with -f/--force), remove
-(RemoveVm, which the VMM refuses for a running VM). The URL comes from --url (default
-http://localhost:8080, as upstream's). --env-file needs the crypto libraries (the venv of
-vmm/requirements.txt).
+compose writes an app-compose.json (the same JSON, so the same hash, as upstream's) and prints
+"Compose hash: <hex>"; deploy creates a VM (CreateVm); lsvm, lsimage, logs (which, like
+upstream's, sends no Bearer token and so gets a 401 from a VMM whose [auth] is on), start
+(StartVm), stop (ShutdownVm, or StopVm with -f/--force), remove (RemoveVm, which the VMM refuses
+for a running VM). A failed call ends like upstream's, with "API call failed: <answer>". The URL
+comes from --url (default http://localhost:8080, as upstream's). deploy --env-file needs the
+crypto libraries (the venv of vmm/requirements.txt).
 """
 import argparse
 import hashlib
@@ -19,32 +21,50 @@ import demolib  # noqa: E402
 SECRETISH = ("TOKEN", "KEY", "SECRET", "PASSWORD", "RPC_URL")
 
 
-def call(url, method, body=None):
-    import urllib.error
+def connect(url):
+    """The loopback port that answers for url's port (the demo maps every service port)."""
     import urllib.parse
-    import urllib.request
     u = urllib.parse.urlsplit(url)
-    port = u.port or 80
-    lport = demolib.ports().get(port)
+    lport = demolib.ports().get(u.port or 80)
     if lport is None or u.hostname not in ("localhost", "127.0.0.1", "::1"):
         raise ConnectionRefusedError(111, "Connection refused")
-    data = json.dumps(body if body is not None else {}).encode()
-    req = urllib.request.Request("http://127.0.0.1:%d/prpc/%s?json" % (lport, method), data=data,
-                                 headers={"Content-Type": "application/json"})
+    return lport
+
+
+def request(url, path, body=None, auth=None):
+    """(status, text) of a request to the VMM: POST with a JSON body, or GET without one."""
+    import base64
+    import urllib.error
+    import urllib.request
+    headers = {"Content-Type": "application/json"}
+    if auth and auth[0] and auth[1]:
+        headers["Authorization"] = "Basic " + base64.b64encode(("%s:%s" % auth).encode()).decode()
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (connect(url), path), data=data, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            return json.load(r)
+            return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
-        try:
-            msg = json.load(e).get("error", str(e))
-        except ValueError:
-            msg = str(e)
-        print("Error: %s" % msg, file=sys.stderr)
-        sys.exit(1)
+        return e.code, e.read().decode()
     except urllib.error.URLError as e:
         if isinstance(e.reason, ConnectionRefusedError):
             raise e.reason
         raise
+
+
+def call(url, method, body=None):
+    """A pRPC call; like upstream's client, anything but 200 is "API call failed: <answer>"."""
+    status, text = request(url, "/prpc/%s?json" % method, body if body is not None else {})
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = text
+    if status != 200:
+        print("Traceback (most recent call last):\n  File \"vmm-cli.py\", line 1, in <module>\n"
+              "Exception: API call failed: %s" % (answer if isinstance(answer, str) else json.dumps(answer)),
+              file=sys.stderr)
+        sys.exit(1)
+    return answer
 
 
 def parse_env(path):
@@ -64,9 +84,19 @@ def need_crypto():
         import eth_keys  # noqa: F401
         import eth_utils  # noqa: F401
     except ImportError:
-        print("Error: Cryptography libraries not available. Please install them: "
+        print("Traceback (most recent call last):\n  File \"vmm-cli.py\", line 1, in <module>\n"
+              "ImportError: Cryptography libraries not available. Please install them with:\n"
               "pip install cryptography eth-keys eth-utils", file=sys.stderr)
         sys.exit(1)
+
+
+def table(head, rows):
+    """Print rows under head in a box, as upstream's lsvm and lsimage do."""
+    w = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
+    line = lambda left, mid, right: left + mid.join("\u2500" * (n + 2) for n in w) + right  # noqa: E731
+    cells = lambda r: "\u2502 " + " \u2502 ".join(str(c).ljust(n) for c, n in zip(r, w)) + " \u2502"  # noqa: E731
+    print("\n".join([line("\u250c", "\u252c", "\u2510"), cells(head), line("\u251c", "\u253c", "\u2524")] +
+                    [cells(r) for r in rows] + [line("\u2514", "\u2534", "\u2518")]))
 
 
 def size_mb(s):
@@ -79,12 +109,11 @@ def size_mb(s):
 
 
 def cmd_compose(a):
-    with open(a.docker_compose) as f:
-        dc = f.read()
+    with open(a.docker_compose, "rb") as f:
+        dc = f.read().decode("utf-8")
     allowed = []
     if a.env_file:
-        need_crypto()
-        allowed = sorted(parse_env(a.env_file))
+        allowed = list(parse_env(a.env_file))
     app = {
         "manifest_version": 2,
         "name": a.name,
@@ -93,19 +122,21 @@ def cmd_compose(a):
         "kms_enabled": a.kms,
         "gateway_enabled": a.gateway,
         "local_key_provider_enabled": a.local_key_provider,
-        "key_provider_id": "",
+        "key_provider_id": a.key_provider_id or "",
         "public_logs": a.public_logs,
         "public_sysinfo": a.public_sysinfo,
-        "public_tcbinfo": True,
         "allowed_envs": allowed,
         "no_instance_id": a.no_instance_id,
         "secure_time": a.secure_time,
     }
-    text = json.dumps(app, indent=4, ensure_ascii=False)
-    with open(a.output, "w") as f:
+    if a.prelaunch_script:
+        with open(a.prelaunch_script, "rb") as f:
+            app["pre_launch_script"] = f.read().decode("utf-8")
+    text = json.dumps(app, indent=4, ensure_ascii=False).encode("utf-8")
+    with open(a.output, "wb") as f:
         f.write(text)
-    print("Compose file saved to: %s" % a.output)
-    print("Compose hash: 0x%s" % hashlib.sha256(text.encode()).hexdigest())
+    print("App compose file created at: %s" % a.output)
+    print("Compose hash: %s" % hashlib.sha256(text).hexdigest())
 
 
 def cmd_deploy(a):
@@ -128,6 +159,7 @@ def cmd_deploy(a):
             sys.exit(1)
         ports.append({"protocol": proto, "host_address": addr, "host_port": int(hp), "vm_port": int(vp)})
     app_id = a.app_id or hashlib.sha256(text.encode()).hexdigest()[:40]
+    print("App ID: %s" % app_id)
     body = {"name": a.name, "image": a.image, "compose_file": text, "vcpu": a.vcpu,
             "memory": size_mb(a.memory), "disk_size": size_mb(a.disk) // 1024 if str(a.disk).upper().rstrip("B")[-1:] in "GM" else int(a.disk),
             "ports": ports, "app_id": app_id.lower().replace("0x", ""), "demo_env": env,
@@ -141,7 +173,9 @@ def cmd_deploy(a):
 
 def main():
     ap = argparse.ArgumentParser(prog="vmm-cli.py", description="dstack VMM command line (demo)")
-    ap.add_argument("--url", default="http://localhost:8080")
+    ap.add_argument("--url", default=os.environ.get("DSTACK_VMM_URL", "http://localhost:8080"))
+    ap.add_argument("--auth-user", default=os.environ.get("DSTACK_VMM_AUTH_USER"))
+    ap.add_argument("--auth-password", default=os.environ.get("DSTACK_VMM_AUTH_PASSWORD"))
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("compose")
     c.add_argument("--name", required=True)
@@ -150,6 +184,7 @@ def main():
     c.add_argument("--kms", action="store_true")
     c.add_argument("--gateway", action="store_true")
     c.add_argument("--local-key-provider", action="store_true")
+    c.add_argument("--key-provider-id")
     c.add_argument("--public-logs", action="store_true")
     c.add_argument("--public-sysinfo", action="store_true")
     c.add_argument("--env-file")
@@ -172,8 +207,8 @@ def main():
     sub.add_parser("lsimage")
     lg = sub.add_parser("logs")
     lg.add_argument("id")
-    lg.add_argument("-n", type=int, default=20)
-    lg.add_argument("-f", action="store_true")
+    lg.add_argument("-n", "--lines", type=int, default=20)
+    lg.add_argument("-f", "--follow", action="store_true")
     for n in ("start", "stop", "remove"):
         sp = sub.add_parser(n)
         sp.add_argument("vm_id")
@@ -188,20 +223,28 @@ def main():
             return cmd_deploy(a)
         if a.cmd == "lsvm":
             vms = call(a.url, "Status", {}).get("vms", [])
-            print("%-38s %-16s %-10s %s" % ("VM ID", "Name", "Status", "Boot"))
-            for v in vms:
-                print("%-38s %-16s %-10s %s" % (v["id"], v["name"], v["status"], v["boot_progress"]))
+            if not vms:
+                print("No VMs found")
+                return
+            table(["VM ID", "App ID", "Name", "Status", "Uptime"],
+                  [[v["id"], v.get("app_id", ""), v["name"], v["status"], v.get("uptime", "-")] for v in vms])
             return
         if a.cmd == "lsimage":
-            for i in call(a.url, "ListImages", {}).get("images", []):
-                print("%s %s" % (i["name"], i["version"]))
+            images = call(a.url, "ListImages", {}).get("images", [])
+            if not images:
+                print("No images found")
+                return
+            table(["Name", "Version"], [[i["name"], i.get("version", "-")] for i in images])
             return
         if a.cmd == "logs":
-            import urllib.request
-            lport = demolib.ports().get(9080)
-            with urllib.request.urlopen("http://127.0.0.1:%d/logs?id=%s" % (lport, a.id), timeout=30) as r:
-                lines = r.read().decode().splitlines()
-            print("\n".join(lines[-a.n:]))
+            # As upstream's: a plain GET, with Basic credentials only when given, which the
+            # VMM's [auth] (a Bearer token) does not accept.
+            status, text = request(a.url, "/logs?id=%s&follow=%s&ansi=false&lines=%d"
+                                   % (a.id, str(a.follow).lower(), a.lines), auth=(a.auth_user, a.auth_password))
+            if status != 200:
+                print("Failed to get logs: %s" % text)
+                return
+            print("\n".join(text.splitlines()[-a.lines:]))
             return
         if a.cmd == "stop" and not a.force:
             call(a.url, "ShutdownVm", {"id": a.vm_id})
