@@ -42,14 +42,41 @@ enum scope {
 	SCOPE_LOCAL,     /* never sent to the server (the Ethereum private key) */
 };
 
-/* A position in a chain file, for messages: "file:line:column". */
 struct rx;
 
+/* A position in a chain file, for messages: "file:line:column". */
 struct srcpos {
 	const char *file;   /* points into chain->files */
 	int line;           /* 1-based */
 	int col;            /* 1-based */
 };
+
+/*
+ * A condition on the release in use (the input dstack_version), written `version: '>= 0.5.6
+ * < 0.5.9'`: every comparison must hold. Versions compare field by field as numbers.
+ */
+#define VCOND_MAX 4
+struct vcond {
+	char *text;                 /* as written */
+	struct srcpos pos;          /* where it is written (set by the loader) */
+	size_t n;
+	struct {
+		enum { VC_LT, VC_LE, VC_EQ, VC_NE, VC_GE, VC_GT } op;
+		unsigned v[3];
+	} terms[VCOND_MAX];
+};
+/* Parse a condition; -1 with a static sentence in *why if malformed. */
+int vcond_parse(const char *text, struct vcond *out, const char **why);
+/* Does the condition hold for version (a NULL condition always does; a version that is not
+ * x.y.z never satisfies one)? */
+bool vcond_holds(const struct vcond *c, const char *version);
+void vcond_free(struct vcond **cp);
+/* Parse "x.y.z" into v; -1 if it is not that. */
+int version_parse(const char *s, unsigned v[3]);
+
+/* The name of the input whose value is the release in use. */
+#define VERSION_INPUT "dstack_version"
+
 
 /* Side effects an action has; the UI asks before running such an action. */
 #define EFFECT_SUDO         0x1   /* runs commands as root */
@@ -65,11 +92,20 @@ struct input_def {
 	bool secret;         /* never stored, logged, shown or put in argv */
 	enum scope scope;
 	bool optional;       /* an empty value is valid */
-	char *def;           /* default; may reference other inputs as ${name}; NULL if none */
+	struct input_default *defs;  /* the defaults; the first whose condition holds applies */
+	size_t ndefs;
+	char **choices;      /* the only values allowed, if any */
+	size_t nchoices;
 	char *pattern;       /* optional extra regex the value must match */
 	struct rx *pattern_re;   /* compiled when pattern != NULL */
 	char *verify;        /* optional extra verification, e.g. "contract_code" (remote issue) */
 	struct srcpos pos;
+};
+
+/* A default of an input; may reference other inputs as ${name}. */
+struct input_default {
+	char *value;
+	struct vcond *when;  /* NULL: always */
 };
 
 struct env_var {
@@ -122,6 +158,7 @@ struct command {
 	char *expect;        /* optional regex stdout must match (checks), ${input} expanded */
 	int timeout;         /* seconds; 0 = the default (checks 60, actions 3600) */
 	enum place on;       /* PLACE_LOCAL or PLACE_SERVER (never MANUAL) */
+	struct vcond *when;  /* the releases it is for; NULL: all */
 	struct srcpos pos;
 };
 
@@ -129,6 +166,7 @@ struct capture {
 	char *name;          /* an input name: the captured value becomes that input */
 	char *regex;         /* a regex with at least one group (rx.h) */
 	struct rx *re;       /* regex, compiled */
+	struct vcond *when;  /* the releases it is for; NULL: all */
 	struct srcpos pos;
 };
 
@@ -137,6 +175,7 @@ struct hint {
 	struct rx *re;       /* match, compiled */
 	char *say;           /* the cause, in one line */
 	char *fix;           /* what to do (optional) */
+	struct vcond *when;  /* the releases it is for; NULL: all */
 	struct srcpos pos;
 };
 
@@ -162,6 +201,7 @@ struct step {
 	size_t *inputs;      /* indices into chain->inputs: listed + referenced by ${name} in its
 	                        commands, no duplicates; NOT its captures (those are outputs) */
 	size_t ninputs;
+	size_t nlisted;      /* the first nlisted of inputs are listed in inputs: */
 
 	char **checklist;    /* manual tasks for the operator; may be empty */
 	size_t nchecklist;
@@ -200,7 +240,9 @@ struct chain {
 int chain_load(const char *dir, struct chain **out, char **cause);
 void chain_free(struct chain **chainp);
 
-/* Free what a command or a probe holds (strings and arrays), and zero it. */
+/* Free what an input definition, a command or a probe holds (strings and arrays), and zero
+ * it. */
+void input_def_clear(struct input_def *in);
 void command_clear(struct command *cmd);
 void probe_clear(struct probe *p);
 
@@ -208,6 +250,11 @@ void probe_clear(struct probe *p);
 int chain_step_index(const struct chain *c, const char *id);
 int chain_input_index(const struct chain *c, const char *name);
 int chain_section_index(const struct chain *c, const char *id);
+
+/* The default of input d for the release version (NULL if none applies). */
+const char *chain_input_default(const struct input_def *d, const char *version);
+/* Does command cmd refer to the input named name (in any field)? */
+bool command_uses(const struct command *cmd, const char *name);
 
 /* Does step a require b, directly or transitively? */
 bool chain_depends_on(const struct chain *c, size_t a, size_t b);

@@ -106,6 +106,10 @@ const char *engine_state_path(const struct engine *e);
 const char *engine_profile(const struct engine *e);
 /* A one-time message from loading (e.g. a corrupt state file was moved aside); may be NULL. */
 const char *engine_notice(const struct engine *e);
+/* The dstack release in use (the value of dstack_version; allocated), or NULL when the chain
+ * has no such input or it has no value. Commands, captures, hints and defaults with a
+ * version: condition apply only when it holds for this release. */
+char *engine_version(const struct engine *e);
 
 /* Inputs. */
 void engine_input(const struct engine *e, size_t input, struct input_value *out);
@@ -134,6 +138,9 @@ size_t engine_blockers(const struct engine *e, size_t step, struct blocker **out
 void blockers_free(struct blocker **bp, size_t n);
 /* The inputs step uses that are secrets and not yet held (for prompting). */
 size_t engine_missing_secrets(const struct engine *e, size_t step, size_t **out);
+/* Is step's k-th input (chain->steps[step].inputs[k]) used at the release in use: listed in
+ * its inputs:, or named by one of its commands for this release? */
+bool engine_step_uses(const struct engine *e, size_t step, size_t k);
 
 /*
  * Start a check or an action of step in the engine's loop. Refused (-1, *err EERR_REFUSED,

@@ -24,13 +24,16 @@ enum { SK_ID, SK_TITLE, SK__N };
 static const char *const section_keys[] = { "id", "title" };
 
 enum {
-	IK_NAME, IK_LABEL, IK_TYPE, IK_SECRET, IK_SCOPE, IK_OPTIONAL, IK_DEFAULT, IK_PATTERN,
-	IK_VERIFY, IK_HELP, IK__N
+	IK_NAME, IK_LABEL, IK_TYPE, IK_SECRET, IK_SCOPE, IK_OPTIONAL, IK_DEFAULT, IK_CHOICES,
+	IK_PATTERN, IK_VERIFY, IK_HELP, IK__N
 };
 static const char *const input_keys[] = {
-	"name", "label", "type", "secret", "scope", "optional", "default", "pattern", "verify",
-	"help"
+	"name", "label", "type", "secret", "scope", "optional", "default", "choices", "pattern",
+	"verify", "help"
 };
+
+enum { DK_VALUE, DK_VERSION, DK__N };
+static const char *const default_keys[] = { "value", "version" };
 
 static const char *const scope_names[] = { [SCOPE_ANY] = "any", [SCOPE_LOCAL] = "local" };
 
@@ -91,6 +94,65 @@ load_sections(struct loader *ld, const struct ynode *list)
 	}
 }
 
+/*
+ * Decode an input's default: a scalar (for every release), or a list of alternatives, each
+ * { value: ..., version: ... }, the first whose condition holds applying.
+ */
+static void
+load_defaults(struct loader *ld, const struct ynode *n, struct input_def *in)
+{
+	if (n == NULL || ynull(n))
+		return;
+	if (n->kind == Y_SCALAR) {
+		in->defs = xcalloc(1, sizeof *in->defs);
+		in->defs[0].value = ystr(ld, n);
+		in->ndefs = 1;
+		return;
+	}
+	if (n->kind != Y_SEQ) {
+		err_node(ld, n, "default: expected a value, or a list of { value, version }, got %s",
+		    ykind_name(n));
+		return;
+	}
+	in->defs = xcalloc(n->n + 1, sizeof *in->defs);
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *item = n->kids[i];
+		struct field f[DK__N];
+		char *v;
+
+		if (item->kind != Y_MAP) {
+			err_node(ld, item, "default: expected { value: ..., version: ... }, got %s",
+			    ykind_name(item));
+			continue;
+		}
+		ymap_fields(ld, item, default_keys, DK__N, f);
+		if ((v = ystr_req(ld, item, &f[DK_VALUE], "default", "value")) == NULL)
+			continue;
+		in->defs[in->ndefs].value = v;
+		in->defs[in->ndefs].when = load_when(ld, f[DK_VERSION].val, false);
+		in->ndefs++;
+	}
+}
+
+/* Decode choices: the only values an input takes (a list of scalars). */
+static void
+load_choices(struct loader *ld, const struct ynode *n, struct input_def *in)
+{
+	if (n == NULL || ynull(n) || !ylist(ld, n, "a list of values"))
+		return;
+	in->choices = xcalloc(n->n + 1, sizeof *in->choices);
+	for (size_t i = 0; i < n->n; i++) {
+		if (n->kids[i]->kind != Y_SCALAR) {
+			err_node(ld, n->kids[i], "choices: expected a value, got %s",
+			    ykind_name(n->kids[i]));
+			continue;
+		}
+		in->choices[in->nchoices++] = ystr(ld, n->kids[i]);
+	}
+	if (in->nchoices == 0)
+		err_node(ld, n, "choices: the list is empty");
+}
+
 /* Decode one input definition; returns false when it cannot be kept. */
 static bool
 load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
@@ -142,16 +204,16 @@ load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
 			err_node(ld, f[IK_SCOPE].key, "'scope' is empty");
 	}
 	ybool(ld, f[IK_OPTIONAL].val, &in->optional);
-	in->def = ystr(ld, f[IK_DEFAULT].val);
-	if (in->def != NULL) {
+	load_defaults(ld, f[IK_DEFAULT].val, in);
+	if (in->ndefs > 0) {
 		*defnode = f[IK_DEFAULT].val;
 		if (in->secret) {
 			err_node(ld, f[IK_DEFAULT].val, "secret input '%s' cannot have a default; "
 			    "a secret is never written in a file", q(ld, in->name));
-			freep(&in->def);
 			*defnode = NULL;
 		}
 	}
+	load_choices(ld, f[IK_CHOICES].val, in);
 	in->pattern = ystr(ld, f[IK_PATTERN].val);
 	if (in->pattern != NULL &&
 	    !load_regex(ld, f[IK_PATTERN].val, "pattern", in->pattern, &in->pattern_re, 0))
@@ -185,19 +247,6 @@ load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
 	return true;
 }
 
-/* Free a half-made input definition. */
-static void
-input_clear(struct input_def *in)
-{
-	free(in->name);
-	free(in->label);
-	free(in->help);
-	free(in->def);
-	rx_free(&in->pattern_re);
-	free(in->pattern);
-	free(in->verify);
-	memset(in, 0, sizeof *in);
-}
 
 /*
  * Where, in the file, is the reference tok (toklen bytes) found at byte off of scalar n's
@@ -376,10 +425,20 @@ check_defaults(struct loader *ld, const struct ynode **defnodes)
 	ds.edges = xcalloc(c->ninputs, sizeof *ds.edges);
 	ds.nedges = xcalloc(c->ninputs, sizeof *ds.nedges);
 	for (size_t i = 0; i < c->ninputs; i++) {
-		if (defnodes[i] == NULL)
+		const struct ynode *n = defnodes[i];
+
+		if (n == NULL)
 			continue;
 		ds.from = i;
-		scan_refs(ld, defnodes[i], default_ref, &ds);
+		if (n->kind == Y_SCALAR)
+			scan_refs(ld, n, default_ref, &ds);
+		for (size_t k = 0; n->kind == Y_SEQ && k < n->n; k++) {
+			const struct ynode *item = n->kids[k];
+
+			for (size_t j = 0; item->kind == Y_MAP && j + 1 < item->n; j += 2)
+				if (strcmp(item->kids[j]->s, "value") == 0)
+					scan_refs(ld, item->kids[j + 1], default_ref, &ds);
+		}
 	}
 	find_cycles(c->ninputs, ds.edges, ds.nedges, default_cycle, &dc);
 	for (size_t i = 0; i < c->ninputs; i++)
@@ -402,12 +461,30 @@ load_inputs(struct loader *ld, const struct ynode *list)
 		if (load_input(ld, list->kids[i], in, &defnodes[c->ninputs]))
 			c->ninputs++;
 		else
-			input_clear(in);
+			input_def_clear(in);
 	}
 	check_defaults(ld, defnodes);
 	free(defnodes);
 	for (size_t i = 0; i < c->ninputs; i++) {
 		const struct input_def *in = &c->inputs[i];
+
+		for (size_t k = 0; k < in->ndefs; k++) {
+			const char *v = in->defs[k].value;
+			size_t j;
+
+			if (in->defs[k].when != NULL && strcmp(in->name, VERSION_INPUT) == 0)
+				err_pos(ld, &in->defs[k].when->pos, "the default of %s cannot depend "
+				    "on the release: it says which release is in use", VERSION_INPUT);
+			else
+				check_when(ld, in->defs[k].when);
+			if (in->nchoices == 0 || strstr(v, "${") != NULL)
+				continue;
+			for (j = 0; j < in->nchoices && strcmp(in->choices[j], v) != 0; j++)
+				;
+			if (j == in->nchoices)
+				err_at(ld, in->pos.file, in->pos.line, in->pos.col, "the default '%s' of "
+				    "'%s' is not one of its choices", q(ld, v), in->name);
+		}
 
 		if (in->verify != NULL && chain_input_index(c, VERIFY_RPC_INPUT) < 0)
 			err_at(ld, in->pos.file, in->pos.line, in->pos.col, "input '%s' has verify: "

@@ -145,6 +145,8 @@ bool ylist(struct loader *ld, const struct ynode *n, const char *what);
 bool valid_id(const char *s);
 bool load_regex(struct loader *ld, const struct ynode *n, const char *key, const char *text,
     struct rx **re, int flags);
+struct vcond *load_when(struct loader *ld, const struct ynode *n, bool check);
+void check_when(struct loader *ld, const struct vcond *w);
 
 /* chain-inputs.c */
 void ref_err(struct refscan *rs, const char *fmt, ...) DW_PRINTF(2, 3);

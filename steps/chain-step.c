@@ -26,9 +26,10 @@ static const char *const step_keys[] = {
 };
 
 enum { MK_NAME, MK_RUN, MK_HTTP, MK_TCP, MK_RPC, MK_CWD, MK_ENV, MK_STDIN, MK_EXPECT,
-	MK_TIMEOUT, MK_ON, MK__N };
+	MK_TIMEOUT, MK_ON, MK_VERSION, MK__N };
 static const char *const command_keys[] = {
-	"name", "run", "http", "tcp", "rpc", "cwd", "env", "stdin", "expect", "timeout", "on"
+	"name", "run", "http", "tcp", "rpc", "cwd", "env", "stdin", "expect", "timeout", "on",
+	"version"
 };
 
 enum { HP_URL, HP_METHOD, HP_BODY, HP_HEADERS, HP_STATUS, HP_INSECURE, HP_RESOLVE, HP_JSON,
@@ -44,11 +45,11 @@ static const char *const rpc_keys[] = {
 };
 static const char *const rpc_calls[] = { "chain_id", "code", "balance", "eth_call" };
 
-enum { PK_NAME, PK_REGEX, PK__N };
-static const char *const capture_keys[] = { "name", "regex" };
+enum { PK_NAME, PK_REGEX, PK_VERSION, PK__N };
+static const char *const capture_keys[] = { "name", "regex", "version" };
 
-enum { HK_MATCH, HK_SAY, HK_FIX, HK__N };
-static const char *const hint_keys[] = { "match", "say", "fix" };
+enum { HK_MATCH, HK_SAY, HK_FIX, HK_VERSION, HK__N };
+static const char *const hint_keys[] = { "match", "say", "fix", "version" };
 
 static const char *const place_names[] = {
 	[PLACE_LOCAL] = "local", [PLACE_SERVER] = "server", [PLACE_MANUAL] = "manual"
@@ -415,6 +416,7 @@ load_command(struct loader *ld, struct step *st, const struct ynode *n, struct c
 		return false;
 	}
 	ymap_fields(ld, n, command_keys, MK__N, f);
+	cmd->when = load_when(ld, f[MK_VERSION].val, ld->inputs_ok);
 	if (f[MK_ON].key != NULL) {
 		if (yenum(ld, f[MK_ON].val, "on", on_names, nitems(on_names), &v) == 0)
 			cmd->on = (enum place)v;
@@ -541,6 +543,7 @@ load_captures(struct loader *ld, struct step *st, const struct ynode *list)
 		}
 		cp->name = name;
 		cp->regex = regex;
+		cp->when = load_when(ld, f[PK_VERSION].val, ld->inputs_ok);
 		cp->pos = (struct srcpos){ ld->file, item->line, item->col };
 		st->ncaptures++;
 	}
@@ -578,6 +581,7 @@ load_hints(struct loader *ld, struct step *st, const struct ynode *list)
 			memset(h, 0, sizeof *h);
 			continue;
 		}
+		h->when = load_when(ld, f[HK_VERSION].val, ld->inputs_ok);
 		h->pos = (struct srcpos){ ld->file, item->line, item->col };
 		st->nhints++;
 	}
@@ -732,6 +736,7 @@ load_step(struct loader *ld, struct pstep *ps, const struct ynode *root)
 	}
 	load_requires(ld, ps, f[TK_REQUIRES].val);
 	load_step_inputs(ld, st, f[TK_INPUTS].val);
+	st->nlisted = st->ninputs;
 	load_strings(ld, f[TK_CHECKLIST].val, "a list of tasks", "a task (a string)",
 	    &st->checklist, &st->nchecklist);
 	if (f[TK_CHECK].key == NULL)

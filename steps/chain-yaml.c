@@ -721,3 +721,63 @@ load_regex(struct loader *ld, const struct ynode *n, const char *key, const char
 	}
 	return true;
 }
+
+/*
+ * Decode a version: condition at n (absent or null: NULL, for every release). A malformed
+ * one is reported and taken as NULL. Its versions are checked against the release input's
+ * choices (check_when) at once when check is set; chain.yaml's own conditions are checked
+ * once all its inputs are known.
+ */
+struct vcond *
+load_when(struct loader *ld, const struct ynode *n, bool check)
+{
+	struct vcond *w;
+	const char *why;
+
+	if (n == NULL || ynull(n))
+		return NULL;
+	if (n->kind != Y_SCALAR) {
+		err_node(ld, n, "version: expected a condition like '>= 0.5.9', got %s",
+		    ykind_name(n));
+		return NULL;
+	}
+	w = xcalloc(1, sizeof *w);
+	if (vcond_parse(n->s, w, &why) != 0) {
+		err_node(ld, n, "version: '%s': %s", q(ld, n->s), why);
+		free(w);
+		return NULL;
+	}
+	w->pos = (struct srcpos){ ld->file, n->line, n->col };
+	if (check)
+		check_when(ld, w);
+	return w;
+}
+
+/* The release input must exist, and every version a condition names be one of its choices. */
+void
+check_when(struct loader *ld, const struct vcond *w)
+{
+	int idx = chain_input_index(ld->c, VERSION_INPUT);
+	const struct input_def *d;
+	char v[40];
+
+	if (w == NULL)
+		return;
+	if (idx < 0) {
+		err_pos(ld, &w->pos, "version: conditions compare the input %s, which chain.yaml "
+		    "does not define", VERSION_INPUT);
+		return;
+	}
+	d = &ld->c->inputs[idx];
+	for (size_t i = 0; i < w->n && d->nchoices > 0; i++) {
+		size_t k;
+
+		snprintf(v, sizeof v, "%u.%u.%u", w->terms[i].v[0], w->terms[i].v[1],
+		    w->terms[i].v[2]);
+		for (k = 0; k < d->nchoices && strcmp(d->choices[k], v) != 0; k++)
+			;
+		if (k == d->nchoices)
+			err_pos(ld, &w->pos, "version: %s is not one of the releases %s may be "
+			    "(its choices in chain.yaml)", v, VERSION_INPUT);
+	}
+}

@@ -35,6 +35,179 @@ static const char *const input_type_names[] = {
 	[IT_PATH] = "path",
 };
 
+/* Parse "x.y.z" (each a decimal number) into v; -1 if it is not that. */
+int
+version_parse(const char *s, unsigned v[3])
+{
+	for (int i = 0; i < 3; i++) {
+		unsigned long n = 0;
+		const char *start = s;
+
+		while (*s >= '0' && *s <= '9' && n <= 99999)
+			n = n * 10 + (unsigned long)(*s++ - '0');
+		if (s == start || n > 99999 || *s != (i < 2 ? '.' : '\0'))
+			return -1;
+		v[i] = (unsigned)n;
+		if (i < 2)
+			s++;
+	}
+	return 0;
+}
+
+int
+vcond_parse(const char *text, struct vcond *out, const char **why)
+{
+	static const struct { const char *op; int code; } ops[] = {
+		{ ">=", VC_GE }, { "<=", VC_LE }, { "==", VC_EQ }, { "!=", VC_NE },
+		{ ">", VC_GT }, { "<", VC_LT },
+	};
+	const char *p = text;
+	char num[32];
+
+	memset(out, 0, sizeof *out);
+	for (;;) {
+		size_t k, len;
+
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		for (k = 0; k < nitems(ops); k++)
+			if (strncmp(p, ops[k].op, strlen(ops[k].op)) == 0)
+				break;
+		if (k == nitems(ops)) {
+			*why = "each part is a comparison (>=, >, <=, <, == or !=) and a version, "
+			    "like '>= 0.5.6 < 0.5.9'";
+			return -1;
+		}
+		if (out->n == VCOND_MAX) {
+			*why = "at most four comparisons";
+			return -1;
+		}
+		p += strlen(ops[k].op);
+		while (*p == ' ')
+			p++;
+		len = strspn(p, "0123456789.");
+		if (len == 0 || len >= sizeof num) {
+			*why = "a comparison needs a version after it, like 0.5.9";
+			return -1;
+		}
+		memcpy(num, p, len);
+		num[len] = '\0';
+		if (version_parse(num, out->terms[out->n].v) != 0) {
+			*why = "a version is three numbers, like 0.5.9";
+			return -1;
+		}
+		out->terms[out->n++].op = ops[k].code;
+		p += len;
+	}
+	if (out->n == 0) {
+		*why = "it is empty; write a comparison like '>= 0.5.9'";
+		return -1;
+	}
+	out->text = xstrdup(text);
+	return 0;
+}
+
+bool
+vcond_holds(const struct vcond *c, const char *version)
+{
+	unsigned v[3];
+
+	if (c == NULL)
+		return true;
+	if (version == NULL || version_parse(version, v) != 0)
+		return false;
+	for (size_t i = 0; i < c->n; i++) {
+		const unsigned *w = c->terms[i].v;
+		int cmp = 0;
+
+		for (int k = 0; k < 3 && cmp == 0; k++)
+			cmp = v[k] < w[k] ? -1 : v[k] > w[k];
+		switch (c->terms[i].op) {
+		case VC_LT: if (!(cmp < 0)) return false; break;
+		case VC_LE: if (!(cmp <= 0)) return false; break;
+		case VC_EQ: if (cmp != 0) return false; break;
+		case VC_NE: if (cmp == 0) return false; break;
+		case VC_GE: if (!(cmp >= 0)) return false; break;
+		case VC_GT: if (!(cmp > 0)) return false; break;
+		}
+	}
+	return true;
+}
+
+void
+vcond_free(struct vcond **cp)
+{
+	if (*cp == NULL)
+		return;
+	free((*cp)->text);
+	free(*cp);
+	*cp = NULL;
+}
+
+/* Return the default that applies for a release; NULL when none does. */
+const char *
+chain_input_default(const struct input_def *d, const char *version)
+{
+	for (size_t i = 0; i < d->ndefs; i++)
+		if (vcond_holds(d->defs[i].when, version))
+			return d->defs[i].value;
+	return NULL;
+}
+
+/* chain_refs callback: does this reference name the input sought? */
+static void
+uses_cb(const char *name, size_t len, void *data)
+{
+	const char **want = data;
+
+	if (*want != NULL && strlen(*want) == len && memcmp(name, *want, len) == 0)
+		*want = NULL;
+}
+
+/* Is name referenced in s? */
+static bool
+refers(const char *s, const char *name)
+{
+	const char *want = name;
+
+	if (s != NULL)
+		chain_refs(s, uses_cb, &want);
+	return want == NULL;
+}
+
+/* Is name referenced in one of the strings v[0..n)? */
+static bool
+refers_any(char *const *v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (refers(v[i], name))
+			return true;
+	return false;
+}
+
+bool
+command_uses(const struct command *c, const char *name)
+{
+	const struct probe *p = c->probe;
+
+	if (refers(c->run, name) || refers(c->cwd, name) || refers(c->stdin_text, name) ||
+	    refers(c->expect, name))
+		return true;
+	for (size_t i = 0; i < c->nenv; i++)
+		if (refers(c->env[i].value, name))
+			return true;
+	if (p == NULL)
+		return false;
+	return refers(p->url, name) || refers(p->method, name) || refers(p->body, name) ||
+	    refers_any(p->headers, p->nheaders, name) || refers_any(p->resolve, p->nresolve, name) ||
+	    refers_any(p->json, p->njson, name) || refers(p->body_match, name) ||
+	    refers_any(p->capture_headers, p->ncapture_headers, name) ||
+	    refers(p->target, name) || refers(p->call, name) || refers(p->chain_id, name) ||
+	    refers(p->address, name) || refers(p->min_eth, name) || refers(p->data, name);
+}
+
 /* Return the YAML name of a place. */
 const char *
 place_name(enum place p)
@@ -214,6 +387,25 @@ probe_clear(struct probe *p)
 	memset(p, 0, sizeof *p);
 }
 
+/* Free what an input definition holds, and zero it. */
+void
+input_def_clear(struct input_def *in)
+{
+	free(in->name);
+	free(in->label);
+	free(in->help);
+	for (size_t i = 0; i < in->ndefs; i++) {
+		free(in->defs[i].value);
+		vcond_free(&in->defs[i].when);
+	}
+	free(in->defs);
+	strs_free(in->choices, in->nchoices);
+	rx_free(&in->pattern_re);
+	free(in->pattern);
+	free(in->verify);
+	memset(in, 0, sizeof *in);
+}
+
 /* Free one command's strings. */
 void
 command_clear(struct command *cmd)
@@ -233,6 +425,7 @@ command_clear(struct command *cmd)
 	free(cmd->env);
 	free(cmd->stdin_text);
 	free(cmd->expect);
+	vcond_free(&cmd->when);
 	memset(cmd, 0, sizeof *cmd);
 }
 
@@ -266,11 +459,13 @@ step_clear(struct step *st)
 	for (size_t i = 0; i < st->ncaptures; i++) {
 		free(st->captures[i].name);
 		rx_free(&st->captures[i].re);
+		vcond_free(&st->captures[i].when);
 		free(st->captures[i].regex);
 	}
 	free(st->captures);
 	for (size_t i = 0; i < st->nhints; i++) {
 		rx_free(&st->hints[i].re);
+		vcond_free(&st->hints[i].when);
 		free(st->hints[i].match);
 		free(st->hints[i].say);
 		free(st->hints[i].fix);
@@ -295,17 +490,8 @@ chain_free(struct chain **chainp)
 		free(c->sections[i].title);
 	}
 	free(c->sections);
-	for (size_t i = 0; i < c->ninputs; i++) {
-		struct input_def *in = &c->inputs[i];
-
-		free(in->name);
-		free(in->label);
-		free(in->help);
-		free(in->def);
-		rx_free(&in->pattern_re);
-		free(in->pattern);
-		free(in->verify);
-	}
+	for (size_t i = 0; i < c->ninputs; i++)
+		input_def_clear(&c->inputs[i]);
 	free(c->inputs);
 	for (size_t i = 0; i < c->nsteps; i++)
 		step_clear(&c->steps[i]);

@@ -239,16 +239,22 @@ engine_commands(const struct engine *e, size_t s, enum run_kind kind, struct run
 {
 	const struct step *st = &e->chain->steps[s];
 	const struct command *cmds = kind == RUN_CHECK ? st->check : st->action;
-	size_t count = kind == RUN_CHECK ? st->ncheck : st->naction;
+	size_t count = kind == RUN_CHECK ? st->ncheck : st->naction, m = 0;
 	struct run_cmd *rc = xcalloc(count ? count : 1, sizeof *rc);
+	char *version = engine_version(e);
 
 	for (size_t i = 0; i < count; i++) {
-		if (build_cmd(e, st, &cmds[i], kind, &rc[i], cause) != 0) {
-			run_cmds_free(&rc, i + 1);
+		if (!vcond_holds(cmds[i].when, version))
+			continue;   /* for another release */
+		if (build_cmd(e, st, &cmds[i], kind, &rc[m], cause) != 0) {
+			run_cmds_free(&rc, m + 1);
+			free(version);
 			return -1;
 		}
+		m++;
 	}
+	free(version);
 	*out = rc;
-	*n = count;
+	*n = m;
 	return 0;
 }

@@ -19,13 +19,44 @@
 #include "util.h"
 #include "verify.h"
 
-/* Does step s use input i (listed or referenced)? */
+/*
+ * Is the k-th input of step st used at this release: listed in its inputs:, or referred to by
+ * one of its commands that is for this release?
+ */
 static bool
-step_uses_input(const struct step *s, size_t i)
+input_applies(const struct chain *c, const struct step *st, size_t k, const char *version)
+{
+	const char *name = c->inputs[st->inputs[k]].name;
+
+	if (k < st->nlisted)
+		return true;
+	for (size_t j = 0; j < st->ncheck; j++)
+		if (vcond_holds(st->check[j].when, version) && command_uses(&st->check[j], name))
+			return true;
+	for (size_t j = 0; j < st->naction; j++)
+		if (vcond_holds(st->action[j].when, version) && command_uses(&st->action[j], name))
+			return true;
+	return false;
+}
+
+/* Is the k-th of step s's inputs used at the release in use? */
+bool
+engine_step_uses(const struct engine *e, size_t s, size_t k)
+{
+	char *version = engine_version(e);
+	bool used = input_applies(e->chain, &e->chain->steps[s], k, version);
+
+	free(version);
+	return used;
+}
+
+/* Does step s use input i (listed, or referred to at this release)? */
+static bool
+step_uses_input(const struct chain *c, const struct step *s, size_t i, const char *version)
 {
 	for (size_t k = 0; k < s->ninputs; k++)
 		if (s->inputs[k] == i)
-			return true;
+			return input_applies(c, s, k, version);
 	return false;
 }
 
@@ -47,6 +78,7 @@ void
 mark_stale(struct engine *e, int from, int input, const char *why)
 {
 	const struct chain *c = e->chain;
+	char *version = engine_version(e);
 
 	for (size_t k = 0; k < c->nsteps; k++) {
 		bool hit = false;
@@ -55,10 +87,10 @@ mark_stale(struct engine *e, int from, int input, const char *why)
 		if (from >= 0 && (size_t)from != k && chain_depends_on(c, k, (size_t)from))
 			hit = true;
 		if (input >= 0) {
-			if (step_uses_input(&c->steps[k], (size_t)input))
+			if (step_uses_input(c, &c->steps[k], (size_t)input, version))
 				hit = true;
 			for (size_t j = 0; j < c->nsteps && !hit; j++)
-				if (step_uses_input(&c->steps[j], (size_t)input) &&
+				if (step_uses_input(c, &c->steps[j], (size_t)input, version) &&
 				    chain_depends_on(c, k, j))
 					hit = true;
 		}
@@ -69,6 +101,7 @@ mark_stale(struct engine *e, int from, int input, const char *why)
 			ss->message = xstrdup(why);
 		}
 	}
+	free(version);
 }
 
 /* The saved record of a step, or NULL. */
@@ -152,7 +185,7 @@ step_done(const struct engine *e, size_t s)
  * looked at one level down only: whether it is done does not depend on its own blockers.
  */
 static size_t
-blockers(const struct engine *e, size_t s, struct blocker **out)
+blockers_at(const struct engine *e, size_t s, struct blocker **out, const char *version)
 {
 	const struct step *st = &e->chain->steps[s];
 	size_t n = 0;
@@ -175,7 +208,7 @@ blockers(const struct engine *e, size_t s, struct blocker **out)
 		char *why = NULL;
 		bool blocks;
 
-		if (d->secret && e->secrets[i] == NULL)
+		if ((d->secret && e->secrets[i] == NULL) || !input_applies(e->chain, st, k, version))
 			continue;
 		engine_input(e, i, &iv);
 		if (iv.verdict.ok && iv.value != NULL && d->verify != NULL)
@@ -202,6 +235,17 @@ blockers(const struct engine *e, size_t s, struct blocker **out)
 		    "and no server is configured (--target USER@HOST, or --target local to run them "
 		    "on this machine)"));
 	}
+	return n;
+}
+
+/* blockers_at, at the release in use. */
+static size_t
+blockers(const struct engine *e, size_t s, struct blocker **out)
+{
+	char *version = engine_version(e);
+	size_t n = blockers_at(e, s, out, version);
+
+	free(version);
 	return n;
 }
 
@@ -239,6 +283,8 @@ engine_missing_secrets(const struct engine *e, size_t s, size_t **out)
 	for (size_t k = 0; k < st->ninputs; k++) {
 		size_t i = st->inputs[k];
 
+		if (!engine_step_uses(e, s, k))
+			continue;
 		if ((int)i == u)
 			u = -1;
 		verifies |= e->chain->inputs[i].verify != NULL;

@@ -29,6 +29,10 @@ struct step_rt {
 	bool in_check;               /* the current pass is the check */
 	struct run_cmd *cmds;
 	size_t ncmds;
+	struct capture *caps;        /* the step's captures and hints for this release (shallow */
+	size_t ncaps;                /* copies of the chain's, made when a run starts) */
+	struct hint *hints;
+	size_t nhints;
 	struct logbuf *log;
 	struct engine_cbs cbs;
 	char **secrets;              /* copies of the held secrets, for redaction */

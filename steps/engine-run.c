@@ -171,6 +171,20 @@ engine_run_done(void *data, const struct run_result *res)
 	run_free(&finished);    /* the runner allows this from its done callback */
 }
 
+/* The j-th action command of st for the release in use (as engine_commands counts), or NULL. */
+static const struct command *
+nth_action(const struct engine *e, const struct step *st, size_t j)
+{
+	char *version = engine_version(e);
+	const struct command *c = NULL;
+
+	for (size_t i = 0; i < st->naction && c == NULL; i++)
+		if (vcond_holds(st->action[i].when, version) && j-- == 0)
+			c = &st->action[i];
+	free(version);
+	return c;
+}
+
 static void
 rt_line(void *data, int stream, const char *text, size_t len)
 {
@@ -203,17 +217,18 @@ rt_cmd_end(void *data, size_t index, const struct cmd_result *res)
 	 * address, an app id): store it now and prepare the remaining commands again.
 	 */
 	if (!rt->in_check && res->ok && index + 1 < rt->ncmds && rt->run != NULL) {
-		for (size_t i = 0; i < st->ncaptures; i++) {
+		for (size_t i = 0; i < rt->ncaps; i++) {
 			const char *v = run_capture(rt->run, i);
 
-			if (v != NULL && apply_capture(e, rt, &st->captures[i], v))
+			if (v != NULL && apply_capture(e, rt, &rt->caps[i], v))
 				changed = true;
 		}
 		for (size_t j = index + 1; changed && j < rt->ncmds; j++) {
+			const struct command *c = nth_action(e, st, j);
 			struct run_cmd rc;
 			char *cause = NULL;
 
-			if (build_cmd(e, st, &st->action[j], RUN_ACTION, &rc, &cause) != 0) {
+			if (c == NULL || build_cmd(e, st, c, RUN_ACTION, &rc, &cause) != 0) {
 				free(cause);
 				continue;   /* keep the command as prepared at the start */
 			}
@@ -226,6 +241,26 @@ rt_cmd_end(void *data, size_t index, const struct cmd_result *res)
 	if (rt->cbs.cmd_end)
 		rt->cbs.cmd_end(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
 		    index, res);
+}
+
+/* Keep the step's captures and hints that are for the release in use. */
+static void
+rt_select(struct engine *e, struct step_rt *rt, const struct step *st)
+{
+	char *version = engine_version(e);
+
+	free(rt->caps);
+	free(rt->hints);
+	rt->caps = xcalloc(st->ncaptures + 1, sizeof *rt->caps);
+	rt->hints = xcalloc(st->nhints + 1, sizeof *rt->hints);
+	rt->ncaps = rt->nhints = 0;
+	for (size_t i = 0; i < st->ncaptures; i++)
+		if (vcond_holds(st->captures[i].when, version))
+			rt->caps[rt->ncaps++] = st->captures[i];
+	for (size_t i = 0; i < st->nhints; i++)
+		if (vcond_holds(st->hints[i].when, version))
+			rt->hints[rt->nhints++] = st->hints[i];
+	free(version);
 }
 
 /* Start one pass (action or check) of a step. */
@@ -264,11 +299,11 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 	ro.secrets = (const char *const *)rt->secrets;
 	ro.nsecrets = rt->nsecrets;
 	if (!check) {
-		ro.captures = st->captures;
-		ro.ncaptures = st->ncaptures;
+		ro.captures = rt->caps;
+		ro.ncaptures = rt->ncaps;
 	}
-	ro.hints = st->hints;
-	ro.nhints = st->nhints;
+	ro.hints = rt->hints;
+	ro.nhints = rt->nhints;
 	ro.ring = rt->log;
 	ro.stop_on_failure = !check;
 	cbs.line = rt_line;
@@ -397,9 +432,10 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 			rt->secrets[rt->nsecrets++] = xstrdup(e->secrets[i]);
 	rt->started = time(NULL);
 	rt->t0 = now_ms();
+	rt_select(e, rt, st);
 	ss = state_step(e->state, st->id);
 	ss->started_at = rt->started;
-	check = kind == RUN_CHECK || st->naction == 0;
+	check = kind == RUN_CHECK || nth_action(e, st, 0) == NULL;
 	if (!check) {
 		char *why = xprintf("%s re-ran", st->id);
 

@@ -84,12 +84,38 @@ expand(const struct engine *e, const char *s, unsigned how, int depth, bool *mis
 	return sb_detach(&sb);
 }
 
+/* The release in use: the value of dstack_version, or NULL (allocated). */
+char *
+engine_version(const struct engine *e)
+{
+	int idx = chain_input_index(e->chain, VERSION_INPUT);
+	enum value_source src;
+
+	return idx < 0 ? NULL : value_of(e, (size_t)idx, &src, 0);
+}
+
+/* The default of d that applies to the release in use (its defaults may depend on it). */
+static const char *
+input_default(const struct engine *e, const struct input_def *d)
+{
+	const char *def;
+	char *version = NULL;
+
+	for (size_t k = 0; k < d->ndefs && version == NULL; k++)
+		if (d->defs[k].when != NULL)
+			version = engine_version(e);
+	def = chain_input_default(d, version);
+	free(version);
+	return def;
+}
+
 char *
 value_of(const struct engine *e, size_t i, enum value_source *src, int depth)
 {
 	const struct input_def *d = &e->chain->inputs[i];
 	const struct state_input *si;
 	bool missing = false;
+	const char *def;
 	char *v;
 
 	*src = SRC_NONE;
@@ -104,9 +130,9 @@ value_of(const struct engine *e, size_t i, enum value_source *src, int depth)
 		*src = si->source;
 		return xstrdup(si->value);
 	}
-	if (d->def == NULL || depth > EXPAND_DEPTH)
+	if (depth > EXPAND_DEPTH || (def = input_default(e, d)) == NULL)
 		return NULL;
-	v = expand(e, d->def, 0, depth, &missing);
+	v = expand(e, def, 0, depth, &missing);
 	if (missing) {
 		free(v);
 		return NULL;
@@ -133,7 +159,7 @@ engine_input(const struct engine *e, size_t i, struct input_value *out)
 		if (d->secret)
 			out->verdict.why = xprintf("not provided (a secret: set DSTACK_WIZARD_%s, use "
 			    "--secret-file, or type it when asked)", d->name);
-		else if (d->def != NULL)
+		else if (input_default(e, d) != NULL)
 			out->verdict.why = xstrdup("not set, and its default needs inputs that are "
 			    "not set");
 		else

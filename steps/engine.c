@@ -333,6 +333,8 @@ engine_close(struct engine **ep)
 			if (rt->run)
 				run_free(&rt->run);
 			run_cmds_free(&rt->cmds, rt->ncmds);
+			free(rt->caps);
+			free(rt->hints);
 			logbuf_free(&rt->log);
 			free(rt->secrets);
 		}

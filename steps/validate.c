@@ -723,6 +723,22 @@ validate_input(const struct input_def *def, const char *value, struct verdict *o
 {
 	validate_common(def->type, value, def->optional, def->secret || def->type == IT_SECRET,
 	    def->pattern_re, def->pattern, out);
+	if (out->ok && def->nchoices > 0 && value != NULL && *value != '\0') {
+		struct strbuf sb = {0};
+		size_t k;
+
+		for (k = 0; k < def->nchoices && strcmp(def->choices[k], value) != 0; k++)
+			;
+		if (k < def->nchoices)
+			return;
+		sb_adds(&sb, "it must be one of: ");
+		for (k = 0; k < def->nchoices; k++)
+			sb_addf(&sb, "%s%s", k ? ", " : "", def->choices[k]);
+		out->ok = false;
+		out->unchecksummed = false;
+		freep(&out->suggestion);
+		out->why = sb_detach(&sb);
+	}
 }
 
 /* Free a verdict's messages and zero it. */

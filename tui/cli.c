@@ -114,7 +114,11 @@ cmd_list(struct cli *cl)
 {
 	const struct chain *c = engine_chain(cl->e);
 	size_t sec = (size_t)-1;
+	char *version = engine_version(cl->e);
 
+	if (version != NULL)
+		printf("dstack %s (the release in use: set dstack_version to change it)\n\n", version);
+	free(version);
 	for (size_t i = 0; i < c->nsteps; i++) {
 		const struct step *st = &c->steps[i];
 
@@ -144,6 +148,7 @@ cmd_status(struct cli *cl)
 {
 	const struct chain *c = engine_chain(cl->e);
 	size_t sec = (size_t)-1;
+	char *version = engine_version(cl->e);
 
 	if (cl->o->json) {
 		cJSON *root = cJSON_CreateObject(), *steps = cJSON_AddArrayToObject(root, "steps");
@@ -151,6 +156,8 @@ cmd_status(struct cli *cl)
 
 		cJSON_AddStringToObject(root, "profile", engine_profile(cl->e));
 		cJSON_AddStringToObject(root, "state", engine_state_path(cl->e));
+		if (version != NULL)
+			cJSON_AddStringToObject(root, "dstack_version", version);
 		for (size_t i = 0; i < c->nsteps; i++) {
 			const struct step *st = &c->steps[i];
 			const struct state_step *ss = engine_step_state(cl->e, i);
@@ -181,9 +188,13 @@ cmd_status(struct cli *cl)
 		puts(text);
 		free(text);
 		cJSON_Delete(root);
+		free(version);
 		return EXIT_OK;
 	}
 	printf("profile %s (%s)\n", engine_profile(cl->e), engine_state_path(cl->e));
+	if (version != NULL)
+		printf("dstack %s\n", version);
+	free(version);
 	for (size_t i = 0; i < c->nsteps; i++) {
 		const struct step *st = &c->steps[i];
 		enum step_status s = engine_status(cl->e, i);

@@ -60,7 +60,8 @@ form_open(struct ui *ui, size_t s, size_t focus_input, bool then_run, enum run_k
 	size_t *list = NULL, n = 0, *miss, nmiss;
 
 	for (size_t i = 0; i < st->ninputs; i++)
-		add_field_input(&list, &n, st->inputs[i]);
+		if (engine_step_uses(ui->e, s, i))
+			add_field_input(&list, &n, st->inputs[i]);
 	nmiss = engine_missing_secrets(ui->e, s, &miss);
 	for (size_t i = 0; i < nmiss; i++)
 		add_field_input(&list, &n, miss[i]);
@@ -381,7 +382,7 @@ field_status(struct ui *ui, struct doc *d, const struct ui_field *f)
 			return;
 		}
 		if (f->len == 0) {
-			doc_wrap(d, S_DIM, 2, def->def ? "empty: Enter forgets the value (the default "
+			doc_wrap(d, S_DIM, 2, def->ndefs > 0 ? "empty: Enter forgets the value (the default "
 			    "applies)" : "empty: Enter forgets the value");
 			return;
 		}

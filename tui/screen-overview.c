@@ -45,15 +45,18 @@ static void
 ov_title(struct ui *ui)
 {
 	size_t done = 0;
-	char *left, *right;
+	char *left, *right, *version = engine_version(ui->e), *rel;
 
 	for (size_t i = 0; i < ui->c->nsteps; i++)
 		done += engine_status(ui->e, i) == ST_DONE;
-	/* Where the steps run comes before the chain's title, which may be cut. */
-	left = xprintf("dstack-wizard %s %s%s %s profile %s %s %s", ui->g->dot,
+	rel = version != NULL ? xprintf(" %s dstack %s", ui->g->dot, version) : xstrdup("");
+	/* Where the steps run and the release come before the chain's title, which may be cut. */
+	left = xprintf("dstack-wizard %s %s%s %s profile %s%s %s %s", ui->g->dot,
 	    engine_is_demo(ui->e) ? "DEMO: simulated TDX host" : ui->target ? "target " :
 	    "no server", engine_is_demo(ui->e) || !ui->target ? "" : ui->target, ui->g->dot,
-	    engine_profile(ui->e), ui->g->dot, ui->c->title ? ui->c->title : "the dstack chain");
+	    engine_profile(ui->e), rel, ui->g->dot, ui->c->title ? ui->c->title : "the dstack chain");
+	free(rel);
+	free(version);
 	right = xprintf("%zu/%zu done", done, ui->c->nsteps);
 	draw_bar(ui, 0, left, right, S_TITLE);
 	free(left);

@@ -80,6 +80,8 @@ info_inputs(struct ui *ui, struct doc *d, size_t s)
 		char *prov, *line;
 		const char *shown;
 
+		if (!engine_step_uses(ui->e, s, k))
+			continue;   /* only for another release */
 		engine_input(ui->e, st->inputs[k], &iv);
 		prov = provenance(&iv);
 		if (def->secret)

@@ -44,7 +44,7 @@ load_file(struct ui *ui, size_t s)
 	const struct step *st = &ui->c->steps[s];
 	const struct state_step *ss;
 	bool skip = false, hints = us->nhints == 0 && !us->ran;
-	char *line = NULL, *note;
+	char *line = NULL, *note, *version;
 	size_t cap = 0;
 	ssize_t n;
 	FILE *f;
@@ -68,6 +68,7 @@ load_file(struct ui *ui, size_t s)
 	note = xprintf("the last run's log: %s", ss->log_path);
 	logbuf_push(us->file_log, STREAM_META, note, strlen(note));
 	free(note);
+	version = engine_version(ui->e);
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		const char *text = line;
 		int stream = STREAM_META;
@@ -87,10 +88,12 @@ load_file(struct ui *ui, size_t s)
 		logbuf_push(us->file_log, stream, text, strlen(text));
 		if (hints && stream != STREAM_META)
 			for (size_t k = 0; k < st->nhints; k++)
-				if (rx_matches(st->hints[k].re, text))
+				if (vcond_holds(st->hints[k].when, version) &&
+				    rx_matches(st->hints[k].re, text))
 					file_hint(us, &st->hints[k], text);
 	}
 	free(line);
+	free(version);
 	fclose(f);
 	return us->file_log;
 }

@@ -81,6 +81,13 @@ put(void **state, const char *name, const char *text)
 	free(tl_write(*state, name, text));
 }
 
+/* The default of input name of c that applies to every release. */
+static const char *
+default_of(const struct chain *c, const char *name)
+{
+	return chain_input_default(&c->inputs[chain_input_index(c, name)], NULL);
+}
+
 /* Load a chain that must fail; return the cause. */
 static char *
 load_fail(const char *dir)
@@ -267,7 +274,7 @@ test_good_chain(void **state)
 	assert_int_equal(c->inputs[i].pos.line, 24);
 	assert_int_equal(c->inputs[i].pos.col, 5);
 	i = chain_input_index(c, "kms_domain");
-	assert_string_equal(c->inputs[i].def, "kms.${base_domain}");
+	assert_string_equal(chain_input_default(&c->inputs[i], NULL), "kms.${base_domain}");
 	assert_false(c->inputs[i].secret);
 	assert_int_equal(c->inputs[i].scope, SCOPE_ANY);
 	assert_int_equal(c->inputs[i].type, IT_DOMAIN);
@@ -276,7 +283,7 @@ test_good_chain(void **state)
 	assert_true(c->inputs[i].optional);
 	assert_string_equal(c->inputs[i].verify, "contract_code");
 	assert_string_equal(c->inputs[i].help, "Filled by the deploy step.");
-	assert_string_equal(c->inputs[chain_input_index(c, "port")].def, "8080");
+	assert_string_equal(default_of(c, "port"), "8080");
 	assert_string_equal(c->inputs[chain_input_index(c, "token")].label, "Token");
 	assert_true(c->inputs[chain_input_index(c, "token")].secret);
 	assert_int_equal(chain_input_index(c, "nope"), -1);
@@ -420,15 +427,13 @@ test_real_chain(void **state)
 	assert_string_equal(c->steps[1].id, "tdx-hardware-verification");
 
 	in = &c->inputs[chain_input_index(c, "dstack_version")];
-	assert_string_equal(in->def, "0.5.5");
-	assert_string_equal(c->inputs[chain_input_index(c, "local_repo_dir")].def, "~/dstack");
-	assert_string_equal(c->inputs[chain_input_index(c, "ssh_user")].def, "ubuntu");
-	assert_string_equal(c->inputs[chain_input_index(c, "ssh_port")].def, "22");
+	assert_string_equal(chain_input_default(in, NULL), "0.5.5");
+	assert_string_equal(default_of(c, "local_repo_dir"), "~/dstack");
+	assert_string_equal(default_of(c, "ssh_user"), "ubuntu");
+	assert_string_equal(default_of(c, "ssh_port"), "22");
 	assert_int_equal(c->inputs[chain_input_index(c, "server_ip")].type, IT_IP);
-	assert_string_equal(c->inputs[chain_input_index(c, "registry_domain")].def,
-	    "registry.${base_domain}");
-	assert_string_equal(c->inputs[chain_input_index(c, "kms_domain")].def,
-	    "kms.${base_domain}");
+	assert_string_equal(default_of(c, "registry_domain"), "registry.${base_domain}");
+	assert_string_equal(default_of(c, "kms_domain"), "kms.${base_domain}");
 	assert_true(c->inputs[chain_input_index(c, "eth_rpc_url")].secret);
 	in = &c->inputs[chain_input_index(c, "private_key")];
 	assert_true(in->secret);
@@ -1082,6 +1087,111 @@ test_regex_sizes(void **state)
 	free(cause);
 }
 
+/* version: on commands, captures, hints and defaults; choices: on inputs; and what is wrong
+ * with them, at its position. */
+static void
+test_versions(void **state)
+{
+	static const char vchain[] =
+	    "sections: [{id: one, title: One}]\n"                       /* 1 */
+	    "inputs:\n"                                                 /* 2 */
+	    "  - name: dstack_version\n"                                /* 3 */
+	    "    label: Release\n"                                      /* 4 */
+	    "    default: '0.5.11'\n"                                   /* 5 */
+	    "    choices: ['0.5.5', '0.5.9', '0.5.11']\n"               /* 6 */
+	    "  - name: net\n"                                           /* 7 */
+	    "    label: Net\n"                                          /* 8 */
+	    "    default:\n"                                            /* 9 */
+	    "      - {value: custom, version: '>= 0.5.9'}\n"            /* 10 */
+	    "      - {value: test}\n";                                  /* 11 */
+	struct chain *c;
+	const struct step *st;
+	char *cause;
+
+	put(state, "chain.yaml", vchain);
+	put(state, "s.yaml",
+	    "id: s\nsection: one\ntitle: T\nplace: local\n"
+	    "check:\n"
+	    "  - run: 'true'\n"
+	    "  - {run: 'echo ${net}', version: '>= 0.5.5 < 0.5.9'}\n"
+	    "capture: [{name: net, regex: '(x)', version: '== 0.5.11'}]\n"
+	    "hints: [{match: y, say: s, version: '!= 0.5.5'}]\n");
+	c = load_ok(*state);
+	st = &c->steps[0];
+	assert_null(st->check[0].when);
+	assert_non_null(st->check[1].when);
+	assert_string_equal(st->check[1].when->text, ">= 0.5.5 < 0.5.9");
+	assert_true(vcond_holds(st->check[1].when, "0.5.5"));
+	assert_false(vcond_holds(st->check[1].when, "0.5.9"));
+	assert_false(vcond_holds(st->check[1].when, "0.5"));
+	assert_false(vcond_holds(st->check[1].when, NULL));
+	assert_true(vcond_holds(st->captures[0].when, "0.5.11"));
+	assert_false(vcond_holds(st->hints[0].when, "0.5.5"));
+	assert_true(vcond_holds(st->hints[0].when, "0.5.10"));   /* numbers, not text */
+	assert_int_equal(st->nlisted, 0);
+	assert_int_equal(st->ninputs, 1);
+	assert_string_equal(chain_input_default(&c->inputs[1], "0.5.9"), "custom");
+	assert_string_equal(chain_input_default(&c->inputs[1], "0.5.5"), "test");
+	assert_int_equal(c->inputs[0].nchoices, 3);
+	chain_free(&c);
+
+	put(state, "s.yaml",
+	    "id: s\nsection: one\ntitle: T\nplace: local\n"     /* 1-4 */
+	    "check:\n"                                          /* 5 */
+	    "  - {run: x, version: 'about 0.5'}\n"              /* 6 */
+	    "  - {run: x, version: '>= 0.5.19'}\n"              /* 7 */
+	    "  - {run: x, version: '>= 0.5'}\n"                 /* 8 */
+	    "  - {run: x, version: [0.5.5]}\n"                  /* 9 */
+	    "  - {run: x, version: '> 0.5.5 > 0.5.5 > 0.5.5 > 0.5.5 > 0.5.5'}\n");   /* 10 */
+	cause = load_fail(*state);
+	assert_line(cause, "s.yaml:6:23: version: 'about 0.5': each part is a comparison (>=, >, "
+	    "<=, <, == or !=) and a version, like '>= 0.5.6 < 0.5.9'");
+	assert_line(cause, "s.yaml:7:23: version: 0.5.19 is not one of the releases "
+	    "dstack_version may be (its choices in chain.yaml)");
+	assert_line(cause, "s.yaml:8:23: version: '>= 0.5': a version is three numbers, like "
+	    "0.5.9");
+	assert_line(cause, "s.yaml:9:23: version: expected a condition like '>= 0.5.9', got a "
+	    "list");
+	assert_line(cause, "s.yaml:10:23: version: '> 0.5.5 > 0.5.5 > 0.5.5 > 0.5.5 > 0.5.5': "
+	    "at most four comparisons");
+	assert_int_equal(count_lines(cause), 5);
+	free(cause);
+
+	/* Without a release input, a condition has nothing to compare. */
+	put(state, "chain.yaml", base_chain);
+	put(state, "s.yaml", "id: s\nsection: one\ntitle: T\nplace: local\n"
+	    "check: [{run: x, version: '>= 0.5.9'}]\n");
+	cause = load_fail(*state);
+	assert_string_equal(cause, "s.yaml:5:27: version: conditions compare the input "
+	    "dstack_version, which chain.yaml does not define");
+	free(cause);
+
+	/* A default outside the choices; the release's own default cannot depend on it. */
+	put(state, "chain.yaml",
+	    "sections: [{id: one, title: One}]\n"                       /* 1 */
+	    "inputs:\n"                                                 /* 2 */
+	    "  - name: dstack_version\n"                                /* 3 */
+	    "    label: Release\n"                                      /* 4 */
+	    "    default: [{value: '0.5.9', version: '>= 0.5.9'}]\n"    /* 5 */
+	    "    choices: ['0.5.5', '0.5.9']\n"                         /* 6 */
+	    "  - name: mode\n"                                          /* 7 */
+	    "    label: Mode\n"                                         /* 8 */
+	    "    default: maybe\n"                                      /* 9 */
+	    "    choices: [yes, no]\n"                                  /* 10 */
+	    "  - name: empty\n"                                         /* 11 */
+	    "    label: Empty\n"                                        /* 12 */
+	    "    choices: []\n");                                       /* 13 */
+	put(state, "s.yaml", "id: s\nsection: one\ntitle: T\nplace: local\ncheck: [x]\n");
+	cause = load_fail(*state);
+	assert_line(cause, "chain.yaml:5:41: the default of dstack_version cannot depend on the "
+	    "release: it says which release is in use");
+	assert_line(cause, "chain.yaml:7:5: the default 'maybe' of 'mode' is not one of its "
+	    "choices");
+	assert_line(cause, "chain.yaml:13:14: choices: the list is empty");
+	assert_int_equal(count_lines(cause), 3);
+	free(cause);
+}
+
 /* Secrets only through env:/stdin:, local-only inputs never on the server. */
 static void
 test_secrets(void **state)
@@ -1434,6 +1544,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_defaults, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_regexes, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_regex_sizes, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_versions, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_secrets, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_many_errors, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_error_cap, setup_dir, teardown_dir),
