@@ -1375,9 +1375,14 @@ test_nasty_inputs(void **state)
 	assert_string_equal(cause, "s.yaml:1:1: file is larger than 1048576 bytes");
 	free(cause);
 
-	/* Aliases, a second document, NUL, invalid UTF-8, non-scalar keys, control chars. */
-	expect_one(state, "a: &x 1\nb: *x\n",
-	    "s.yaml:2:4: aliases (*x) are not supported; write the value out");
+	/* Anchors (with or without an alias), aliases, a second document, NUL, invalid
+	 * UTF-8, non-scalar keys, control chars. */
+	expect_one(state, "a: &x 1\nb: 2\n",
+	    "s.yaml:1:4: anchors (&x) are not supported; write each value out");
+	expect_one(state, "a: &m {k: v}\n",
+	    "s.yaml:1:4: anchors (&m) are not supported; write each value out");
+	expect_one(state, "b: *x\n",
+	    "s.yaml:1:4: aliases (*x) are not supported; write the value out");
 	expect_one(state, "id: x\n---\nid: y\n",
 	    "s.yaml:2:1: a second YAML document; a file holds exactly one");
 	expect_one(state, "? [a]\n: b\n", "s.yaml:1:3: a key must be a plain string, not a list");
