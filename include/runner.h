@@ -56,8 +56,10 @@ struct capture_hit {
 };
 
 struct run_result {
-	bool ok;                /* every command ok */
+	bool ok;                /* every command ok, and the log file written */
 	bool canceled;
+	char *error;            /* why the run failed apart from its commands (its log file
+	                           could not be written), or NULL */
 	struct cmd_result *cmds;
 	size_t ncmds;
 	struct hint_hit *hints;          /* each hint at most once, in order of first match */

@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,8 @@ main(int argc, char **argv)
 	int c, rc;
 
 	setlocale(LC_CTYPE, "");
+	/* Past a file-size limit, a write is to fail (EFBIG, reported) rather than kill us. */
+	signal(SIGXFSZ, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "p:c:t:yvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':

@@ -84,12 +84,13 @@ on_line(void *data, size_t step, int stream, const char *text, size_t len)
 }
 
 static void
-on_done(void *data, size_t step, enum run_kind kind, const struct run_result *res)
+on_done(void *data, size_t step, enum run_kind kind, const struct run_result *res,
+    const char *unsaved)
 {
 	struct fx *f = data;
 
 	f->done = true;
-	f->ok = res->ok;
+	f->ok = res->ok && unsaved == NULL;
 }
 
 /* Start a step's check or action and drive the loop until it ends; returns its ok. */
