@@ -802,6 +802,14 @@ run_next(struct run *r)
 		r->cmd_t0 = now_ms();
 		r->cmd_timed_out = r->cmd_canceled = false;
 		sb_reset(&r->stdout_buf);
+		if (c->unready != NULL) {
+			res->how = TJOB_FAILED;
+			res->code = -1;
+			res->reason = xstrdup(c->unready);
+			res->output = xstrdup("");
+			run_end_cmd(r);
+			continue;
+		}
 		r->ops = c->transport != NULL ? c->transport->ops : &transport_local_ops;
 		r->job = r->ops->start(c->transport != NULL ? c->transport->data : NULL, r->loop,
 		    &c->tc, &jcbs, &cause);
@@ -1014,6 +1022,7 @@ run_cmd_clear(struct run_cmd *c)
 	free(c->label);
 	rx_free(&c->expect);
 	free(c->expect_text);
+	free(c->unready);
 	free((void *)(uintptr_t)c->tc.script);
 	free((void *)(uintptr_t)c->tc.cwd);
 	free((void *)(uintptr_t)c->tc.id);

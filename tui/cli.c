@@ -141,14 +141,61 @@ find_step(struct engine *e, const char *id)
 	return -1;
 }
 
-/* list: the steps in walking order. */
+/* A command that takes no arguments got some: say which, and the usage; EXIT_USAGE. */
+int
+cli_extra_args(int argc, char **argv, const char *usage)
+{
+	fprintf(stderr, "dstack-wizard: %s: unexpected argument '%s'%s (usage: %s)\n", argv[0],
+	    argv[1], argc > 2 ? " and more" : "", usage);
+	return EXIT_USAGE;
+}
+
+/* print JSON: the document on stdout, freed. */
+static void
+print_json(cJSON *root)
+{
+	char *text = cJSON_Print(root);
+
+	puts(text);
+	free(text);
+	cJSON_Delete(root);
+}
+
+/* list [--json]: the steps in walking order. */
 static int
-cmd_list(struct cli *cl)
+cmd_list(struct cli *cl, int argc, char **argv)
 {
 	const struct chain *c = engine_chain(cl->e);
 	size_t sec = (size_t)-1;
-	char *version = engine_version(cl->e);
+	char *version;
 
+	if (argc != 1)
+		return cli_extra_args(argc, argv, "list [--json]");
+	version = engine_version(cl->e);
+	if (cl->o->json) {
+		cJSON *root = cJSON_CreateObject(), *steps;
+
+		if (version != NULL)
+			cJSON_AddStringToObject(root, "dstack_version", version);
+		steps = cJSON_AddArrayToObject(root, "steps");
+		for (size_t i = 0; i < c->nsteps; i++) {
+			const struct step *st = &c->steps[i];
+			cJSON *o = cJSON_CreateObject(), *req;
+
+			cJSON_AddStringToObject(o, "id", st->id);
+			cJSON_AddStringToObject(o, "section", c->sections[st->section].id);
+			cJSON_AddStringToObject(o, "section_title", c->sections[st->section].title);
+			cJSON_AddStringToObject(o, "place", place_name(st->place));
+			cJSON_AddStringToObject(o, "title", st->title);
+			req = cJSON_AddArrayToObject(o, "requires");
+			for (size_t k = 0; k < st->nrequires; k++)
+				cJSON_AddItemToArray(req, cJSON_CreateString(c->steps[st->req[k]].id));
+			cJSON_AddItemToArray(steps, o);
+		}
+		print_json(root);
+		free(version);
+		return EXIT_OK;
+	}
 	if (version != NULL)
 		printf("dstack %s (the release in use: set dstack_version to change it)\n\n", version);
 	free(version);
@@ -175,17 +222,20 @@ short_time(time_t t, char *buf, size_t len)
 	return buf;
 }
 
-/* status: every step with its status. */
+/* status [--json]: every step with its status. */
 static int
-cmd_status(struct cli *cl)
+cmd_status(struct cli *cl, int argc, char **argv)
 {
 	const struct chain *c = engine_chain(cl->e);
 	size_t sec = (size_t)-1;
-	char *version = engine_version(cl->e);
+	char *version;
 
+	if (argc != 1)
+		return cli_extra_args(argc, argv, "status [--json]");
+	engine_wait_verified(cl->e, CLI_VERIFY_WAIT_MS);
+	version = engine_version(cl->e);
 	if (cl->o->json) {
 		cJSON *root = cJSON_CreateObject(), *steps = cJSON_AddArrayToObject(root, "steps");
-		char *text;
 
 		cJSON_AddStringToObject(root, "profile", engine_profile(cl->e));
 		cJSON_AddStringToObject(root, "state", engine_state_path(cl->e));
@@ -217,10 +267,7 @@ cmd_status(struct cli *cl)
 			blockers_free(&b, nb);
 			cJSON_AddItemToArray(steps, o);
 		}
-		text = cJSON_Print(root);
-		puts(text);
-		free(text);
-		cJSON_Delete(root);
+		print_json(root);
 		free(version);
 		return EXIT_OK;
 	}
@@ -429,12 +476,12 @@ run_summary(struct cli *cl, size_t s, bool ok, const char *unsaved)
 		    color_of(cl->o, ST_FAILED), color_end(cl->o), unsaved);
 		fprintf(stderr, "dstack-wizard: %s: could not save the state: %s\n", st->id,
 		    unsaved);
-	} else if (ok)
-		out(cl, s, "==> %s is %sdone%s\n", st->id, color_of(cl->o, ST_DONE),
-		    color_end(cl->o));
-	else if (ss != NULL && ss->status == SAVED_STALE)
+	} else if (ok && ss != NULL && ss->status == SAVED_STALE)
 		out(cl, s, "==> %s is %sstale%s: its check passed, but %s\n", st->id,
 		    color_of(cl->o, ST_STALE), color_end(cl->o), ss->message);
+	else if (ok)
+		out(cl, s, "==> %s is %sdone%s\n", st->id, color_of(cl->o, ST_DONE),
+		    color_end(cl->o));
 	else
 		out(cl, s, "==> %s %sfailed%s: %s\n", st->id, color_of(cl->o, ST_FAILED),
 		    color_end(cl->o), ss && ss->message ? ss->message : "failed");
@@ -799,12 +846,16 @@ provenance(const struct input_value *iv)
 	}
 }
 
-/* inputs: every input, its value (never a secret's), provenance and validity. */
+/* inputs [--json]: every input, its value (never a secret's), provenance and validity. */
 static int
-cmd_inputs(struct cli *cl)
+cmd_inputs(struct cli *cl, int argc, char **argv)
 {
 	const struct chain *c = engine_chain(cl->e);
-	cJSON *root = cl->o->json ? cJSON_CreateArray() : NULL;
+	cJSON *root;
+
+	if (argc != 1)
+		return cli_extra_args(argc, argv, "inputs [--json], which lists every input");
+	root = cl->o->json ? cJSON_CreateArray() : NULL;
 
 	for (size_t i = 0; i < c->ninputs; i++) {
 		const struct input_def *d = &c->inputs[i];
@@ -845,13 +896,8 @@ cmd_inputs(struct cli *cl)
 		free(prov);
 		input_value_clear(&iv);
 	}
-	if (root) {
-		char *text = cJSON_Print(root);
-
-		puts(text);
-		free(text);
-		cJSON_Delete(root);
-	}
+	if (root)
+		print_json(root);
 	return EXIT_OK;
 }
 
@@ -1119,7 +1165,7 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
-	{ "list", NULL }, { "status", NULL }, { "inputs", NULL },
+	{ "list", cmd_list }, { "status", cmd_status }, { "inputs", cmd_inputs },
 	{ "why", cmd_why }, { "check", cmd_check }, { "run", cmd_run },
 	{ "set", cmd_set }, { "unset", cmd_unset }, { "preflight", cmd_preflight },
 };
@@ -1143,16 +1189,8 @@ cli_run(struct engine *e, int argc, char **argv, const struct cli_opts *o)
 
 	if (engine_remote(e) != NULL)
 		remote_set_cbs(engine_remote(e), &cbs);
-	if (strcmp(argv[0], "list") == 0)
-		rc = argc == 1 ? cmd_list(&cl) : EXIT_USAGE;
-	else if (strcmp(argv[0], "status") == 0) {
-		if (argc == 1)
-			engine_wait_verified(e, CLI_VERIFY_WAIT_MS);
-		rc = argc == 1 ? cmd_status(&cl) : EXIT_USAGE;
-	} else if (strcmp(argv[0], "inputs") == 0)
-		rc = argc == 1 ? cmd_inputs(&cl) : EXIT_USAGE;
 	for (size_t i = 0; i < nitems(commands) && rc == -1; i++)
-		if (commands[i].fn && strcmp(commands[i].name, argv[0]) == 0)
+		if (strcmp(commands[i].name, argv[0]) == 0)
 			rc = commands[i].fn(&cl, argc, argv);
 	if (rc == -1) {
 		fprintf(stderr, "dstack-wizard: unknown command '%s' (see --help)\n", argv[0]);

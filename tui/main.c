@@ -230,7 +230,8 @@ main(int argc, char **argv)
 		    xprintf("%s/chain", engine_datadir());
 
 		sv_free(&secret_files);
-		rc = argc == 1 ? cli_lint(dir) : EXIT_USAGE;
+		rc = argc == 1 ? cli_lint(dir) : cli_extra_args(argc, argv, "lint (--chain DIR names "
+		    "another chain)");
 		free(dir);
 		return rc;
 	}
