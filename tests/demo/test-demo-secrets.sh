@@ -46,7 +46,8 @@ tail -n +2 "$TMP/execs" >"$TMP/children"
 nproc=$(cut -d'|' -f1 "$TMP/children" | sort -u | wc -l)
 nkey=$(awk -F'|' '$3 == "key" { print $1 }' "$TMP/children" | sort -u | wc -l)
 echo "# $nproc processes started under the wizard, $nkey with the key in their environment:"
-awk -F'|' '$3 == "key" { print "#   " $2 " (" $4 ")" }' "$TMP/children" | sort | uniq -c
+awk -F'|' '$3 == "key" { print $2 " (" $4 ")|" $1 }' "$TMP/children" | sort -u |
+	awk -F'|' '{ n[$1]++ } END { for (s in n) printf "#   %d in %s\n", n[s], s }' | sort -k4
 
 ok "every execve of the walk was read, with its environment" \
 	'[ ! -s "$TMP/execs.err" ] && [ "$nproc" -gt 500 ] && ! grep -q "|?|" "$TMP/execs" &&
