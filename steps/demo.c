@@ -57,9 +57,10 @@ struct demo {
 };
 
 /*
- * The demo's inputs. Every value is public and for tests only: the wallet is the first account
- * of the well-known hardhat/anvil test mnemonic ("test test ... junk"), whose private key is
- * printed by every anvil; it must never hold real funds on a real chain.
+ * The demo's inputs. Every value is public and for tests only: the private key is the first
+ * account's of the well-known hardhat/anvil test mnemonic ("test test ... junk"), printed by
+ * every anvil; it must never hold real funds on a real chain. The wallet is the account of the
+ * key in use (engine_set_secret), this one's or one given.
  */
 const struct demo_preset demo_presets[] = {
 	{ "root", NULL, false, true },
@@ -68,7 +69,6 @@ const struct demo_preset demo_presets[] = {
 	{ "base_domain", "dstack-demo.example", false, false },
 	{ "acme_email", "operator@dstack-demo.example", false, false },
 	{ "local_repo_dir", "~/dstack", false, false },
-	{ "wallet_address", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", false, false },
 	{ "eth_rpc_url", "http://127.0.0.1:8545", true, false },
 	{ "cf_zone_id", "0123456789abcdef0123456789abcdef", false, false },
 	{ "private_key", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
