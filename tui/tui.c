@@ -678,12 +678,24 @@ recheck_next(void *data)
 		recheck_over(ui);
 }
 
-/* Another process changed the state (it is read again): show what it holds now. */
+/* Another process changed the state (it is read again): show what it holds now, and the
+ * last log of a step that did not run here (it may have run there). */
 static void
 on_change(void *data)
 {
 	struct ui *ui = data;
 
+	for (size_t s = 0; s < ui->c->nsteps; s++) {
+		struct ui_step *us = &ui->steps[s];
+
+		if (us->ran || !us->file_tried)
+			continue;
+		step_forget_run(us);
+		logbuf_free(&us->file_log);
+		us->file_tried = false;
+		if (ui->log.step == s)
+			logview_show(ui, s);
+	}
 	if (ui->modal == MODAL_FORM)
 		form_refresh(ui);
 	ui->dirty |= UI_REDRAW;
