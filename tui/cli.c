@@ -150,7 +150,7 @@ cli_extra_args(int argc, char **argv, const char *usage)
 	return EXIT_USAGE;
 }
 
-/* print JSON: the document on stdout, freed. */
+/* Print a JSON document on stdout, and free it. */
 static void
 print_json(cJSON *root)
 {
