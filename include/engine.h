@@ -57,7 +57,9 @@ struct engine_opts {
 	/* The demo host (--demo, steps/demo.c): server steps run here, in a sandbox. */
 	bool demo;
 	double demo_speed;         /* DEMO_SPEED for the stand-ins: 1 realistic, 0 no sleeping */
-	const char *demo_fail;     /* a step id whose best-known failure is injected, or NULL */
+	bool demo_speed_set;       /* demo_speed was given (else the demo's stays as it is) */
+	const char *demo_fail;     /* a step id whose best-known failure is injected, "none" to
+	                              clear it, or NULL (the demo's stays as it is) */
 	/* Secrets, taken before anything else (a later one replaces an earlier one): the
 	 * DSTACK_WIZARD_<NAME>=VALUE entries engine_env_take took, then --secret-file
 	 * NAME=PATH specs. NULL: none. */

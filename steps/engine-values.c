@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "demo.h"
 #include "engine-int.h"
 #include "ethkey.h"
 #include "util.h"
@@ -284,6 +285,16 @@ engine_set_input(struct engine *e, const char *name, const char *value, enum eng
 		return -1;
 	}
 	verdict_clear(&v);
+	if (e->demo != NULL) {
+		char *why = demo_refusal(e->demo, name, value);
+
+		if (why != NULL) {
+			*err = EERR_REFUSED;
+			set_cause(cause, "%s: refused: %s", name, why);
+			free(why);
+			return -1;
+		}
+	}
 	k = key_wallet(e, &w);
 	if (k >= 0 && idx == w && e->secrets[k] != NULL) {
 		char addr[43];

@@ -99,10 +99,17 @@ engine_datadir(void)
 static int
 engine_demo_open(struct engine *e, const struct engine_opts *o, char **cause)
 {
-	struct demo_opts dopt = { NULL, e->dir, o->demo_speed, o->demo_fail };
-	char *assets = xprintf("%s/demo", engine_datadir());
+	struct demo_opts dopt = { NULL, e->dir, o->demo_speed, o->demo_speed_set, o->demo_fail };
+	char *assets;
 	int rc;
 
+	if (o->demo_fail != NULL && strcmp(o->demo_fail, "none") != 0 &&
+	    chain_step_index(e->chain, o->demo_fail) < 0)
+		return set_cause(cause, "--demo-fail wants a step id (or none), and there is no "
+		    "step '%s' (see 'dstack-wizard list')", o->demo_fail);
+	if (o->demo_fail != NULL && strcmp(o->demo_fail, "none") == 0)
+		dopt.fail = "";
+	assets = xprintf("%s/demo", engine_datadir());
 	dopt.assets = assets;
 	rc = demo_open(&dopt, &e->demo, cause);
 	free(assets);

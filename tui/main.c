@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <locale.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,9 @@ usage(FILE *f)
 "                       with --target USER@127.0.0.1:PORT its server steps go through that\n"
 "                       loopback sshd\n"
 "      --demo-speed X   the demo's timing: 1 realistic but compressed, 0 no waiting\n"
-"      --demo-fail ID   the demo injects step ID's best-known failure (implies --demo)\n"
+"      --demo-fail ID   the demo injects step ID's best-known failure (implies --demo);\n"
+"                       'none' clears it. Both stay in the demo's sandbox until changed:\n"
+"                       a command that gives neither keeps the running ones\n"
 "  -v, --verbose        more detail\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
@@ -107,7 +110,9 @@ demo_option(struct engine_opts *eo, int c, const char *arg)
 	eo->demo = true;
 	if (c == OPT_DEMO_SPEED) {
 		eo->demo_speed = strtod(arg, &end);
-		if (end == arg || *end != '\0' || eo->demo_speed < 0 || eo->demo_speed > 1000) {
+		eo->demo_speed_set = true;
+		if (end == arg || *end != '\0' || !isfinite(eo->demo_speed) || eo->demo_speed < 0 ||
+		    eo->demo_speed > 1000) {
 			fprintf(stderr, "dstack-wizard: --demo-speed wants a number from 0 to 1000, "
 			    "not '%s'\n", arg);
 			return -1;
