@@ -169,5 +169,7 @@ void engine_wait_verified(struct engine *e, unsigned timeout_ms);
 
 /* Is this the demo host (--demo)? */
 bool engine_is_demo(const struct engine *e);
+/* The demo host (demo.h), or NULL. */
+struct demo *engine_demo(const struct engine *e);
 
 #endif
