@@ -2,6 +2,8 @@
 """key-scope.py STEPFILE...: read exported task files as YAML (PyYAML, with Ansible's !unsafe)
 and check the secret rules of `export ansible`: every task that names a secret
 (DSTACK_WIZARD_*) has no_log, and a task that names the private key runs on localhost.
+key-scope.py --text STEPFILE TEXT...: each TEXT is within a string of the file as Ansible
+reads it ({% raw %} ... {% endraw %} unwrapped, !unsafe taken as it is).
 Prints each offence and exits 1 if there is one."""
 import sys
 
@@ -21,6 +23,27 @@ def tasks(items):
         for k in ("block", "rescue", "always"):
             yield from tasks(t.get(k))
 
+
+def strings(v):
+    if isinstance(v, str):
+        if v.startswith("{% raw %}") and v.endswith("{% endraw %}"):
+            v = v[len("{% raw %}"):-len("{% endraw %}")]
+        yield v
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from strings(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from strings(x)
+
+
+if sys.argv[1] == "--text":
+    with open(sys.argv[2]) as f:
+        found = list(strings(yaml.load(f, Loader=Loader)))
+    missing = [t for t in sys.argv[3:] if not any(t in s for s in found)]
+    for t in missing:
+        print("not in %s: %r" % (sys.argv[2], t))
+    sys.exit(1 if missing else 0)
 
 bad = 0
 for path in sys.argv[1:]:
