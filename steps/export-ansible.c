@@ -17,13 +17,14 @@
  * captures; the check again, which must pass; on any failure the step's hints.
  *
  * Values never become code. Every file goes through libyaml's emitter, which quotes each
- * scalar; text from the chain that holds a "{" is tagged !unsafe, so Jinja2 leaves it alone;
- * where the playbook must compute a value (a command's environment, a probe's URL), the
- * chain's literal text becomes Jinja2 string literals and each ${name} the variable
- * dw_<name>. Input values are data too (dstack-inputs.yml: !unsafe when they hold a "{").
- * A secret is never written: a task reads it with lookup('env', 'DSTACK_WIZARD_<NAME>')
- * (or the operator's vault variable dw_<name>) and has no_log; a command gets it on its
- * standard input, never in its environment keyword (which Ansible puts on a command line).
+ * scalar; text from the chain or the profile that holds {{, {% or {# is tagged !unsafe, so
+ * Jinja2 leaves it alone (names only have the sequence broken, "{ {"); where the playbook
+ * must compute a value (a probe's URL, a command's environment), the chain's literal text
+ * becomes Jinja2 string literals (or base64, see jx_literal) and each ${name} the variable
+ * dw_<name>. A command's environment reaches it on its standard input, base64: Ansible
+ * templates its environment keyword twice. A secret is never written: a task reads it with
+ * lookup('env', 'DSTACK_WIZARD_<NAME>') (or the operator's vault variable dw_<name>) and
+ * has no_log.
  */
 #include "config.h"
 
@@ -217,27 +218,33 @@ ey_jinja_start(const char *s)
 
 /*
  * Text from the chain or the profile: a string Jinja2 never evaluates. Text that holds no
- * Jinja2 start is written as it is; other text inside {% raw %} ... {% endraw %} (which
- * ansible-lint reads, too), or tagged !unsafe when it holds an endraw of its own.
+ * Jinja2 start is written as it is, other text tagged !unsafe: Ansible evaluates some
+ * strings twice (names, environments), so a {% raw %} block is not enough.
  */
 static void
 ey_text(struct ey *y, const char *s)
 {
 	yaml_scalar_style_t style = strchr(s, '\n') ? YAML_LITERAL_SCALAR_STYLE :
 	    YAML_SINGLE_QUOTED_SCALAR_STYLE;
-	char *raw;
 
-	if (!ey_jinja_start(s)) {
-		ey_scalar(y, NULL, s, style);
-		return;
+	ey_scalar(y, ey_jinja_start(s) ? "!unsafe" : NULL, s, style);
+}
+
+/* A name (of a play or a task), a label only: a Jinja2 start in it is broken with a blank,
+ * "{ {", so that the name is plain text to every tool that reads it. */
+static void
+ey_name(struct ey *y, const char *s)
+{
+	struct strbuf sb = {0};
+
+	for (; *s != '\0'; s++) {
+		sb_addc(&sb, *s);
+		if (*s == '{' && (s[1] == '{' || s[1] == '%' || s[1] == '#'))
+			sb_addc(&sb, ' ');
 	}
-	if (strstr(s, "endraw") != NULL) {
-		ey_scalar(y, "!unsafe", s, style);
-		return;
-	}
-	raw = xprintf("{%% raw %%}%s{%% endraw %%}", s);
-	ey_scalar(y, NULL, raw, style);
-	free(raw);
+	ey_word(y, "name");
+	ey_scalar(y, NULL, sb_str(&sb), YAML_SINGLE_QUOTED_SCALAR_STYLE);
+	sb_free(&sb);
 }
 
 /* A Jinja2 expression the exporter generated: "{{ expr }}". */
@@ -561,35 +568,26 @@ ex_run_ref(const char *name, size_t len, void *data)
 	sv_push_take(sv, n);
 }
 
-struct ex_secret_ctx {
-	const struct chain *c;
-	bool secret;
-};
-
+/* Add one variable the script reads from its standard input, base64 on the way. */
 static void
-ex_secret_ref(const char *name, size_t len, void *data)
+ex_stdin_var(struct strbuf *cmd, struct strbuf *in, const char *name, const char *expr)
 {
-	struct ex_secret_ctx *sc = data;
-	char *n = xstrndup(name, len);
-	int idx = chain_input_index(sc->c, n);
-
-	if (idx >= 0 && sc->c->inputs[idx].secret)
-		sc->secret = true;
-	free(n);
+	sb_addf(cmd, "IFS= read -r %s || exit 1\n", name);
+	sb_addf(cmd, "%s=$(printf '%%s' \"$%s\" | base64 -d) || exit 1\n", name, name);
+	sb_addf(cmd, "export %s\n", name);
+	if (in->len)
+		sb_adds(in, " ~ ");
+	sb_addf(in, "((%s) | b64encode) ~ ", expr);
+	sb_adds(in, JX_NEWLINE);
 }
 
-/* Does text s refer to a secret? */
-static bool
-ex_text_secret(const struct chain *ch, const char *s)
-{
-	struct ex_secret_ctx sc = { ch, false };
-
-	if (s != NULL)
-		chain_refs(s, ex_secret_ref, &sc);
-	return sc.secret;
-}
-
-/* A script command: the shell module, its environment, its standard input. */
+/*
+ * A script command: the shell module. Its environment (the inputs the script names, under
+ * their own names as the wizard exports them; its env: entries; its working directory) comes
+ * on its standard input, each value base64, ahead of its own stdin: text. Not through the
+ * environment keyword: Ansible templates that twice (a value holding {{ would run as code)
+ * and puts it on a command line (where a secret would show).
+ */
 static void
 ex_shell(struct ex_step *xs, struct ey *y, const struct command *c)
 {
@@ -597,24 +595,40 @@ ex_shell(struct ex_step *xs, struct ey *y, const struct command *c)
 	struct strbuf cmd = {0}, in = {0};
 	struct strvec refs = {0};
 
-	for (size_t v = 0; v < c->nenv; v++) {
-		char *expr;
+	chain_refs(c->run, ex_run_ref, &refs);
+	for (size_t i = 0; i < refs.n; i++) {
+		int idx = chain_input_index(ch, refs.v[i]);
+		bool dup = false;
+		char *var;
 
-		if (!ex_text_secret(ch, c->env[v].value))
+		for (size_t v = 0; v < c->nenv; v++)
+			dup = dup || strcmp(c->env[v].name, refs.v[i]) == 0;
+		if (idx < 0 || ch->inputs[idx].secret || dup)
 			continue;
-		/* On standard input, base64 on the way so that any value is one line. */
-		sb_addf(&cmd, "IFS= read -r %s || exit 1\n", c->env[v].name);
-		sb_addf(&cmd, "%s=$(printf '%%s' \"$%s\" | base64 -d) || exit 1\n",
-		    c->env[v].name, c->env[v].name);
-		sb_addf(&cmd, "export %s\n", c->env[v].name);
-		expr = jx_expr(ch, c->env[v].value, 0);
-		if (in.len)
-			sb_adds(&in, " ~ ");
-		sb_addf(&in, "((%s) | b64encode) ~ ", expr);
-		sb_adds(&in, JX_NEWLINE);
+		var = xprintf("dw_%s | string", refs.v[i]);
+		ex_stdin_var(&cmd, &in, refs.v[i], var);
+		free(var);
+	}
+	sv_free(&refs);
+	for (size_t v = 0; v < c->nenv; v++) {
+		char *expr = jx_expr(ch, c->env[v].value, 0);
+		struct strbuf lit = {0};
+
+		if (expr == NULL)
+			jx_literal(&lit, c->env[v].value, strlen(c->env[v].value));
+		ex_stdin_var(&cmd, &in, c->env[v].name, expr ? expr : sb_str(&lit));
+		sb_free(&lit);
 		free(expr);
 	}
 	if (c->cwd != NULL) {
+		char *expr = jx_expr(ch, c->cwd, 0);
+		struct strbuf lit = {0};
+
+		if (expr == NULL)
+			jx_literal(&lit, c->cwd, strlen(c->cwd));
+		ex_stdin_var(&cmd, &in, "DW_CWD", expr ? expr : sb_str(&lit));
+		sb_free(&lit);
+		free(expr);
 		sb_adds(&cmd, "case $DW_CWD in \"~\") DW_CWD=$HOME ;; \"~/\"*) "
 		    "DW_CWD=$HOME/${DW_CWD#\"~/\"} ;; esac\n");
 		sb_adds(&cmd, "cd -- \"$DW_CWD\" || exit 1\nunset DW_CWD\n");
@@ -647,38 +661,6 @@ ex_shell(struct ex_step *xs, struct ey *y, const struct command *c)
 		ey_kv_word(y, "stdin_add_newline", "false");
 	}
 	ey_end_map(y);
-
-	/* The inputs the script names, exported under their own names (as the wizard does),
-	 * the env: entries without a secret, the working directory. */
-	chain_refs(c->run, ex_run_ref, &refs);
-	ey_word(y, "environment");
-	ey_map(y);
-	for (size_t i = 0; i < refs.n; i++) {
-		int idx = chain_input_index(ch, refs.v[i]);
-		bool dup = false;
-		char *var;
-
-		for (size_t v = 0; v < c->nenv; v++)
-			dup = dup || strcmp(c->env[v].name, refs.v[i]) == 0;
-		if (idx < 0 || ch->inputs[idx].secret || dup)
-			continue;
-		ey_word(y, refs.v[i]);
-		var = xprintf("dw_%s | string", refs.v[i]);
-		ey_jinja(y, var);
-		free(var);
-	}
-	for (size_t v = 0; v < c->nenv; v++) {
-		if (ex_text_secret(ch, c->env[v].value))
-			continue;
-		ey_word(y, c->env[v].name);
-		ey_value(y, ch, c->env[v].value, 0);
-	}
-	if (c->cwd != NULL) {
-		ey_word(y, "DW_CWD");
-		ey_value(y, ch, c->cwd, 0);
-	}
-	ey_end_map(y);
-	sv_free(&refs);
 	sb_free(&cmd);
 	sb_free(&in);
 }
@@ -762,7 +744,7 @@ ex_command(struct ex_step *xs, struct ey *y, const struct command *c, size_t k, 
 	name = ex_task_name(st, kind == 'c' ? "Check" : kind == 'v' ? "Check again" : "Action",
 	    c, k);
 	ey_map(y);
-	ey_kv_text(y, "name", name);
+	ey_name(y, name);
 	if (c->probe != NULL)
 		ex_probe(xs, y, c);
 	else
@@ -813,7 +795,7 @@ ex_verdict(struct ex_step *xs, struct ey *y, const struct command **cs, size_t n
 
 	ey_map(y);
 	s = xprintf(must_pass ? "The check of %s passes" : "Is %s done?", xs->st->id);
-	ey_kv_text(y, "name", s);
+	ey_name(y, s);
 	free(s);
 	ey_word(y, "dstack_verdict");
 	ey_map(y);
@@ -866,7 +848,7 @@ ex_inputs(struct ex_step *xs, struct ey *y)
 
 	ey_map(y);
 	t = xprintf("Inputs of %s", st->id);
-	ey_kv_text(y, "name", t);
+	ey_name(y, t);
 	free(t);
 	ey_word(y, "dstack_inputs");
 	ey_map(y);
@@ -933,7 +915,7 @@ ex_checklist(struct ex_step *xs, struct ey *y)
 	    "(Ctrl-C, then A, stops the playbook)");
 	ey_map(y);
 	t = xprintf("Checklist of %s", st->id);
-	ey_kv_text(y, "name", t);
+	ey_name(y, t);
 	free(t);
 	ey_word(y, "ansible.builtin.pause");
 	ey_map(y);
@@ -961,7 +943,7 @@ ex_capture(struct ex_step *xs, struct ey *y, size_t k)
 
 	ey_map(y);
 	t = xprintf("Capture after action %zu of %s", k + 1, st->id);
-	ey_kv_text(y, "name", t);
+	ey_name(y, t);
 	free(t);
 	ey_word(y, "dstack_capture");
 	ey_map(y);
@@ -1007,7 +989,7 @@ ex_hints(struct ex_step *xs, struct ey *y)
 
 	ey_map(y);
 	t = xprintf("Failure of %s", st->id);
-	ey_kv_text(y, "name", t);
+	ey_name(y, t);
 	free(t);
 	ey_word(y, "dstack_hints");
 	ey_map(y);
@@ -1066,7 +1048,7 @@ ex_step_file(struct ex *x, size_t s, char **cause)
 	ey_seq(&y, false);
 	ey_map(&y);
 	t = xprintf("Step %s: %s", st->id, st->title);
-	ey_kv_text(&y, "name", t);
+	ey_name(&y, t);
 	free(t);
 	if (x->demo_env != NULL) {
 		ey_word(&y, "environment");
@@ -1172,7 +1154,7 @@ ex_site(struct ex *x, char **cause)
 			continue;
 		ey_map(&y);
 		t = xprintf("Section %s: %s", se->id, se->title);
-		ey_kv_text(&y, "name", t);
+		ey_name(&y, t);
 		free(t);
 		ey_kv_word(&y, "hosts", "tdx_hosts");
 		ey_kv_word(&y, "gather_facts", "false");
@@ -1198,7 +1180,7 @@ ex_site(struct ex *x, char **cause)
 		ey_seq(&y, false);
 		if (first && x->version != NULL && chain_input_index(x->c, VERSION_INPUT) >= 0) {
 			ey_map(&y);
-			ey_kv_text(&y, "name", "The project is for this release");
+			ey_name(&y, "The project is for this release");
 			ey_word(&y, "dstack_inputs");
 			ey_map(&y);
 			ey_kv_text(&y, "step", "the project");
@@ -1229,7 +1211,7 @@ ex_site(struct ex *x, char **cause)
 				continue;
 			ey_map(&y);
 			t = xprintf("Step %s: %s", st->id, st->title);
-			ey_kv_text(&y, "name", t);
+			ey_name(&y, t);
 			free(t);
 			t = xprintf("steps/%02zu-%s.yml", s + 1, st->id);
 			ey_kv_text(&y, "ansible.builtin.import_tasks", t);
@@ -1401,6 +1383,15 @@ static const char ex_yamllint[] =
 "  line-length: disable\n"
 "  comments-indentation: disable\n";
 
+/* ansible-lint: the chain's scripts are tagged !unsafe (never templated), but ansible-lint
+ * 6 reads them as templates and reports bash's ${#x} as broken Jinja2. */
+static const char ex_ansible_lint[] =
+"# Written by dstack-wizard export ansible. The scripts from the chain are tagged !unsafe,\n"
+"# so Ansible never templates them; ansible-lint does not see the tag and would report\n"
+"# bash's ${#x} or {% as broken Jinja2.\n"
+"skip_list:\n"
+"  - jinja[invalid]\n";
+
 /* README.md of the project. */
 static int
 ex_readme(struct ex *x, char **cause)
@@ -1547,6 +1538,8 @@ export_ansible(struct engine *e, const char *dir, char **cause)
 		rc = ex_write(&x, "ansible.cfg", ex_cfg, cause);
 	if (rc == 0)
 		rc = ex_write(&x, ".yamllint", ex_yamllint, cause);
+	if (rc == 0)
+		rc = ex_write(&x, ".ansible-lint", ex_ansible_lint, cause);
 	if (rc == 0)
 		rc = ex_readme(&x, cause);
 	for (size_t i = 0; i < nitems(export_assets) && rc == 0; i++)

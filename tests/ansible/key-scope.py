@@ -2,8 +2,7 @@
 """key-scope.py STEPFILE...: read exported task files as YAML (PyYAML, with Ansible's !unsafe)
 and check the secret rules of `export ansible`: every task that names a secret
 (DSTACK_WIZARD_*) has no_log, and a task that names the private key runs on localhost.
-key-scope.py --text STEPFILE TEXT...: each TEXT is within a string of the file as Ansible
-reads it ({% raw %} ... {% endraw %} unwrapped, !unsafe taken as it is).
+key-scope.py --text STEPFILE TEXT...: each TEXT is within a string of the file.
 Prints each offence and exits 1 if there is one."""
 import sys
 
@@ -26,8 +25,6 @@ def tasks(items):
 
 def strings(v):
     if isinstance(v, str):
-        if v.startswith("{% raw %}") and v.endswith("{% endraw %}"):
-            v = v[len("{% raw %}"):-len("{% endraw %}")]
         yield v
     elif isinstance(v, dict):
         for x in v.values():

@@ -138,7 +138,7 @@ ok "a hostile chain exports to YAML that reads back as the chain's text" \
 	'"$WIZ" --chain "$top_srcdir/tests/chains/export" --profile hx set out_dir "$HX/out" >/dev/null &&
 	 "$WIZ" --chain "$top_srcdir/tests/chains/export" --profile hx export ansible "$HX/p" >"$TMP/out" 2>&1 &&
 	 python3 "$top_srcdir/tests/ansible/key-scope.py" --text "$HX/p/steps/01-hostile.yml" \
-	   "Text {{ 6 * 7 }} that is not code {% if true %}yes{% endif %}" \
+	   "the files hold {{ 6 * 7 }} as written" "A hint {{ 9 * 9 }}" \
 	   "printf '"'"'%s\n'"'"' '"'"'script: {{ 3 + 3 }} {% raw %} {# c #} \${HOME%/}'"'"'"'
 printf 'tdx_hosts:\n  hosts:\n    localhost:\n      ansible_connection: local\n' >"$HX/p/inventory.yml"
 ok "its playbook runs the commands as written: no template is evaluated, the secret arrives" \
