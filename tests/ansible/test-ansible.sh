@@ -41,6 +41,8 @@ cleanup() {
 			grep -q server.py "/proc/$pid/cmdline" 2>/dev/null && kill "$pid"
 		[ -d "$TMP/sshd$i" ] && bash "$top_srcdir/tests/lib/sshd.sh" stop "$TMP/sshd$i"
 	done
+	# ansible's ssh connection masters (ControlPersist) of this test's home.
+	for pid in $(pgrep -f "$HOME/.ansible/cp/"); do kill "$pid"; done
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
