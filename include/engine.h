@@ -218,5 +218,7 @@ const char *engine_readonly(const struct engine *e);
 
 /* Is this the demo host (--demo)? */
 bool engine_is_demo(const struct engine *e);
+/* The demo host (demo.h), or NULL. */
+struct demo *engine_demo(const struct engine *e);
 
 #endif
