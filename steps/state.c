@@ -9,7 +9,8 @@
  *	                          "from_step": "<id>", "at": "2026-11-24T10:02:00Z" } },
  *	  "steps":  { "<id>": { "status": "done" | "failed" | "stale" | "none",
  *	                        "done_at": T, "started_at": T, "finished_at": T,
- *	                        "duration_ms": N, "exit_code": N, "message": "...", "log": "path" } } }
+ *	                        "duration_ms": N, "exit_code": N, "message": "...", "log": "path",
+ *	                        "job": "<index>:<id>" } } }
  *
  * Times are ISO 8601 UTC as iso_time() writes them; zero times and NULL strings are left out.
  * "schema", an input's "value" and "source" and a step's "status" are required; every other
@@ -229,6 +230,7 @@ state_step_clear(struct state_step *s)
 	free(s->id);
 	free(s->message);
 	free(s->log_path);
+	free(s->job);
 	memset(s, 0, sizeof *s);
 }
 
@@ -529,6 +531,8 @@ state_read_step(const cJSON *item, struct state_step *s, char **why)
 		return state_bad(why, "step", id, "\"message\" is not a string");
 	if (state_get_string(item, "log", &s->log_path) != 0)
 		return state_bad(why, "step", id, "\"log\" is not a string");
+	if (state_get_string(item, "job", &s->job) != 0)
+		return state_bad(why, "step", id, "\"job\" is not a string");
 	return 0;
 }
 
@@ -981,6 +985,7 @@ state_render(const struct state *st)
 		cJSON_AddNumberToObject(obj, "exit_code", s->exit_code);
 		state_add_string(obj, "message", s->message);
 		state_add_string(obj, "log", s->log_path);
+		state_add_string(obj, "job", s->job);
 	}
 
 	text = cJSON_Print(root);

@@ -537,6 +537,22 @@ on_sigint(int sig, void *data)
 		engine_cancel(cl->e, cl->step);
 }
 
+/*
+ * SIGTERM, SIGHUP: the wizard leaves at once. A local command dies with it (its terminal is
+ * gone), a supervised server action goes on and is recorded; running the step again attaches.
+ */
+static void
+on_sigterm(int sig, void *data)
+{
+	struct cli *cl = data;
+
+	engine_interrupt(cl->e, sig);
+	printf("==> stopped by SIG%s; a server action that was running goes on: run the step "
+	    "again to follow it\n", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	fflush(stdout);
+	_exit(128 + sig);
+}
+
 /* The server's host key was refused: say why and how to go on; EXIT_REFUSED. */
 static int
 hostkey_refused(struct cli *cl)
@@ -560,7 +576,7 @@ drive(struct cli *cl, size_t s, enum run_kind kind)
 	struct engine_cbs cbs = { on_line, on_cmd_start, NULL, on_done, cl };
 	enum engine_err err;
 	char *cause = NULL;
-	uint64_t sig;
+	uint64_t sig, term, hup;
 
 	cl->done = cl->ok = false;
 	freep(&cl->unsaved);
@@ -573,10 +589,14 @@ drive(struct cli *cl, size_t s, enum run_kind kind)
 		return exit_of(err);
 	}
 	sig = loop_on_signal(engine_loop(cl->e), SIGINT, on_sigint, cl);
+	term = loop_on_signal(engine_loop(cl->e), SIGTERM, on_sigterm, cl);
+	hup = loop_on_signal(engine_loop(cl->e), SIGHUP, on_sigterm, cl);
 	while (!cl->done)
 		if (loop_run_once(engine_loop(cl->e), -1) < 0 && errno != EINTR)
 			break;
 	loop_del_signal(engine_loop(cl->e), sig);
+	loop_del_signal(engine_loop(cl->e), term);
+	loop_del_signal(engine_loop(cl->e), hup);
 	if (!cl->ok && engine_remote(cl->e) != NULL && remote_hostkey_refused(engine_remote(cl->e)))
 		return hostkey_refused(cl);
 	return run_summary(cl, s, cl->ok, cl->unsaved);
