@@ -96,6 +96,8 @@ struct input_def {
 	size_t ndefs;
 	char **choices;      /* the only values allowed, if any */
 	size_t nchoices;
+	bool quoted;         /* commands pass it only as "${name}" (lint checks); an input of
+	                        type text, url or path needs this or a pattern */
 	char *pattern;       /* optional extra regex the value must match */
 	struct rx *pattern_re;   /* compiled when pattern != NULL */
 	char *verify;        /* optional extra verification, e.g. "contract_code" (remote issue) */

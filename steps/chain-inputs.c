@@ -25,11 +25,11 @@ static const char *const section_keys[] = { "id", "title" };
 
 enum {
 	IK_NAME, IK_LABEL, IK_TYPE, IK_SECRET, IK_SCOPE, IK_OPTIONAL, IK_DEFAULT, IK_CHOICES,
-	IK_PATTERN, IK_VERIFY, IK_HELP, IK__N
+	IK_PATTERN, IK_QUOTED, IK_VERIFY, IK_HELP, IK__N
 };
 static const char *const input_keys[] = {
 	"name", "label", "type", "secret", "scope", "optional", "default", "choices", "pattern",
-	"verify", "help"
+	"quoted", "verify", "help"
 };
 
 enum { DK_VALUE, DK_VERSION, DK__N };
@@ -214,6 +214,7 @@ load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
 		}
 	}
 	load_choices(ld, f[IK_CHOICES].val, in);
+	ybool(ld, f[IK_QUOTED].val, &in->quoted);
 	in->pattern = ystr(ld, f[IK_PATTERN].val);
 	if (in->pattern != NULL &&
 	    !load_regex(ld, f[IK_PATTERN].val, "pattern", in->pattern, &in->pattern_re, 0))
@@ -234,6 +235,14 @@ load_input(struct loader *ld, const struct ynode *item, struct input_def *in,
 	in->help = ystr(ld, f[IK_HELP].val);
 	if (in->name == NULL)
 		return false;
+	/* A value that can hold any character must be kept from becoming code: by a pattern,
+	 * or by commands that only ever pass it in double quotes. */
+	if (!in->secret && f[IK_PATTERN].key == NULL && in->nchoices == 0 && !in->quoted &&
+	    (in->type == IT_TEXT || in->type == IT_URL || in->type == IT_PATH))
+		err_node(ld, item, "input '%s' of type %s has no pattern: its value could hold "
+		    "characters a shell or sed would act on; give it a pattern:, or quoted: true if "
+		    "every command passes it only in double quotes (lint checks that)", in->name,
+		    input_type_name(in->type));
 	dup = chain_input_index(ld->c, in->name);
 	if (dup >= 0) {
 		const struct srcpos *p = &ld->c->inputs[dup].pos;

@@ -365,6 +365,7 @@ yparse(struct loader *ld, struct ynode **out)
 	struct ynode *stack[MAX_DEPTH], *root = NULL, *n;
 	int depth = 0, ndocs = 0, rc = 0;
 	yaml_event_type_t type;
+	const yaml_char_t *anchor;
 
 	*out = NULL;
 	ld->nodes = 0;
@@ -379,6 +380,16 @@ yparse(struct loader *ld, struct ynode **out)
 			break;
 		}
 		type = ev.type;
+		anchor = type == YAML_SCALAR_EVENT ? ev.data.scalar.anchor :
+		    type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor :
+		    type == YAML_MAPPING_START_EVENT ? ev.data.mapping_start.anchor : NULL;
+		if (anchor != NULL) {
+			err_at(ld, ld->file, (int)ev.start_mark.line + 1,
+			    (int)ev.start_mark.column + 1,
+			    "anchors (&%s) are not supported; write each value out", q(ld,
+			    (const char *)anchor));
+			rc = -1;
+		}
 		switch (type) {
 		case YAML_DOCUMENT_START_EVENT:
 			if (++ndocs > 1) {

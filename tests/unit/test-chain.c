@@ -29,14 +29,14 @@ static const char base_chain[] =
 	"  - id: two\n"                          /* 5 */
 	"    title: Second\n"                    /* 6 */
 	"inputs:\n"                              /* 7 */
-	"  - name: name_a\n"                     /* 8 */
-	"    label: A\n"                         /* 9 */
+	"  - {name: name_a, quoted: true,\n"     /* 8 */
+	"    label: A}\n"                        /* 9 */
 	"  - name: base_domain\n"                /* 10 */
 	"    label: Base domain\n"               /* 11 */
 	"    type: domain\n"                     /* 12 */
-	"  - name: kms_domain\n"                 /* 13 */
-	"    label: KMS domain\n"                /* 14 */
-	"    default: kms.${base_domain}\n"      /* 15 */
+	"  - {name: kms_domain, quoted: true,\n" /* 13 */
+	"    label: KMS domain,\n"               /* 14 */
+	"    default: 'kms.${base_domain}'}\n"   /* 15 */
 	"  - name: api_token\n"                  /* 16 */
 	"    label: API token\n"                 /* 17 */
 	"    type: secret\n"                     /* 18 */
@@ -46,7 +46,8 @@ static const char base_chain[] =
 	"    scope: local\n"                     /* 22 */
 	"  - name: local_dir\n"                  /* 23 */
 	"    label: Local dir\n"                 /* 24 */
-	"    scope: local\n";                    /* 25 */
+	"    scope: local\n"                     /* 25 */
+	"    quoted: true\n";                    /* 26 */
 
 /* A step that is valid against base_chain. */
 static const char ok_step[] =
@@ -585,7 +586,8 @@ test_chain_file_errors(void **state)
 	    "'secret: false'");
 	assert_line(cause, "chain.yaml:23:14: secret input 's' cannot have a default; a secret "
 	    "is never written in a file");
-	assert_int_equal(count_lines(cause), 13);
+	/* a, Bad and the input with no name are text with no pattern */
+	assert_int_equal(count_lines(cause), 16);
 	free(cause);
 }
 
@@ -625,7 +627,10 @@ test_verify_field(void **state)
 	    "chain through an input named eth_rpc_url; there is none");
 	assert_line(cause, "chain.yaml:12:5: input 'c' has verify: contract_code, which asks the "
 	    "chain through an input named eth_rpc_url; there is none");
-	assert_int_equal(count_lines(cause), 5);
+	assert_line(cause, "chain.yaml:8:5: input 'b' of type text has no pattern: its value could "
+	    "hold characters a shell or sed would act on; give it a pattern:, or quoted: true if "
+	    "every command passes it only in double quotes (lint checks that)");
+	assert_int_equal(count_lines(cause), 7);   /* and d */
 	free(cause);
 }
 
@@ -985,14 +990,14 @@ test_defaults(void **state)
 	put(state, "chain.yaml",
 	    "sections: [{id: one, title: One}]\n"            /* 1 */
 	    "inputs:\n"                                      /* 2 */
-	    "  - {name: a, label: A, default: \"${b}.x\"}\n" /* 3 */
-	    "  - {name: b, label: B, default: \"${c}\"}\n"   /* 4 */
-	    "  - {name: c, label: C, default: \"${a}\"}\n"   /* 5 */
-	    "  - {name: d, label: D, default: \"${d}\"}\n"   /* 6 */
-	    "  - {name: e, label: E, default: \"${f}\"}\n"   /* 7 */
+	    "  - {name: a, label: A, default: \"${b}.x\", quoted: true}\n" /* 3 */
+	    "  - {name: b, label: B, default: \"${c}\", quoted: true}\n"   /* 4 */
+	    "  - {name: c, label: C, default: \"${a}\", quoted: true}\n"   /* 5 */
+	    "  - {name: d, label: D, default: \"${d}\", quoted: true}\n"   /* 6 */
+	    "  - {name: e, label: E, default: \"${f}\", quoted: true}\n"   /* 7 */
 	    "  - {name: key, label: K, type: secret}\n"      /* 8 */
-	    "  - {name: g, label: G, default: \"k=${key}\"}\n" /* 9 */
-	    "  - {name: h, label: H, default: \"${nope}\"}\n"); /* 10 */
+	    "  - {name: g, label: G, default: \"k=${key}\", quoted: true}\n" /* 9 */
+	    "  - {name: h, label: H, default: \"${nope}\", quoted: true}\n"); /* 10 */
 	put(state, "s.yaml", ok_step);
 	cause = load_fail(*state);
 	assert_line(cause, "chain.yaml:5:34: input defaults form a cycle: a -> b -> c -> a");
@@ -1101,9 +1106,10 @@ test_versions(void **state)
 	    "    choices: ['0.5.5', '0.5.9', '0.5.11']\n"               /* 6 */
 	    "  - name: net\n"                                           /* 7 */
 	    "    label: Net\n"                                          /* 8 */
-	    "    default:\n"                                            /* 9 */
-	    "      - {value: custom, version: '>= 0.5.9'}\n"            /* 10 */
-	    "      - {value: test}\n";                                  /* 11 */
+	    "    quoted: true\n"
+	    "    default:\n"
+	    "      - {value: custom, version: '>= 0.5.9'}\n"
+	    "      - {value: test}\n";
 	struct chain *c;
 	const struct step *st;
 	char *cause;
@@ -1188,7 +1194,7 @@ test_versions(void **state)
 	assert_line(cause, "chain.yaml:7:5: the default 'maybe' of 'mode' is not one of its "
 	    "choices");
 	assert_line(cause, "chain.yaml:13:14: choices: the list is empty");
-	assert_int_equal(count_lines(cause), 3);
+	assert_int_equal(count_lines(cause), 4);   /* and 'empty' is text with no pattern */
 	free(cause);
 }
 
@@ -1369,9 +1375,14 @@ test_nasty_inputs(void **state)
 	assert_string_equal(cause, "s.yaml:1:1: file is larger than 1048576 bytes");
 	free(cause);
 
-	/* Aliases, a second document, NUL, invalid UTF-8, non-scalar keys, control chars. */
-	expect_one(state, "a: &x 1\nb: *x\n",
-	    "s.yaml:2:4: aliases (*x) are not supported; write the value out");
+	/* Anchors (with or without an alias), aliases, a second document, NUL, invalid
+	 * UTF-8, non-scalar keys, control chars. */
+	expect_one(state, "a: &x 1\nb: 2\n",
+	    "s.yaml:1:4: anchors (&x) are not supported; write each value out");
+	expect_one(state, "a: &m {k: v}\n",
+	    "s.yaml:1:4: anchors (&m) are not supported; write each value out");
+	expect_one(state, "b: *x\n",
+	    "s.yaml:1:4: aliases (*x) are not supported; write the value out");
 	expect_one(state, "id: x\n---\nid: y\n",
 	    "s.yaml:2:1: a second YAML document; a file holds exactly one");
 	expect_one(state, "? [a]\n: b\n", "s.yaml:1:3: a key must be a plain string, not a list");

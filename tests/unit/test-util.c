@@ -15,6 +15,7 @@
 #include "testlib.h"
 
 #include "rx.h"
+#include "script-check.h"
 #include "util.h"
 
 /* Every occurrence of every needle becomes ****, the longest needle winning. */
@@ -242,6 +243,62 @@ test_rx_limits(void **state)
 	}
 }
 
+/* must_quote for the script-check test: only "q" must stay in double quotes. */
+static bool
+quote_q(const char *name, void *data)
+{
+	(void)data;
+	return strcmp(name, "q") == 0;
+}
+
+/* Where a value is spliced into code, and where it is only data. */
+static void
+test_script_risks(void **state)
+{
+	static const struct { const char *script; int line; const char *why; } t[] = {
+		{ "sed -i \"s#x#${v}#\" f", 1, "sed program" },
+		{ "sed -i 's#x#${v}#' f", 0, NULL },
+		{ "sed -i -e 's/a/b/' \"${v}/f\"", 0, NULL },
+		{ "true\nsudo sed -e 's/a/b/' -e \"s/c/${v}/\" f", 2, "sed program" },
+		{ "sed --expression=\"s/c/${v}/\" f", 1, "sed program" },
+		{ "sed -f prog.sed \"${v}\"", 0, NULL },
+		{ "eval \"x=${v}\"", 1, "eval" },
+		{ "sudo bash -c \"echo ${v}\"", 1, "shell's -c" },
+		{ "sudo bash -c 'echo \"${v}\"'", 0, NULL },
+		{ "python3 -c \"print('${v}')\"", 1, "python -c" },
+		{ "awk \"{print \\\"${v}\\\"}\" f", 1, "awk program" },
+		{ "awk -v x=\"${v}\" '{print x}' f", 0, NULL },
+		{ "cat > .env <<ENV\nA=1\nK=${v}\nENV\necho ${v}", 3, "here-document" },
+		{ "cat > .env <<'ENV'\nK=${v}\nENV", 0, NULL },
+		{ "cat <<-EOF\n\tK=${v}\n\tEOF\nsed 's/${v}//'", 2, "here-document" },
+		{ "echo ${q}", 1, "double quotes" },
+		{ "echo \"${q}\" && x=\"$(printf %s \"${q}\")\"", 0, NULL },
+		{ "y=$(sed \"s/a/${v}/\" f)", 1, "sed program" },
+		{ "# sed \"s/${v}/\"\necho ok", 0, NULL },
+		{ "X=1 sed \"s/${v}//\" f", 1, "sed program" },
+		{ "grep -q \"${v}\" f | sed 's/a/b/'", 0, NULL },
+	};
+	struct script_risk *r;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(t); i++) {
+		n = script_risks(t[i].script, quote_q, NULL, &r);
+		if (t[i].why == NULL) {
+			if (n != 0)
+				fail_msg("%s: unexpected risk at line %d: %s", t[i].script, r[0].line,
+				    r[0].why);
+		} else {
+			if (n != 1)
+				fail_msg("%s: %zu risks, wanted 1", t[i].script, n);
+			assert_int_equal(r[0].line, t[i].line);
+			if (strstr(r[0].why, t[i].why) == NULL)
+				fail_msg("%s: \"%s\" lacks \"%s\"", t[i].script, r[0].why, t[i].why);
+		}
+		script_risks_free(&r, n);
+	}
+}
+
 int
 main(void)
 {
@@ -254,6 +311,7 @@ main(void)
 		cmocka_unit_test(test_visible),
 		cmocka_unit_test(test_rx_basics),
 		cmocka_unit_test(test_rx_limits),
+		cmocka_unit_test(test_script_risks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

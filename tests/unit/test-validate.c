@@ -628,7 +628,13 @@ email_rules(void **state)
 	(void)state;
 	assert_true(valid_email("admin@example.com", NULL));
 	assert_true(valid_email("first.last+tag@mail.example.co.uk", NULL));
-	assert_true(valid_email("o'brien_1@example.org", NULL));
+	assert_true(valid_email("obrien_1%x=y@example.org", NULL));
+	assert_false(valid_email("o'brien@example.org", &why));
+	assert_string_equal(why, "the part before the '@' contains '''; it may have letters, "
+	    "digits and . _ % + - =");
+	free(why);
+	assert_false(valid_email("a$(id)@example.org", NULL));
+	assert_false(valid_email("a`id`@example.org", NULL));
 	s = xprintf("%s@example.com", local64);
 	assert_true(valid_email(s, NULL));
 	free(s);
@@ -652,7 +658,8 @@ email_rules(void **state)
 	    "end with a dot or have two dots in a row");
 	assert_bad(IT_EMAIL, "admin.@example.com");
 	assert_bad(IT_EMAIL, "ad..min@example.com");
-	assert_why(IT_EMAIL, "ad min@example.com", "the part before the '@' contains a space");
+	assert_why(IT_EMAIL, "ad min@example.com", "the part before the '@' contains a space; it "
+	    "may have letters, digits and . _ % + - =");
 	assert_why(IT_EMAIL, "admin@exa_mple.com", "after the '@', label 1 (\"exa_mple\") "
 	    "contains '_'; labels may have only letters, digits and hyphens");
 	assert_why(IT_EMAIL, "admin@example.com.", "the email address ends with a dot");
