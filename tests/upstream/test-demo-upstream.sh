@@ -107,6 +107,32 @@ for T in 0.5.5 0.5.11; do
 		 on_host python3 "$CLI" --url http://127.0.0.1:9080 remove "$ID" && out_has "^Removed VM $ID" && [ -z "$(vm_id "probe-$T")" ]'
 done
 
+# checkout_like T: a demo clone at vT carries upstream's facts of T that the chain reads: the KMS
+# image line (pinned or ${KMS_IMAGE}), quote_enabled and the kms.toml sections of compose-dev.yaml,
+# the gateway image line, bootstrap-cluster.sh, the hardhat networks and the locked hardhat; and
+# the demo VMM's /guest/Info gives tcb_info the type agent_rpc.proto says.
+checkout_like() {
+	local T=$1 U="$UPSTREAM/dstack/v$1" D="$TMP/clone-$1" TYPE
+	imgform() { sed -En 's/^ *image: *(\$\{[A-Z_]+\}|[a-z]+\/[a-z-]+@sha256:[0-9a-f]+).*/\1/p' "$1" | head -n 1; }
+	sections() { grep -oE '^ *\[[a-z_.]+\]' "$1" | tr -d ' '; }
+	nets() { sed -n '/networks:/,/^  },/p' "$1" | sed -En 's/^    ([a-z]+): \{.*/\1/p' | sort; }
+	locked() { jq -r '.packages["node_modules/hardhat"].version' "$1"; }
+	ok "v$T: a demo clone at v$T has upstream's KMS image line, quote_enabled and kms.toml sections" \
+		'on_host git clone --depth 1 --branch "v$T" https://github.com/Dstack-TEE/dstack "$D" &&
+		 [ "$(imgform "$D/kms/dstack-app/compose-dev.yaml")" = "$(imgform "$U/kms/dstack-app/compose-dev.yaml")" ] &&
+		 [ "$(grep -c quote_enabled "$D/kms/dstack-app/compose-dev.yaml")" = "$(grep -c quote_enabled "$U/kms/dstack-app/compose-dev.yaml")" ] &&
+		 [ "$(sections "$D/kms/dstack-app/compose-dev.yaml")" = "$(sections "$U/kms/dstack-app/compose-dev.yaml")" ]'
+	ok "v$T: and upstream's gateway image line, bootstrap-cluster.sh (or none), hardhat networks and locked hardhat" \
+		'[ "$(imgform "$D/gateway/dstack-app/docker-compose.yaml")" = "$(imgform "$U/gateway/dstack-app/docker-compose.yaml")" ] &&
+		 { { [ -e "$D/gateway/dstack-app/bootstrap-cluster.sh" ] && [ -e "$U/gateway/dstack-app/bootstrap-cluster.sh" ]; } ||
+		   { [ ! -e "$D/gateway/dstack-app/bootstrap-cluster.sh" ] && [ ! -e "$U/gateway/dstack-app/bootstrap-cluster.sh" ]; }; } &&
+		 [ "$(nets "$D/kms/auth-eth/hardhat.config.ts")" = "$(nets "$U/kms/auth-eth/hardhat.config.ts")" ] &&
+		 [ "$(locked "$D/kms/auth-eth/package-lock.json")" = "$(locked "$U/kms/auth-eth/package-lock.json")" ]'
+	TYPE=$(sed -n '/^message AppInfo/,/^}/p' "$U/guest-agent/rpc/proto/agent_rpc.proto" | sed -En 's/^ *([a-z]+) tcb_info = [0-9]+;.*/\1/p')
+	ok "v$T: the demo VMM's /guest/Info gives tcb_info as agent_rpc.proto's $TYPE (JSON in it)" \
+		'[ "$TYPE" = string ] && curl -sf -X POST -d "{\"id\":\"$(vm_id hello-world)\"}" "http://127.0.0.1:$VPORT/guest/Info?json" |
+		 jq -e ".tcb_info | type == \"string\" and (fromjson | .rtmr3 | length == 96)" >/dev/null'
+}
 # deploy_scripts T: upstream's deploy scripts of tag T on the demo host, in a copy of the server's
 # checkout with upstream's files in place of the demo's, the .env files the chain wrote for T and
 # the chain's edits.
@@ -172,6 +198,7 @@ bootstrap_fields() {
 		   "http://127.0.0.1:$(lport 8083)/prpc/Onboard.Bootstrap?json" >"$TMP/boot.json" &&
 		 [ "$(jq -r "keys[]" "$TMP/boot.json" | sort | tr "\n" " ")" = "$WANT" ]'
 }
+checkout_like 0.5.5
 deploy_scripts 0.5.5
 bootstrap_fields 0.5.5
 flock -u 9
@@ -185,6 +212,7 @@ ok "the demo chain is walked to the end (dstack 0.5.11)" \
 exec 9>"$SANDBOX/server.lock"
 flock -s 9
 VPORT=$(awk '$1 == 9080 { print $2 }' "$SANDBOX/ports")
+checkout_like 0.5.11
 deploy_scripts 0.5.11
 # bootstrap-cluster.sh (0.5.9 and later) sets ACME, the DNS credential and the ZT-Domain through
 # the gateway's admin API, as the chain's own commands did in the walk. Run on a fresh gateway it
