@@ -13,11 +13,16 @@ struct demo;
 struct probe;
 struct run_cmd;
 
+/* The domain the demo host serves (its certificates and DNS). */
+#define DEMO_DOMAIN "dstack-demo.example"
+
 struct demo_opts {
 	const char *assets;     /* the assets/demo directory */
 	const char *state_dir;  /* the profile's state directory; the sandbox goes in it */
 	double speed;           /* DEMO_SPEED: 1 realistic (compressed), 0 no sleeping */
-	const char *fail;       /* DEMO_FAIL: a step id whose failure is injected, or NULL */
+	bool speed_set;         /* speed was given; else the sandbox's setting stays */
+	const char *fail;       /* DEMO_FAIL: a step id whose failure is injected, "" to clear
+	                           it, or NULL: the sandbox's setting stays */
 };
 
 /* An input value the demo sets in advance (public test values only). */
@@ -30,12 +35,19 @@ struct demo_preset {
 extern const struct demo_preset demo_presets[];
 extern const unsigned demo_npresets;
 
-/* Open the demo: create the sandbox with init.sh when it is missing. */
+/*
+ * Open the demo: create the sandbox with init.sh when it is missing. The speed and the
+ * injected failure given are written to the sandbox, where every wizard and the demo server
+ * read them; a setting not given is read from there (so a command that gives none changes
+ * none).
+ */
 int demo_open(const struct demo_opts *o, struct demo **out, char **cause);
 /* Stop the demo server (if this process started it) and free. */
 void demo_close(struct demo **dp);
 
 const char *demo_sandbox(const struct demo *d);
+/* Why the demo host cannot serve this value of input name (allocated), or NULL if it can. */
+char *demo_refusal(const struct demo *d, const char *name, const char *value);
 /* The simulated server's file tree, the value of the root input. */
 const char *demo_root(const struct demo *d);
 

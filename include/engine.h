@@ -24,6 +24,7 @@
 struct engine;
 struct loop;
 struct logbuf;
+struct strvec;
 
 enum step_status {
 	ST_LOCKED,
@@ -56,7 +57,14 @@ struct engine_opts {
 	/* The demo host (--demo, steps/demo.c): server steps run here, in a sandbox. */
 	bool demo;
 	double demo_speed;         /* DEMO_SPEED for the stand-ins: 1 realistic, 0 no sleeping */
-	const char *demo_fail;     /* a step id whose best-known failure is injected, or NULL */
+	bool demo_speed_set;       /* demo_speed was given (else the demo's stays as it is) */
+	const char *demo_fail;     /* a step id whose best-known failure is injected, "none" to
+	                              clear it, or NULL (the demo's stays as it is) */
+	/* Secrets, taken before anything else (a later one replaces an earlier one): the
+	 * DSTACK_WIZARD_<NAME>=VALUE entries engine_env_take took, then --secret-file
+	 * NAME=PATH specs. NULL: none. */
+	const struct strvec *env_secrets;
+	const struct strvec *secret_files;
 };
 
 /* Why a step cannot run: one entry per unmet requirement. */
@@ -90,10 +98,29 @@ struct engine_cbs {
 	void *data;
 };
 
+/* An Ethereum private key and the wallet it signs for. */
+#define ENGINE_KEY_INPUT     "private_key"
+#define ENGINE_WALLET_INPUT  "wallet_address"
+
 /* Exit-code classes for errors (the CLI maps them to its exit codes). */
 enum engine_err { EERR_NONE, EERR_FAILED = 1, EERR_USAGE = 2, EERR_REFUSED = 3, EERR_BAD_FILE = 4 };
 
-/* Open: -1 with *err EERR_USAGE (bad profile name or target) or EERR_BAD_FILE (chain, state). */
+/*
+ * Take every DSTACK_WIZARD_<NAME> variable out of the environment, but the wizard's own
+ * settings (DSTACK_WIZARD_DATADIR, DSTACK_WIZARD_REMOTE_DIR), into out as NAME=VALUE copies,
+ * their values wiped where they were: call it before any child starts, so that a secret given
+ * there reaches only the commands that name it. engine_env_free wipes out.
+ */
+void engine_env_take(struct strvec *out);
+void engine_env_free(struct strvec *sv);
+/* The variable a secret input is read from: "DSTACK_WIZARD_" and its name in upper case. */
+char *engine_secret_var(const char *name);
+
+/*
+ * Open: -1 with *err EERR_USAGE (bad profile name or target), EERR_BAD_FILE (chain, state)
+ * or EERR_REFUSED (a --secret-file that cannot be taken). A DSTACK_WIZARD_<NAME> value that
+ * is not valid is not taken, and the notice says why.
+ */
 int engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *err,
     char **cause);
 void engine_close(struct engine **ep);
@@ -119,16 +146,18 @@ void engine_input(const struct engine *e, size_t input, struct input_value *out)
 int engine_set_input(struct engine *e, const char *name, const char *value,
     enum engine_err *err, char **cause);
 int engine_unset_input(struct engine *e, const char *name, char **cause);
-/* The name of a held secret whose value text contains, or NULL: such a text is refused as a
- * non-secret value (engine_set_input) and hidden where it is typed. */
+/* The name of a held secret whose value text contains (as given, without its 0x, in any
+ * case), or NULL: such a text is refused as a non-secret value (engine_set_input) and hidden
+ * where it is typed. */
 const char *engine_secret_within(const struct engine *e, const char *text);
-/* Hold a secret in memory only (source: SRC_ENV, SRC_FILE or SRC_PROMPT). Validates. */
+/*
+ * Hold a secret in memory only (source: SRC_ENV, SRC_FILE or SRC_PROMPT). Validates. When the
+ * chain has both ENGINE_KEY_INPUT and ENGINE_WALLET_INPUT, the key is refused if the wallet
+ * has another address than the key's, and an unset wallet is set to the key's address (and
+ * engine_set_input refuses a wallet that is not the held key's).
+ */
 int engine_set_secret(struct engine *e, const char *name, const char *value,
     enum value_source source, char **cause);
-/* Read DSTACK_WIZARD_<NAME> variables for every secret input. */
-void engine_secrets_from_env(struct engine *e);
-/* NAME=PATH: read a secret from a file, refused unless the file is 0600 (or stricter). */
-int engine_secret_file(struct engine *e, const char *spec, char **cause);
 
 /* Status and gating. */
 enum step_status engine_status(const struct engine *e, size_t step);

@@ -75,6 +75,9 @@ char *str_redact(const char *s, size_t len, const char *const *needles, size_t n
  */
 char *str_visible(const char *s, size_t len, size_t *outlen);
 
+/* The value of hex digit c (either case), or -1. */
+int hex_digit(int c);
+
 /* Wipe and free a secret string. */
 void secret_free(char **p);
 

@@ -10,7 +10,8 @@
  * flock on sandbox/server.lock while it is open, the first one that needs the server starts it
  * (in its own session), later ones find it through server.pid, and the server exits by itself
  * a few seconds after the last wizard let go of the lock. The speed and the injected failure
- * of the latest wizard are written to the sandbox, where the server reads them.
+ * are written to the sandbox by the wizard that gives them, where the server and every other
+ * wizard read them: a command that gives none leaves them as they are.
  */
 #include "config.h"
 
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,18 +59,18 @@ struct demo {
 };
 
 /*
- * The demo's inputs. Every value is public and for tests only: the wallet is the first account
- * of the well-known hardhat/anvil test mnemonic ("test test ... junk"), whose private key is
- * printed by every anvil; it must never hold real funds on a real chain.
+ * The demo's inputs. Every value is public and for tests only: the private key is the first
+ * account's of the well-known hardhat/anvil test mnemonic ("test test ... junk"), printed by
+ * every anvil; it must never hold real funds on a real chain. The wallet is the account of the
+ * key in use (engine_set_secret), this one's or one given.
  */
 const struct demo_preset demo_presets[] = {
 	{ "root", NULL, false, true },
 	{ "server_ip", "127.0.0.1", false, false },
 	{ "ssh_user", "ubuntu", false, false },
-	{ "base_domain", "dstack-demo.example", false, false },
-	{ "acme_email", "operator@dstack-demo.example", false, false },
+	{ "base_domain", DEMO_DOMAIN, false, false },
+	{ "acme_email", "operator@" DEMO_DOMAIN, false, false },
 	{ "local_repo_dir", "~/dstack", false, false },
-	{ "wallet_address", "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", false, false },
 	{ "eth_rpc_url", "http://127.0.0.1:8545", true, false },
 	{ "cf_zone_id", "0123456789abcdef0123456789abcdef", false, false },
 	{ "private_key", "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
@@ -179,6 +181,52 @@ demo_init(struct demo *d, char **cause)
 	return 0;
 }
 
+/* Read a small setting file of the sandbox: its first line, or NULL if absent or empty. */
+static char *
+demo_get(const struct demo *d, const char *name)
+{
+	char *path = xprintf("%s/%s", d->sandbox, name), *text = NULL;
+	size_t len;
+
+	if (read_file(path, 4096, &text, &len, NULL) == 0) {
+		text[strcspn(text, "\n")] = '\0';
+		if (*text == '\0')
+			freep(&text);
+	}
+	free(path);
+	return text;
+}
+
+/* The speed kept in the sandbox (1 when none is). */
+static double
+demo_get_speed(const struct demo *d)
+{
+	char *s = demo_get(d, "demo-speed"), *end;
+	double v = s != NULL ? strtod(s, &end) : 1;
+
+	if (s != NULL && (end == s || !isfinite(v) || v < 0))
+		v = 1;
+	free(s);
+	return v;
+}
+
+char *
+demo_refusal(const struct demo *d, const char *name, const char *value)
+{
+	(void)d;
+	/* The demo's certificates (assets/demo/init.sh) and DNS serve this domain and the names
+	 * one label under it, nothing else: another value would fail at the first TLS probe. */
+	if (strcmp(name, "base_domain") == 0 && strcmp(value, DEMO_DOMAIN) != 0)
+		return xprintf("the demo host serves only %s (its certificates and DNS are made "
+		    "for it); a real host takes any domain you own", DEMO_DOMAIN);
+	if ((strcmp(name, "kms_domain") == 0 || strcmp(name, "gateway_rpc_domain") == 0 ||
+	    strcmp(name, "registry_domain") == 0) && (!str_has_suffix(value, "." DEMO_DOMAIN) ||
+	    strchr(value, '.') != value + strlen(value) - strlen("." DEMO_DOMAIN)))
+		return xprintf("the demo host serves only names one label under %s (its "
+		    "certificate is *.%s)", DEMO_DOMAIN, DEMO_DOMAIN);
+	return NULL;
+}
+
 /* Write a small setting file into the sandbox (NULL: remove it). */
 static void
 demo_put(struct demo *d, const char *name, const char *value)
@@ -221,7 +269,7 @@ demo_open(const struct demo_opts *o, struct demo **out, char **cause)
 	d->home = xprintf("%s/home", d->sandbox);
 	d->ca_file = xprintf("%s/ca/ca.pem", d->sandbox);
 	d->speed = o->speed < 0 ? 0 : o->speed;
-	d->fail = o->fail && *o->fail ? xstrdup(o->fail) : NULL;
+	d->fail = o->fail != NULL && *o->fail != '\0' ? xstrdup(o->fail) : NULL;
 	d->server = -1;
 	d->child = -1;
 	d->lock_fd = -1;
@@ -246,9 +294,15 @@ demo_open(const struct demo_opts *o, struct demo **out, char **cause)
 		demo_close(&d);
 		return -1;
 	}
-	snprintf(speed, sizeof speed, "%g\n", d->speed);
-	demo_put(d, "demo-speed", speed);
-	demo_put(d, "demo-fail", d->fail);
+	if (o->speed_set) {
+		snprintf(speed, sizeof speed, "%g\n", d->speed);
+		demo_put(d, "demo-speed", speed);
+	} else
+		d->speed = demo_get_speed(d);
+	if (o->fail != NULL)
+		demo_put(d, "demo-fail", d->fail);
+	else
+		d->fail = demo_get(d, "demo-fail");
 	*out = d;
 	return 0;
 }

@@ -76,6 +76,8 @@ char *expand(const struct engine *e, const char *s, unsigned how, int depth, boo
 char *value_of(const struct engine *e, size_t i, enum value_source *src, int depth);
 int store_input(struct engine *e, int idx, const char *value, enum value_source src,
     const char *from_step, char **cause);
+void secret_forms(const char *s, struct strvec *out);
+int take_secrets(struct engine *e, const struct engine_opts *o, char **cause);
 
 /* engine-gate.c */
 bool step_needs_server(const struct step *s);

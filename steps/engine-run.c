@@ -382,6 +382,7 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 {
 	const struct step *st = &e->chain->steps[s];
 	struct step_rt *rt = &e->rt[s];
+	struct strvec forms = {0};
 	struct blocker *b;
 	size_t nb, *miss, nmiss;
 	struct state_step *ss;
@@ -407,9 +408,13 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		struct strbuf sb = {0};
 
 		sb_addf(&sb, "%s needs secrets that are not provided:", st->id);
-		for (size_t i = 0; i < nmiss; i++)
-			sb_addf(&sb, "\n  - %s (set DSTACK_WIZARD_%s, use --secret-file, or type it "
-			    "when asked)", e->chain->inputs[miss[i]].name, e->chain->inputs[miss[i]].name);
+		for (size_t i = 0; i < nmiss; i++) {
+			char *var = engine_secret_var(e->chain->inputs[miss[i]].name);
+
+			sb_addf(&sb, "\n  - %s (set %s, use --secret-file, or type it when asked)",
+			    e->chain->inputs[miss[i]].name, var);
+			free(var);
+		}
 		free(miss);
 		free(*cause);
 		*cause = sb_detach(&sb);
@@ -426,10 +431,11 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 	else
 		logbuf_clear(rt->log);
 	rt_drop_secrets(rt);
-	rt->secrets = xcalloc(e->chain->ninputs ? e->chain->ninputs : 1, sizeof *rt->secrets);
 	for (size_t i = 0; i < e->chain->ninputs; i++)
 		if (e->secrets[i] != NULL)
-			rt->secrets[rt->nsecrets++] = xstrdup(e->secrets[i]);
+			secret_forms(e->secrets[i], &forms);
+	rt->secrets = forms.v;
+	rt->nsecrets = forms.n;
 	rt->started = time(NULL);
 	rt->t0 = now_ms();
 	rt_select(e, rt, st);
@@ -444,9 +450,18 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 	}
 	if (e->remote != NULL) {
 		/* Second line behind the loader: the transport refuses local-only secrets. */
-		for (size_t i = 0; i < e->chain->ninputs; i++)
-			if (e->secrets[i] != NULL && e->chain->inputs[i].scope == SCOPE_LOCAL)
-				remote_forbid(e->remote, e->secrets[i]);
+		for (size_t i = 0; i < e->chain->ninputs; i++) {
+			struct strvec local = {0};
+
+			if (e->secrets[i] == NULL || e->chain->inputs[i].scope != SCOPE_LOCAL)
+				continue;
+			secret_forms(e->secrets[i], &local);
+			for (size_t k = 0; k < local.n; k++)
+				remote_forbid(e->remote, local.v[k]);
+			for (size_t k = 0; k < local.n; k++)
+				secret_free(&local.v[k]);
+			sv_free(&local);
+		}
 		if (step_needs_server(st) && !remote_checked(e->remote)) {
 			rt->in_check = check;
 			rt->waiting = true;

@@ -8,14 +8,23 @@
 
 #include "engine.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
+#include "demo.h"
 #include "engine-int.h"
+#include "ethkey.h"
 #include "util.h"
+
+#define ENV_PREFIX "DSTACK_WIZARD_"
+
+extern char **environ;
 
 struct expand_ctx {
 	const struct engine *e;
@@ -156,10 +165,13 @@ engine_input(const struct engine *e, size_t i, struct input_value *out)
 	if (v == NULL && !d->optional) {
 		verdict_clear(&out->verdict);
 		out->verdict.ok = false;
-		if (d->secret)
-			out->verdict.why = xprintf("not provided (a secret: set DSTACK_WIZARD_%s, use "
-			    "--secret-file, or type it when asked)", d->name);
-		else if (input_default(e, d) != NULL)
+		if (d->secret) {
+			char *var = engine_secret_var(d->name);
+
+			out->verdict.why = xprintf("not provided (a secret: set %s, use "
+			    "--secret-file, or type it when asked)", var);
+			free(var);
+		} else if (input_default(e, d) != NULL)
 			out->verdict.why = xstrdup("not set, and its default needs inputs that are "
 			    "not set");
 		else
@@ -197,12 +209,29 @@ store_input(struct engine *e, int idx, const char *value, enum value_source src,
 	return save(e, cause);
 }
 
+/*
+ * The index of the private key when the chain has it and the wallet it signs for (a secret
+ * and a non-secret eth_address), else -1; *wallet gets the wallet's index.
+ */
+static int
+key_wallet(const struct engine *e, int *wallet)
+{
+	int k = chain_input_index(e->chain, ENGINE_KEY_INPUT);
+	int w = chain_input_index(e->chain, ENGINE_WALLET_INPUT);
+
+	if (k < 0 || w < 0 || !e->chain->inputs[k].secret || e->chain->inputs[w].secret ||
+	    e->chain->inputs[w].type != IT_ETH_ADDRESS)
+		return -1;
+	*wallet = w;
+	return k;
+}
+
 /* Set a non-secret input typed by the operator. */
 int
 engine_set_input(struct engine *e, const char *name, const char *value, enum engine_err *err,
     char **cause)
 {
-	int idx = chain_input_index(e->chain, name);
+	int idx = chain_input_index(e->chain, name), k, w;
 	const struct input_def *d;
 	const char *held;
 	struct verdict v;
@@ -227,10 +256,14 @@ engine_set_input(struct engine *e, const char *name, const char *value, enum eng
 	}
 	d = &e->chain->inputs[idx];
 	if (d->secret) {
+		char *var = engine_secret_var(d->name);
+
 		*err = EERR_REFUSED;
-		return set_cause(cause, "%s is a secret: secrets are never taken from the command line "
-		    "(other users can read it); set DSTACK_WIZARD_%s, use --secret-file %s=FILE, or "
-		    "type it when asked", name, d->name, name);
+		set_cause(cause, "%s is a secret: secrets are never taken from the command line "
+		    "(other users can read it); set %s, use --secret-file %s=FILE, or type it when "
+		    "asked", name, var, name);
+		free(var);
+		return -1;
 	}
 	/* Before validating: a verdict or a suggestion could echo the value. */
 	if ((held = engine_secret_within(e, value)) != NULL) {
@@ -250,6 +283,27 @@ engine_set_input(struct engine *e, const char *name, const char *value, enum eng
 		return -1;
 	}
 	verdict_clear(&v);
+	if (e->demo != NULL) {
+		char *why = demo_refusal(e->demo, name, value);
+
+		if (why != NULL) {
+			*err = EERR_REFUSED;
+			set_cause(cause, "%s: refused: %s", name, why);
+			free(why);
+			return -1;
+		}
+	}
+	k = key_wallet(e, &w);
+	if (k >= 0 && idx == w && e->secrets[k] != NULL) {
+		char addr[43];
+
+		if (ethkey_address(e->secrets[k], addr, NULL) == 0 && strcasecmp(addr, value) != 0) {
+			*err = EERR_REFUSED;
+			return set_cause(cause, "%s: refused: %s is not the account of the %s held, "
+			    "whose address is %s (the wallet is the key's account)", name, value,
+			    ENGINE_KEY_INPUT, addr);
+		}
+	}
 	*err = EERR_BAD_FILE;
 	rc = store_input(e, idx, value, SRC_USER, NULL, cause);
 	if (rc == 0)
@@ -275,16 +329,85 @@ engine_unset_input(struct engine *e, const char *name, char **cause)
 	return save(e, cause);
 }
 
-/* The name of a held secret whose value is within text, or NULL. */
+/* Secret s without its 0x when it is 0x and hex digits, else s itself. */
+static const char *
+secret_bare(const char *s)
+{
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && s[2] != '\0' &&
+	    s[2 + strspn(s + 2, "0123456789abcdefABCDEF")] == '\0')
+		return s + 2;
+	return s;
+}
+
+/* Push a copy of s in lower (how < 0), upper (how > 0) or its own case, unless out has it. */
+static void
+secret_form_push(struct strvec *out, const char *s, int how)
+{
+	char *f = xstrdup(s);
+
+	for (char *p = f; *p != '\0'; p++)
+		*p = (char)(how < 0 ? tolower((unsigned char)*p) : how > 0 ?
+		    toupper((unsigned char)*p) : *p);
+	for (size_t i = 0; i < out->n; i++) {
+		if (strcmp(out->v[i], f) == 0) {
+			secret_free(&f);
+			return;
+		}
+	}
+	sv_push_take(out, f);
+}
+
+/* Add the forms in which output may show secret s to out: as given, and without its 0x, each
+ * also in lower and upper case. */
+void
+secret_forms(const char *s, struct strvec *out)
+{
+	const char *bare = secret_bare(s);
+
+	for (int how = 0; how <= 1; how++) {
+		secret_form_push(out, how ? bare : s, 0);
+		secret_form_push(out, how ? bare : s, -1);
+		secret_form_push(out, how ? bare : s, 1);
+	}
+}
+
+/* The name of a held secret whose value is within text (any case, with or without 0x). */
 const char *
 engine_secret_within(const struct engine *e, const char *text)
 {
 	for (size_t i = 0; i < e->chain->ninputs; i++) {
 		if (e->secrets[i] != NULL && e->secrets[i][0] != '\0' &&
-		    strstr(text, e->secrets[i]) != NULL)
+		    strcasestr(text, secret_bare(e->secrets[i])) != NULL)
 			return e->chain->inputs[i].name;
 	}
 	return NULL;
+}
+
+/*
+ * The private key is about to be held: refused when the wallet is another account than the
+ * key's; an unset wallet is set to the key's address.
+ */
+static int
+key_to_wallet(struct engine *e, int w, const char *key, char **cause)
+{
+	const char *wname = e->chain->inputs[w].name;
+	enum value_source src;
+	char addr[43], *why = NULL, *cur;
+	int rc = 0;
+
+	if (ethkey_address(key, addr, &why) != 0) {
+		set_cause(cause, "%s: %s", ENGINE_KEY_INPUT, why);
+		free(why);
+		return -1;
+	}
+	cur = value_of(e, (size_t)w, &src, 0);
+	if (cur == NULL)
+		rc = store_input(e, w, addr, SRC_USER, NULL, cause);
+	else if (strcasecmp(cur, addr) != 0)
+		rc = set_cause(cause, "%s: refused: it is the key of %s, but %s is %s; give the key "
+		    "of %s, or unset %s first", ENGINE_KEY_INPUT, addr, wname, cur, cur, wname);
+	free(cur);
+	return rc;
 }
 
 /* Hold a secret in memory. */
@@ -292,7 +415,7 @@ int
 engine_set_secret(struct engine *e, const char *name, const char *value,
     enum value_source source, char **cause)
 {
-	int idx = chain_input_index(e->chain, name);
+	int idx = chain_input_index(e->chain, name), w;
 	struct verdict v;
 
 	if (idx < 0)
@@ -306,43 +429,125 @@ engine_set_secret(struct engine *e, const char *name, const char *value,
 		return -1;
 	}
 	verdict_clear(&v);
+	if (idx == key_wallet(e, &w) && key_to_wallet(e, w, value, cause) != 0)
+		return -1;
 	secret_free(&e->secrets[idx]);
 	e->secrets[idx] = xstrdup(value);
 	e->secret_src[idx] = source;
 	return 0;
 }
 
-/* Take secrets from DSTACK_WIZARD_<NAME>. */
-void
-engine_secrets_from_env(struct engine *e)
+/* The wizard's own settings, which stay in the environment. */
+static const char *const env_settings[] = {
+	ENV_PREFIX "DATADIR",
+	ENV_PREFIX "REMOTE_DIR",
+};
+
+/* Is environment entry s a DSTACK_WIZARD_<NAME>=VALUE that is not a setting? */
+static bool
+env_is_taken(const char *s)
 {
+	if (!str_has_prefix(s, ENV_PREFIX) || strchr(s, '=') == NULL)
+		return false;
+	for (size_t i = 0; i < nitems(env_settings); i++) {
+		size_t n = strlen(env_settings[i]);
+
+		if (strncmp(s, env_settings[i], n) == 0 && s[n] == '=')
+			return false;
+	}
+	return true;
+}
+
+/* Take the DSTACK_WIZARD_<NAME> variables out of the environment. */
+void
+engine_env_take(struct strvec *out)
+{
+	for (;;) {
+		char **p = environ, *eq, *name;
+
+		while (p != NULL && *p != NULL && !env_is_taken(*p))
+			p++;
+		if (p == NULL || *p == NULL)
+			return;
+		sv_push(out, *p);
+		eq = strchr(*p, '=');
+		name = xstrndup(*p, (size_t)(eq - *p));
+		/* Where it was: the process's first stack (also /proc/PID/environ) or the heap. */
+		explicit_bzero(eq + 1, strlen(eq + 1));
+		unsetenv(name);
+		free(name);
+	}
+}
+
+/* Wipe and free what engine_env_take took. */
+void
+engine_env_free(struct strvec *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		explicit_bzero(sv->v[i], strlen(sv->v[i]));
+	sv_free(sv);
+}
+
+/* The variable a secret input is read from. */
+char *
+engine_secret_var(const char *name)
+{
+	char *var = xprintf(ENV_PREFIX "%s", name);
+
+	for (char *p = var; *p != '\0'; p++)
+		*p = (char)toupper((unsigned char)*p);
+	return var;
+}
+
+/* Add a line to the notice. */
+static void DW_PRINTF(2, 3)
+notice_add(struct engine *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *line, *all;
+
+	va_start(ap, fmt);
+	line = xvprintf(fmt, ap);
+	va_end(ap);
+	if (e->notice == NULL) {
+		e->notice = line;
+		return;
+	}
+	all = xprintf("%s; %s", e->notice, line);
+	free(e->notice);
+	free(line);
+	e->notice = all;
+}
+
+/* Take a secret from a DSTACK_WIZARD_<NAME>=VALUE entry; why it is not taken goes to the
+ * notice (a name in another case than the variable's is not read). */
+static void
+secret_from_env(struct engine *e, const char *entry)
+{
+	const char *name = entry + strlen(ENV_PREFIX), *eq = strchr(entry, '=');
+	size_t n = (size_t)(eq - name);
+
 	for (size_t i = 0; i < e->chain->ninputs; i++) {
 		const struct input_def *d = &e->chain->inputs[i];
-		char var[128], *p;
-		const char *v;
+		char *var, *why = NULL;
 
-		if (!d->secret)
+		if (!d->secret || strlen(d->name) != n || strncasecmp(name, d->name, n) != 0)
 			continue;
-		snprintf(var, sizeof var, "DSTACK_WIZARD_%s", d->name);
-		for (p = var; *p; p++)
-			if (*p >= 'a' && *p <= 'z')
-				*p = (char)(*p - 'a' + 'A');
-		v = getenv(var);
-		if (v != NULL && *v != '\0') {
-			char *why = NULL;
-
-			if (engine_set_secret(e, d->name, v, SRC_ENV, &why) != 0) {
-				free(e->notice);
-				e->notice = xprintf("%s: %s", var, why);
-			}
-			free(why);
-		}
+		var = engine_secret_var(d->name);
+		if (strncmp(entry, var, (size_t)(eq - entry)) != 0)
+			notice_add(e, "%.*s is not read: the variable is %s", (int)(eq - entry), entry,
+			    var);
+		else if (eq[1] != '\0' && engine_set_secret(e, d->name, eq + 1, SRC_ENV, &why) != 0)
+			notice_add(e, "%s: %s", var, why);
+		free(var);
+		free(why);
+		return;
 	}
 }
 
 /* Read NAME=PATH. */
-int
-engine_secret_file(struct engine *e, const char *spec, char **cause)
+static int
+secret_file(struct engine *e, const char *spec, char **cause)
 {
 	const char *eq = strchr(spec, '=');
 	char *name, *text = NULL, *nl;
@@ -376,4 +581,17 @@ out:
 	secret_free(&text);
 	free(name);
 	return rc;
+}
+
+/* Take the secrets given to engine_open: the environment's, then the files'. */
+int
+take_secrets(struct engine *e, const struct engine_opts *o, char **cause)
+{
+	for (size_t i = 0; o->env_secrets != NULL && i < o->env_secrets->n; i++)
+		secret_from_env(e, o->env_secrets->v[i]);
+	for (size_t i = 0; o->secret_files != NULL && i < o->secret_files->n; i++) {
+		if (secret_file(e, o->secret_files->v[i], cause) != 0)
+			return -1;
+	}
+	return 0;
 }

@@ -93,15 +93,23 @@ engine_datadir(void)
  * The demo host: server steps run on this machine, in the sandbox (directly, or through a
  * loopback sshd with --target, see engine_demo_remote); the demo's public test
  * values fill the inputs that are not set (root always points into the sandbox), and its
- * throwaway keys are held like secrets from the environment.
+ * throwaway keys are held like secrets from the environment when none was given (its private
+ * key then sets the wallet, if unset, to the key's account).
  */
 static int
 engine_demo_open(struct engine *e, const struct engine_opts *o, char **cause)
 {
-	struct demo_opts dopt = { NULL, e->dir, o->demo_speed, o->demo_fail };
-	char *assets = xprintf("%s/demo", engine_datadir());
+	struct demo_opts dopt = { NULL, e->dir, o->demo_speed, o->demo_speed_set, o->demo_fail };
+	char *assets;
 	int rc;
 
+	if (o->demo_fail != NULL && strcmp(o->demo_fail, "none") != 0 &&
+	    chain_step_index(e->chain, o->demo_fail) < 0)
+		return set_cause(cause, "--demo-fail wants a step id (or none), and there is no "
+		    "step '%s' (see 'dstack-wizard list')", o->demo_fail);
+	if (o->demo_fail != NULL && strcmp(o->demo_fail, "none") == 0)
+		dopt.fail = "";
+	assets = xprintf("%s/demo", engine_datadir());
 	dopt.assets = assets;
 	rc = demo_open(&dopt, &e->demo, cause);
 	free(assets);
@@ -301,6 +309,11 @@ engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *e
 	e->local = xcalloc(1, sizeof *e->local);
 	e->local->ops = &transport_local_ops;
 	e->verify = verify_new(e->http);
+	/* Before the demo's presets: a secret given is not replaced by the demo's. */
+	if (take_secrets(e, o, cause) != 0) {
+		*err = EERR_REFUSED;
+		goto fail;
+	}
 	if (engine_remote_open(e, o, cause) != 0) {
 		*err = EERR_USAGE;
 		goto fail;

@@ -19,19 +19,6 @@
 #include "util.h"
 #include "validate.h"
 
-/* The value of hex digit c, or -1. */
-static int
-ethkey_hex(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode 0x + 64 hex digits (or the bare 64) into 32 bytes; -1 if malformed. */
 static int
 ethkey_parse(const char *key, uint8_t out[32])
@@ -44,8 +31,8 @@ ethkey_parse(const char *key, uint8_t out[32])
 	if (strlen(key) != 64)
 		return -1;
 	for (i = 0; i < 32; i++) {
-		hi = ethkey_hex((unsigned char)key[2 * i]);
-		lo = ethkey_hex((unsigned char)key[2 * i + 1]);
+		hi = hex_digit((unsigned char)key[2 * i]);
+		lo = hex_digit((unsigned char)key[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);

@@ -104,19 +104,6 @@ u256_zero(const struct jsonrpc_u256 *u)
 	return true;
 }
 
-/* Value of a hex digit, or -1. */
-static int
-jsonrpc_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Parse a 0x quantity. */
 int
 jsonrpc_u256_from_hex(struct jsonrpc_u256 *out, const char *hex)
@@ -129,7 +116,7 @@ jsonrpc_u256_from_hex(struct jsonrpc_u256 *out, const char *hex)
 	hex += 2;
 	n = strlen(hex);
 	for (i = 0; i < n; i++) {
-		if (jsonrpc_hexval(hex[i]) < 0)
+		if (hex_digit((unsigned char)hex[i]) < 0)
 			return -1;
 	}
 	while (*hex == '0') {
@@ -141,7 +128,7 @@ jsonrpc_u256_from_hex(struct jsonrpc_u256 *out, const char *hex)
 	for (i = 0; i < n; i++) {
 		size_t bit = (n - 1 - i) * 4;
 
-		out->w[bit / 32] |= (uint32_t)jsonrpc_hexval(hex[i]) << (bit % 32);
+		out->w[bit / 32] |= (uint32_t)hex_digit((unsigned char)hex[i]) << (bit % 32);
 	}
 	return 0;
 }
@@ -677,7 +664,7 @@ jsonrpc_hexdata(const char *s, size_t min_digits, size_t max_digits)
 	if (s == NULL || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
 		return false;
 	for (n = 0; s[2 + n] != '\0'; n++) {
-		if (jsonrpc_hexval(s[2 + n]) < 0)
+		if (hex_digit((unsigned char)s[2 + n]) < 0)
 			return false;
 	}
 	return n >= min_digits && n <= max_digits && n % 2 == 0;

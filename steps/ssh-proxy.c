@@ -9,8 +9,8 @@
  * stderr is kept (the last bytes, made printable) for the failure message, and it is reaped
  * when the connection ends; a reconnect starts a new one.
  *
- * ssh_spawn is also how `ssh -G` runs (ssh-target.c). Children get the wizard's environment
- * without DSTACK_WIZARD_* (where secrets may be given).
+ * ssh_spawn is also how `ssh -G` runs (ssh-target.c). Children get the wizard's environment,
+ * which holds no secret: the program took them out of it at start (engine_env_take).
  */
 #include "config.h"
 
@@ -70,26 +70,17 @@ ssh_find_program(const char *name)
 
 /*
  * Start argv[0] (a path) with in, out and err as its fds 0, 1 and 2, in a session of its
- * own, every other fd closed, signals as at birth, and the environment without
- * DSTACK_WIZARD_*. Everything it needs is made before fork. Returns the pid, or -1.
+ * own, every other fd closed, signals as at birth, and the wizard's environment. Everything
+ * it needs is made before fork. Returns the pid, or -1.
  */
 pid_t
 ssh_spawn(char *const argv[], int in, int out, int err)
 {
-	static const char prefix[] = "DSTACK_WIZARD_";
-	char **envp, *msg;
-	size_t n = 0, k = 0;
+	char *msg;
 	sigset_t all, old;
 	pid_t pid;
 	int saved;
 
-	for (char **e = environ; e != NULL && *e != NULL; e++)
-		n++;
-	envp = xcalloc(n + 1, sizeof *envp);
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(environ[i], prefix, sizeof prefix - 1) != 0)
-			envp[k++] = environ[i];
-	}
 	msg = xprintf("dstack-wizard: cannot run %s\n", argv[0]);
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
@@ -109,7 +100,7 @@ ssh_spawn(char *const argv[], int in, int out, int err)
 		setsid();
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		execve(argv[0], argv, envp);
+		execve(argv[0], argv, environ);
 		if (write(STDERR_FILENO, msg, strlen(msg)) < 0) {
 			/* Nothing more to do. */
 		}
@@ -118,7 +109,6 @@ ssh_spawn(char *const argv[], int in, int out, int err)
 	saved = errno;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	free(msg);
-	free(envp);
 	errno = saved;
 	return pid;
 }

@@ -305,6 +305,18 @@ utf8_shown_len(const unsigned char *s, size_t n)
 	return k;
 }
 
+int
+hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 char *
 str_visible(const char *s, size_t len, size_t *outlen)
 {

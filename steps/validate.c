@@ -102,19 +102,6 @@ is_alpha(int c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* The value of hex digit c, or -1. */
-static int
-hex_value(int c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Is every byte of s[0..n) printable ASCII? */
 static bool
 is_printable(const char *s, size_t n)
@@ -589,10 +576,10 @@ check_eth_address(struct vcheck *vc, const char *s)
 	}
 	n = strlen(h);
 	for (i = 0; i < n; i++) {
-		if (hex_value(h[i]) < 0 && !vc->quote && is_printable(h + i, 1))
+		if (hex_digit(h[i]) < 0 && !vc->quote && is_printable(h + i, 1))
 			return vfail(vc, "the address contains a character that is not a hex "
 			    "digit");
-		if (hex_value(h[i]) < 0)
+		if (hex_digit(h[i]) < 0)
 			return vfail(vc, "the address contains %s, which is not a hex digit",
 			    char_desc(vc, (unsigned char)h[i], buf, sizeof buf));
 		if (h[i] >= 'a' && h[i] <= 'f')
@@ -765,7 +752,7 @@ eip55_checksum(const char *addr, char out[43])
 	if (addr == NULL || addr[0] != '0' || addr[1] != 'x')
 		return -1;
 	for (i = 0; i < 40; i++) {
-		if (hex_value(addr[2 + i]) < 0)
+		if (hex_digit(addr[2 + i]) < 0)
 			return -1;
 		lower[i] = addr[2 + i];
 		if (lower[i] >= 'A' && lower[i] <= 'F')

@@ -316,9 +316,12 @@ need_secrets(struct cli *cl, size_t s)
 		char *v = NULL, *why = NULL;
 
 		if (!isatty(STDIN_FILENO) || prompt_secret(d->label ? d->label : d->name, &v) != 0) {
-			fprintf(stderr, "dstack-wizard: %s needs the secret %s: set DSTACK_WIZARD_%s or "
-			    "use --secret-file %s=FILE (mode 0600)\n", c->steps[s].id, d->name,
-			    d->name, d->name);
+			char *var = engine_secret_var(d->name);
+
+			fprintf(stderr, "dstack-wizard: %s needs the secret %s: set %s or use "
+			    "--secret-file %s=FILE (mode 0600)\n", c->steps[s].id, d->name, var,
+			    d->name);
+			free(var);
 			rc = EXIT_REFUSED;
 		} else if (engine_set_secret(cl->e, d->name, v, SRC_PROMPT, &why) != 0) {
 			fprintf(stderr, "dstack-wizard: %s\n", why);

@@ -242,6 +242,10 @@ form_save(struct ui *ui)
 		}
 		f->note = xstrdup("held in memory for this session, never written");
 		ui_message(ui, S_OK, "the secret %s is held (in memory only)", d->name);
+		/* A private key sets an unset wallet: show what the other fields hold now. */
+		for (size_t i = 0; i < fm->n; i++)
+			if (&fm->fields[i] != f && !fm->fields[i].dirty)
+				field_load(ui, &fm->fields[i]);
 	} else if (!f->dirty) {
 		/* Nothing changed. */
 	} else if (f->len == 0) {

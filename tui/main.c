@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,14 +69,18 @@ usage(FILE *f)
 "                       with --target USER@127.0.0.1:PORT its server steps go through that\n"
 "                       loopback sshd\n"
 "      --demo-speed X   the demo's timing: 1 realistic but compressed, 0 no waiting\n"
-"      --demo-fail ID   the demo injects step ID's best-known failure (implies --demo)\n"
+"      --demo-fail ID   the demo injects step ID's best-known failure (implies --demo);\n"
+"                       'none' clears it. Both stay in the demo's sandbox until changed:\n"
+"                       a command that gives neither keeps the running ones\n"
 "  -v, --verbose        more detail\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
 "\n"
 "Secrets (the Ethereum private key, API keys) are never taken from the command line: set\n"
-"DSTACK_WIZARD_<NAME> (e.g. DSTACK_WIZARD_PRIVATE_KEY), use --secret-file, or type them\n"
-"when asked. They are never written to the state or the logs.\n"
+"DSTACK_WIZARD_<NAME> (NAME in upper case, e.g. DSTACK_WIZARD_PRIVATE_KEY; removed from the\n"
+"environment at start), use --secret-file, or type them when asked. They are never written\n"
+"to the state or the logs, and only the commands that name them get them. A private key\n"
+"sets an unset wallet_address to its account, and a key and a wallet that differ are refused.\n"
 "\n"
 "Exit status: 0 ok; 1 a check or an action failed; 2 usage error; 3 refused (a step is\n"
 "locked, an input is invalid, or the server's host key is unknown or changed); 4 bad\n"
@@ -101,7 +106,9 @@ demo_option(struct engine_opts *eo, int c, const char *arg)
 	eo->demo = true;
 	if (c == OPT_DEMO_SPEED) {
 		eo->demo_speed = strtod(arg, &end);
-		if (end == arg || *end != '\0' || eo->demo_speed < 0 || eo->demo_speed > 1000) {
+		eo->demo_speed_set = true;
+		if (end == arg || *end != '\0' || !isfinite(eo->demo_speed) || eo->demo_speed < 0 ||
+		    eo->demo_speed > 1000) {
 			fprintf(stderr, "dstack-wizard: --demo-speed wants a number from 0 to 1000, "
 			    "not '%s'\n", arg);
 			return -1;
@@ -141,13 +148,15 @@ main(int argc, char **argv)
 	struct engine_opts eo = {0};
 	struct cli_opts co = {0};
 	struct tui_opts to = {0};
-	struct strvec secret_files = {0};
+	struct strvec secret_files = {0}, env_secrets = {0};
 	struct engine *e = NULL;
 	char *cause = NULL;
 	bool no_color = false;
 	enum engine_err err;
 	int c, rc;
 
+	/* First of all: no child may inherit a secret given in the environment. */
+	engine_env_take(&env_secrets);
 	setlocale(LC_CTYPE, "");
 	while ((c = getopt_long(argc, argv, "p:c:t:yvhV", longopts, NULL)) != -1) {
 		switch (c) {
@@ -200,8 +209,8 @@ main(int argc, char **argv)
 		case OPT_DEMO_SPEED:
 		case OPT_DEMO_FAIL:
 			if (demo_option(&eo, c, optarg) != 0) {
-				sv_free(&secret_files);
-				return EXIT_USAGE;
+				rc = EXIT_USAGE;
+				goto out;
 			}
 			break;
 		case 'v':
@@ -209,13 +218,16 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			rc = EXIT_OK;
+			goto out;
 		case 'V':
 			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-			return EXIT_OK;
+			rc = EXIT_OK;
+			goto out;
 		default:
 			fprintf(stderr, "Try 'dstack-wizard --help'.\n");
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 	}
 	argc -= optind;
@@ -226,28 +238,27 @@ main(int argc, char **argv)
 		char *dir = eo.chain_dir ? xstrdup(eo.chain_dir) :
 		    xprintf("%s/chain", engine_datadir());
 
-		sv_free(&secret_files);
 		rc = argc == 1 ? cli_lint(dir) : EXIT_USAGE;
 		free(dir);
-		return rc;
+		goto out;
 	}
 	if (argc > 0 && !cli_is_command(argv[0])) {
 		fprintf(stderr, "dstack-wizard: unknown command '%s'\nTry 'dstack-wizard --help'.\n",
 		    argv[0]);
-		sv_free(&secret_files);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (to.step != NULL && argc > 0) {
 		fprintf(stderr, "dstack-wizard: --step opens the interactive wizard; it does not go "
 		    "with '%s'\n", argv[0]);
-		sv_free(&secret_files);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (to.step != NULL && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		fprintf(stderr, "dstack-wizard: --step opens the interactive wizard, which needs a "
 		    "terminal\n");
-		sv_free(&secret_files);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	to.color = !no_color && (getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
@@ -255,24 +266,17 @@ main(int argc, char **argv)
 	to.target = !eo.demo ? eo.target : eo.target != NULL ? "demo (simulated host, over SSH)" :
 	    "demo (simulated host)";
 
+	eo.env_secrets = &env_secrets;
+	eo.secret_files = &secret_files;
 	rc = engine_open(&eo, &e, &err, &cause);
+	engine_env_free(&env_secrets);
+	sv_free(&secret_files);
 	if (rc != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
 		free(cause);
-		sv_free(&secret_files);
-		return err == EERR_USAGE ? EXIT_USAGE : EXIT_BAD_FILE;
+		return err == EERR_USAGE ? EXIT_USAGE : err == EERR_REFUSED ? EXIT_REFUSED :
+		    EXIT_BAD_FILE;
 	}
-	engine_secrets_from_env(e);
-	for (size_t i = 0; i < secret_files.n; i++) {
-		if (engine_secret_file(e, secret_files.v[i], &cause) != 0) {
-			fprintf(stderr, "dstack-wizard: %s\n", cause);
-			free(cause);
-			sv_free(&secret_files);
-			engine_close(&e);
-			return EXIT_REFUSED;
-		}
-	}
-	sv_free(&secret_files);
 	if (engine_notice(e) != NULL)
 		fprintf(stderr, "dstack-wizard: %s\n", engine_notice(e));
 
@@ -287,5 +291,9 @@ main(int argc, char **argv)
 	} else
 		rc = cli_run(e, argc, argv, &co);
 	engine_close(&e);
+	return rc;
+out:
+	engine_env_free(&env_secrets);
+	sv_free(&secret_files);
 	return rc;
 }

@@ -2,7 +2,8 @@
 
 The state of the simulated host lives in $DEMO_SANDBOX/state, one small file per fact (see
 README.md); this module reads and writes it, derives deterministic demo values (addresses,
-hashes, UUIDs) and computes keccak-256 for Ethereum selectors and EIP-55 addresses.
+hashes, UUIDs) and computes keccak-256 for Ethereum selectors and EIP-55 addresses, and the
+address of a private key (secp256k1, as hardhat prints it).
 Python 3 standard library only.
 """
 import hashlib
@@ -229,6 +230,48 @@ def checksum(addr):
 
 def new_address(seed):
     return checksum("0x" + keccak256("demo-address:" + seed).hex()[-40:])
+
+
+# --- secp256k1: the account of a private key (its public key's keccak-256, last 20 bytes) ----
+_P = 2 ** 256 - 2 ** 32 - 977
+_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
+      0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
+
+
+def _ec_add(a, b):
+    """The sum of two points of the curve (None is the point at infinity)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if a[0] == b[0] and (a[1] + b[1]) % _P == 0:
+        return None
+    if a == b:
+        m = 3 * a[0] * a[0] * pow(2 * a[1], -1, _P) % _P
+    else:
+        m = (b[1] - a[1]) * pow(b[0] - a[0], -1, _P) % _P
+    x = (m * m - a[0] - b[0]) % _P
+    return (x, (m * (a[0] - x) - a[1]) % _P)
+
+
+def key_address(key):
+    """The EIP-55 address of a private key (64 hex digits, 0x or not); None if it is not one.
+    Not constant-time: for the demo's throwaway keys only."""
+    k = key[2:] if key[:2] in ("0x", "0X") else key
+    if len(k) != 64 or any(c not in "0123456789abcdefABCDEF" for c in k):
+        return None
+    n = int(k, 16)
+    if not 0 < n < _N:
+        return None
+    point, add = None, _G
+    while n:
+        if n & 1:
+            point = _ec_add(point, add)
+        add = _ec_add(add, add)
+        n >>= 1
+    pub = point[0].to_bytes(32, "big") + point[1].to_bytes(32, "big")
+    return checksum("0x" + keccak256(pub)[-20:].hex())
 
 
 def ports():

@@ -42,7 +42,7 @@ ok "status --json is JSON with the statuses" \
 	'wiz 0 "${C[@]}" status --json && out_has "\"id\":[[:space:]]*\"alpha\"" && out_has "\"status\":[[:space:]]*\"done\""'
 ok "check of a done step passes (exit 0)" 'wiz 0 "${C[@]}" check alpha && out_has "alpha is done"'
 ok "gamma refuses without its secret and says how to give it" \
-	'wiz 0 "${C[@]}" run beta --yes && wiz 3 "${C[@]}" run gamma --yes && err_has "DSTACK_WIZARD_token"'
+	'wiz 0 "${C[@]}" run beta --yes && wiz 3 "${C[@]}" run gamma --yes && err_has "DSTACK_WIZARD_TOKEN"'
 ok "the secret from the environment reaches the child, redacted in the output" \
 	'DSTACK_WIZARD_TOKEN=$SECRET wiz 0 "${C[@]}" run gamma --yes && out_has "the token is \*\*\*\*" && out_lacks "$SECRET"'
 ok "the secret is in no file of the state directory" '! grep -rq "$SECRET" "$XDG_STATE_HOME"'
@@ -109,6 +109,45 @@ ok "lint finds a script that does not parse and a manual step without a checklis
 	'mkdir -p "$TMP/lintchain" && cp "$top_srcdir/tests/chains/capture/chain.yaml" "$TMP/lintchain/" &&
 	 printf "id: m\nsection: one\ntitle: M\nplace: manual\ncheck:\n  - run: \"if then\"\n" >"$TMP/lintchain/01-m.yaml" &&
 	 wiz 4 --chain "$TMP/lintchain" lint && out_has "01-m.yaml" && grep -q "checklist" "$TMP/out" "$TMP/err"'
+# The private key and its wallet (tests/chains/wallet), with anvil's public test accounts #0
+# and #1 (never for real funds): the wallet is the key's account, and the key is masked and
+# refused in every form it may take.
+K=(--chain "$top_srcdir/tests/chains/wallet" --profile wallet)
+KEY0=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+ADDR0=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+ADDR1=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+BARE0=${KEY0#0x}
+UPPER0=$(printf '%s' "$BARE0" | tr a-f A-F)
+wstate="$XDG_STATE_HOME/dstack-wizard/wallet/state.json"
+printf '%s\n' "$KEY0" >"$TMP/key0"
+chmod 600 "$TMP/key0"
+ok "a key in DSTACK_WIZARD_PRIVATE_KEY sets the unset wallet to its account" \
+	'DSTACK_WIZARD_PRIVATE_KEY=$KEY0 wiz 0 "${K[@]}" inputs && out_has "^wallet_address +eth_address +$ADDR0 "'
+ok "set wallet_address to another account while the key is held exits 3, both addresses shown" \
+	'DSTACK_WIZARD_PRIVATE_KEY=$KEY0 wiz 3 "${K[@]}" set wallet_address $ADDR1 &&
+	 err_has "$ADDR1" && err_has "$ADDR0" && ! grep -qi "$BARE0" "$TMP/err" && ! grep -q "$ADDR1" "$wstate"'
+ok "a key whose account is not the wallet set before is refused, both addresses shown" \
+	'wiz 0 "${K[@]}" unset wallet_address && wiz 0 "${K[@]}" set wallet_address $ADDR1 &&
+	 wiz 3 "${K[@]}" --secret-file private_key="$TMP/key0" run show --yes &&
+	 err_has "$ADDR0" && err_has "$ADDR1" && ! grep -qi "$BARE0" "$TMP/err" &&
+	 DSTACK_WIZARD_PRIVATE_KEY=$KEY0 wiz 3 "${K[@]}" run show --yes && err_has "DSTACK_WIZARD_PRIVATE_KEY: .*$ADDR0.*$ADDR1" &&
+	 err_has "show needs the secret private_key" && out_lacks "^    given"'
+ok "DSTACK_WIZARD_private_key is not read, and the notice names the variable that is" \
+	'wiz 0 "${K[@]}" unset wallet_address &&
+	 DSTACK_WIZARD_private_key=$KEY0 wiz 0 "${K[@]}" inputs && err_has "DSTACK_WIZARD_PRIVATE_KEY" &&
+	 out_has "^wallet_address .* not set"'
+ok "a step printing the key without 0x, in upper and lower case shows ****" \
+	'DSTACK_WIZARD_PRIVATE_KEY=$KEY0 wiz 0 "${K[@]}" run show --yes &&
+	 out_has "^    given \*\*\*\*$" && out_has "^    bare \*\*\*\*$" && out_has "^    upper \*\*\*\*$" &&
+	 out_has "^    lower \*\*\*\*$" && out_has "^    upper0x \*\*\*\*$" && ! grep -qi "$BARE0" "$TMP/out" &&
+	 ! grep -rqi "$BARE0" "$XDG_STATE_HOME" && cp "$TMP/out" "$TMP/show.out"'
+ok "the step sees no DSTACK_WIZARD_ variable, and the wizard's own environment holds the key no more" \
+	'cp "$TMP/show.out" "$TMP/out" && out_has "^    wizard variables here: 0$" &&
+	 out_has "^    the wizard.s /proc environ is clean$"'
+ok "set kms_source_image-like values holding the key without 0x, or upper-cased, are refused (exit 3)" \
+	'DSTACK_WIZARD_PRIVATE_KEY=$KEY0 wiz 3 "${K[@]}" set image "$BARE0" && err_has "holds the secret private_key" &&
+	 DSTACK_WIZARD_PRIVATE_KEY=$KEY0 wiz 3 "${K[@]}" set image "reg/x:$UPPER0" && ! grep -qi "$BARE0" "$TMP/err" &&
+	 ! grep -qi "$BARE0" "$wstate"'
 ok "no cache is written: after every command above \$XDG_CACHE_HOME is still empty, and there is no ~/.cache" \
 	'[ -d "$XDG_CACHE_HOME" ] && [ -z "$(ls -A "$XDG_CACHE_HOME")" ] && [ ! -e "$HOME/.cache" ]'
 done_testing

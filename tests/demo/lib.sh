@@ -4,12 +4,15 @@ STATE="$XDG_STATE_HOME/dstack-wizard/demo/state.json"
 SANDBOX="$XDG_STATE_HOME/dstack-wizard/demo/sandbox"
 export DEMO_SERVER_GRACE=1
 
-# demo EXPECTED-EXIT ARGS...: the wizard on the demo host, without waiting (speed 0). The walk
-# forks a lot; it runs niced so that the timing-sensitive tests beside it keep their pace.
+# demo EXPECTED-EXIT ARGS...: the wizard on the demo host, without waiting (speed 0), and with
+# no injected failure unless ARGS give one (the last --demo-fail wins; a setting stays in the
+# sandbox until a command changes it). The walk forks a lot; it runs niced so that the
+# timing-sensitive tests beside it keep their pace.
 demo() {
 	local want=$1 got
 	shift
-	nice -n 15 "$WIZ" --demo --demo-speed 0 "$@" </dev/null >"$TMP/out" 2>"$TMP/err"
+	nice -n 15 "$WIZ" --demo --demo-speed 0 --demo-fail none "$@" </dev/null >"$TMP/out" \
+	    2>"$TMP/err"
 	got=$?
 	[ "$got" -eq "$want" ] || { echo "# exit $got, wanted $want: dstack-wizard --demo $*"; return 1; }
 }

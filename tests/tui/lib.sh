@@ -92,6 +92,17 @@ wait_gone() {
 	return 1
 }
 
+# running_here PATTERN: a process whose command line matches PATTERN runs with this test's
+# state directory in its environment (another test run's processes do not count).
+running_here() {
+	local pid
+	for pid in $(pgrep -f -- "$1"); do
+		tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "XDG_STATE_HOME=$TMP/state" &&
+			return 0
+	done
+	return 1
+}
+
 # has TEXT / lacks TEXT: about the last shot.
 has() { grep -qF -- "$1" "$TMP/screen" || { echo "# screen lacks: $1"; sed 's/^/# | /' "$TMP/screen"; return 1; }; }
 lacks() { ! grep -qF -- "$1" "$TMP/screen" || { echo "# screen has: $1"; return 1; }; }

@@ -114,7 +114,7 @@ t_cancel() {
 	keys r y && wait_for "Log · action of iota: running" && wait_for "tick 2" && keys x &&
 		wait_for "iota: action canceled" && has "✗ failed" &&
 		grep -q '"message":[[:space:]]*"canceled' "$STATE" &&
-		! pgrep -f 'seq 1 400' >/dev/null
+		! running_here 'seq 1 400'
 }
 ok "x cancels the running step: its process is gone and it is failed (canceled)" t_cancel
 
@@ -124,7 +124,7 @@ t_quit_asks() {
 		keys n && wait_gone "Cancel it and quit?" && has "▶ running" && keys q &&
 		wait_for "Cancel it and quit?" && keys y && wait_for "[exit 0]" &&
 		[ "$(tm display -p -t w '#{alternate_on}')" = 0 ] &&
-		! pgrep -f 'echo started; sleep 30' >/dev/null &&
+		! running_here 'echo started; sleep 30' &&
 		grep -q '"message":[[:space:]]*"canceled' "$STATE"
 }
 ok "q while a step runs asks first; y cancels it and quits, restoring the terminal" t_quit_asks

@@ -1,9 +1,11 @@
 /*
  * test-engine.c: gating, staleness, values and their provenance, captures, secrets and
- * failures, driven through the engine on tests/chains/engine with real child processes.
+ * failures, driven through the engine on tests/chains/engine with real child processes; the
+ * private key and its wallet, on tests/chains/wallet.
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -476,6 +478,228 @@ test_manual_and_server(void **state)
 	assert_int_equal(status(f, "delta"), ST_DONE);
 }
 
+/* ------------------------------------------------------------------ the key and its wallet */
+
+/* hardhat/anvil's test accounts #0 and #1 (public test vectors, never for real funds). */
+#define KEY0 "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+#define ADDR0 "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
+#define KEY1 "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"
+#define ADDR1 "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+/* Open tests/chains/wallet in f (its state under f->tmp), with these secrets given. */
+static int
+open_wallet(struct fx *f, const struct strvec *env, const struct strvec *files, char **cause)
+{
+	struct engine_opts o = {0};
+	enum engine_err err;
+	char *chain = xprintf("%s/tests/chains/wallet", tl_srcdir());
+	char *sdir = xprintf("%s/state", f->tmp);
+	int rc;
+
+	o.chain_dir = chain;
+	o.state_dir = sdir;
+	o.env_secrets = env;
+	o.secret_files = files;
+	rc = engine_open(&o, &f->e, &err, cause);
+	free(chain);
+	free(sdir);
+	return rc;
+}
+
+static int
+setup_wallet(void **state)
+{
+	struct fx *f = xcalloc(1, sizeof *f);
+	char *cause = NULL;
+
+	f->tmp = tl_tmpdir();
+	if (open_wallet(f, NULL, NULL, &cause) != 0)
+		fail_msg("engine_open: %s", cause);
+	*state = f;
+	return 0;
+}
+
+/* The value of a non-secret input (allocated), or NULL. */
+static char *
+value(struct fx *f, const char *name)
+{
+	struct input_value iv;
+	char *v;
+
+	engine_input(f->e, (size_t)chain_input_index(engine_chain(f->e), name), &iv);
+	v = iv.value != NULL ? xstrdup(iv.value) : NULL;
+	input_value_clear(&iv);
+	return v;
+}
+
+/* A key sets the unset wallet to its address; another wallet is then refused, both shown. */
+static void
+test_key_sets_wallet(void **state)
+{
+	struct fx *f = *state;
+	enum engine_err err;
+	char *cause = NULL, *v;
+
+	assert_null(value(f, "wallet_address"));
+	assert_int_equal(engine_set_secret(f->e, "private_key", KEY0, SRC_PROMPT, &cause), 0);
+	v = value(f, "wallet_address");
+	assert_string_equal(v, ADDR0);
+	free(v);
+	assert_int_equal(engine_set_input(f->e, "wallet_address", ADDR1, &err, &cause), -1);
+	assert_int_equal(err, EERR_REFUSED);
+	assert_non_null(strstr(cause, ADDR0));
+	assert_non_null(strstr(cause, ADDR1));
+	assert_null(strstr(cause, KEY0 + 2));
+	free(cause);
+	cause = NULL;
+	/* The same account, written without its checksum, is taken. */
+	assert_int_equal(engine_set_input(f->e, "wallet_address",
+	    "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266", &err, &cause), 0);
+	/* Unset, the wallet may be another account only once no key is held (a new engine). */
+	engine_close(&f->e);
+	assert_int_equal(open_wallet(f, NULL, NULL, &cause), 0);
+	assert_int_equal(engine_set_input(f->e, "wallet_address", ADDR1, &err, &cause), 0);
+}
+
+/* A key whose account is not the wallet set before is refused with both addresses. */
+static void
+test_key_refused_for_other_wallet(void **state)
+{
+	struct fx *f = *state;
+	enum engine_err err;
+	char *cause = NULL, *v, *path;
+	struct strvec env = {0}, files = {0};
+
+	assert_int_equal(engine_set_input(f->e, "wallet_address", ADDR1, &err, &cause), 0);
+	assert_int_equal(engine_set_secret(f->e, "private_key", KEY0, SRC_PROMPT, &cause), -1);
+	assert_non_null(strstr(cause, ADDR0));
+	assert_non_null(strstr(cause, ADDR1));
+	assert_null(strstr(cause, KEY0 + 2));
+	free(cause);
+	cause = NULL;
+	assert_null(engine_secret_within(f->e, KEY0));    /* not held */
+	v = value(f, "wallet_address");
+	assert_string_equal(v, ADDR1);
+	free(v);
+	assert_int_equal(engine_set_secret(f->e, "private_key", KEY1, SRC_PROMPT, &cause), 0);
+	engine_close(&f->e);
+
+	/* From the environment: not taken, and the notice says why. */
+	sv_push(&env, "DSTACK_WIZARD_PRIVATE_KEY=" KEY0);
+	assert_int_equal(open_wallet(f, &env, NULL, &cause), 0);
+	assert_non_null(engine_notice(f->e));
+	assert_non_null(strstr(engine_notice(f->e), "DSTACK_WIZARD_PRIVATE_KEY"));
+	assert_non_null(strstr(engine_notice(f->e), ADDR0));
+	assert_non_null(strstr(engine_notice(f->e), ADDR1));
+	assert_null(strstr(engine_notice(f->e), KEY0 + 2));
+	assert_null(engine_secret_within(f->e, KEY0));
+	engine_close(&f->e);
+
+	/* From a file: engine_open refuses. */
+	path = tl_write(f->tmp, "key", KEY0 "\n");
+	assert_int_equal(chmod(path, 0600), 0);
+	sv_push_take(&files, xprintf("private_key=%s", path));
+	assert_int_equal(open_wallet(f, NULL, &files, &cause), -1);
+	assert_non_null(strstr(cause, ADDR0));
+	assert_non_null(strstr(cause, ADDR1));
+	free(cause);
+	cause = NULL;
+	assert_null(f->e);
+	engine_env_free(&env);
+	sv_free(&files);
+	free(path);
+	assert_int_equal(open_wallet(f, NULL, NULL, &cause), 0);
+}
+
+/*
+ * The key is masked in every form a step may print it in (as given, without 0x, in lower and
+ * upper case), and the same forms are refused as a value of a non-secret input.
+ */
+static void
+test_key_forms_masked(void **state)
+{
+	struct fx *f = *state;
+	enum engine_err err;
+	char *cause = NULL, *lower, *upper;
+	const char *bare = KEY0 + 2;
+
+	assert_int_equal(engine_set_secret(f->e, "private_key", KEY0, SRC_ENV, &cause), 0);
+	assert_true(drive(f, "show", RUN_ACTION));
+	assert_non_null(strstr(f->lines.s, "given ****\n"));
+	assert_non_null(strstr(f->lines.s, "bare ****\n"));
+	assert_non_null(strstr(f->lines.s, "upper ****\n"));
+	assert_non_null(strstr(f->lines.s, "lower ****\n"));
+	assert_non_null(strstr(f->lines.s, "upper0x ****\n"));
+	assert_null(strcasestr(f->lines.s, bare));
+
+	lower = xstrdup(bare);
+	upper = xstrdup(bare);
+	for (size_t i = 0; upper[i] != '\0'; i++)
+		upper[i] = (char)toupper((unsigned char)upper[i]);
+	upper[3] = (char)tolower((unsigned char)upper[3]);    /* mixed case too */
+	assert_string_equal(engine_secret_within(f->e, lower), "private_key");
+	assert_string_equal(engine_secret_within(f->e, upper), "private_key");
+	assert_int_equal(engine_set_input(f->e, "image", upper, &err, &cause), -1);
+	assert_int_equal(err, EERR_REFUSED);
+	assert_non_null(strstr(cause, "holds the secret private_key"));
+	free(cause);
+	cause = NULL;
+	assert_int_equal(engine_set_input(f->e, "image", lower, &err, &cause), -1);
+	free(cause);
+	assert_null(value(f, "image"));
+	assert_null(engine_secret_within(f->e, "ac0974bec39a17e3"));
+	free(lower);
+	free(upper);
+}
+
+/*
+ * engine_env_take: every DSTACK_WIZARD_<NAME> but the settings leaves the environment, its
+ * value wiped where it was; the lower-case name of a secret is not read, and says so.
+ */
+static void
+test_env_take(void **state)
+{
+	struct fx *f = *state;
+	static char entry[] = "DSTACK_WIZARD_PRIVATE_KEY=" KEY0;
+	struct strvec env = {0};
+	char *cause = NULL, *v;
+	size_t n = strlen("DSTACK_WIZARD_PRIVATE_KEY=");
+
+	engine_close(&f->e);
+	assert_int_equal(putenv(entry), 0);
+	setenv("DSTACK_WIZARD_private_key", KEY1, 1);
+	setenv("DSTACK_WIZARD_REMOTE_DIR", "/nowhere", 1);
+	engine_env_take(&env);
+	assert_null(getenv("DSTACK_WIZARD_PRIVATE_KEY"));
+	assert_null(getenv("DSTACK_WIZARD_private_key"));
+	assert_string_equal(getenv("DSTACK_WIZARD_REMOTE_DIR"), "/nowhere");
+	unsetenv("DSTACK_WIZARD_REMOTE_DIR");
+	for (size_t i = n; i < sizeof entry - 1; i++)
+		assert_int_equal(entry[i], '\0');
+	assert_int_equal(env.n, 2);
+
+	assert_int_equal(open_wallet(f, &env, NULL, &cause), 0);
+	engine_env_free(&env);
+	v = value(f, "wallet_address");
+	assert_string_equal(v, ADDR0);
+	free(v);
+	assert_string_equal(engine_secret_within(f->e, KEY0), "private_key");
+	assert_non_null(strstr(engine_notice(f->e), "DSTACK_WIZARD_private_key is not read: the "
+	    "variable is DSTACK_WIZARD_PRIVATE_KEY"));
+	/* A secret not given: the message names the variable that is read. */
+	engine_close(&f->e);
+	tl_rmrf(f->tmp);
+	mkdir(f->tmp, 0700);
+	assert_int_equal(open_wallet(f, NULL, NULL, &cause), 0);
+	{
+		struct input_value iv;
+
+		engine_input(f->e, (size_t)chain_input_index(engine_chain(f->e), "private_key"), &iv);
+		assert_non_null(strstr(iv.verdict.why, "DSTACK_WIZARD_PRIVATE_KEY"));
+		input_value_clear(&iv);
+	}
+}
+
 int
 main(void)
 {
@@ -490,6 +714,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failure_and_hint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manual_and_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_sets_wallet, setup_wallet, teardown),
+		cmocka_unit_test_setup_teardown(test_key_refused_for_other_wallet, setup_wallet,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_key_forms_masked, setup_wallet, teardown),
+		cmocka_unit_test_setup_teardown(test_env_take, setup_wallet, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
