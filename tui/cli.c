@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "logbuf.h"
 #include "loop.h"
 #include "remote.h"
+#include "script-check.h"
 #include "util.h"
 
 /* How long why/run/check/status wait for input verifications (eth_getCode) to answer. */
@@ -946,6 +948,32 @@ lint_tool(const char *cmdline, char **out)
 }
 
 /* Lint one run: script with bash -n and (when present) shellcheck. */
+/* Must input name stay in double quotes (it is marked quoted: true)? */
+static bool
+lint_must_quote(const char *name, void *data)
+{
+	const struct chain *c = data;
+	int i = chain_input_index(c, name);
+
+	return i >= 0 && c->inputs[i].quoted;
+}
+
+/* Where the script of command k could turn an input's value into code (script-check.h). */
+static size_t
+lint_values(const struct chain *ch, const struct step *st, const struct command *c,
+    const char *what, size_t k)
+{
+	struct script_risk *r;
+	size_t n = script_risks(c->run, lint_must_quote, (void *)(uintptr_t)ch, &r);
+
+	for (size_t i = 0; i < n; i++)
+		printf("%s:%d:%d: %s of %s, command %zu, line %d of its script: ${%s} %s\n",
+		    c->pos.file, c->pos.line, c->pos.col, what, st->id, k + 1, r[i].line,
+		    r[i].name, r[i].why);
+	script_risks_free(&r, n);
+	return n;
+}
+
 static size_t
 lint_script(const struct step *st, const struct command *c, const char *what, size_t k,
     const char *tmp, bool shellcheck)
@@ -1067,7 +1095,8 @@ cli_lint(const char *chain_dir)
 		for (size_t k = 0; k < st->ncheck; k++) {
 			probes++;
 			if (st->check[k].run)
-				problems += lint_script(st, &st->check[k], "check", k, tmp, shellcheck);
+				problems += lint_script(st, &st->check[k], "check", k, tmp, shellcheck) +
+				    lint_values(c, st, &st->check[k], "check", k);
 		}
 		if (st->place == PLACE_MANUAL && probes == 0) {
 			printf("%s:%d:%d: manual step %s has no probe verifying its effect\n",
@@ -1076,7 +1105,8 @@ cli_lint(const char *chain_dir)
 		}
 		for (size_t k = 0; k < st->naction; k++)
 			if (st->action[k].run)
-				problems += lint_script(st, &st->action[k], "action", k, tmp, shellcheck);
+				problems += lint_script(st, &st->action[k], "action", k, tmp, shellcheck) +
+				    lint_values(c, st, &st->action[k], "action", k);
 	}
 	if (shellcheck)
 		problems += lint_agent(tmp);
