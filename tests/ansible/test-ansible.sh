@@ -179,9 +179,9 @@ t0=$(date +%s)
 ok "a second run on both hosts changes nothing, and says every step is done" \
 	'play "$TMP/run2.log" -v && recap "$TMP/run2.log" h1 | grep -q "changed=0 .*failed=0" &&
 	 recap "$TMP/run2.log" h2 | grep -q "changed=0 .*failed=0" &&
-	 n=$(ls "$PROJ"/steps/*.yml | wc -l) &&
-	 [ "$(grep -cE "^ok: \[h1\] => .*\"msg\": \"[a-z0-9-]+ is done\"" "$TMP/run2.log")" -eq "$n" ] &&
-	 [ "$(grep -cE "^ok: \[h2\] => .*\"msg\": \"[a-z0-9-]+ is done\"" "$TMP/run2.log")" -eq "$n" ]'
+	 nsteps=$(ls "$PROJ"/steps/*.yml | wc -l) &&
+	 [ "$(grep -cE "^ok: \[h1\] => .*\"msg\": \"[a-z0-9-]+ is done\"" "$TMP/run2.log")" -eq "$nsteps" ] &&
+	 [ "$(grep -cE "^ok: \[h2\] => .*\"msg\": \"[a-z0-9-]+ is done\"" "$TMP/run2.log")" -eq "$nsteps" ]'
 echo "# two hosts, second run: $(($(date +%s) - t0)) s"
 grep -E "^h[12] +: ok=" "$TMP/run2.log" | sed 's/^/# /'
 ok "the captures are kept per host for the next runs" \
