@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "engine.h"
+#include "record.h"
 #include "remote.h"
 #include "tui.h"
 #include "util.h"
@@ -43,6 +44,9 @@ usage(FILE *f)
 "  inputs [--json]      every input, its value, where it came from, and whether it is valid\n"
 "  lint                 check the chain's step files: structure, bash -n, shellcheck;\n"
 "                       and, with shellcheck, the program the SSH transport sends\n"
+"  replay FILE [--speed X] [--idle-limit S]\n"
+"                       play a recording made with --record in this terminal (space\n"
+"                       pauses, + and - go faster and slower, q quits)\n"
 "\n"
 "Options:\n"
 "  -p, --profile NAME   keep state under this profile (default: default)\n"
@@ -72,6 +76,10 @@ usage(FILE *f)
 "      --demo-fail ID   the demo injects step ID's best-known failure (implies --demo);\n"
 "                       'none' clears it. Both stay in the demo's sandbox until changed:\n"
 "                       a command that gives neither keeps the running ones\n"
+"      --record FILE    record what the wizard shows into FILE (asciicast v2, for\n"
+"                       asciinema play or replay); keys typed are not recorded\n"
+"      --speed X        with replay: play X times as fast (default 1)\n"
+"      --idle-limit S   with replay: cut every pause longer than S seconds to S\n"
 "  -v, --verbose        more detail\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
@@ -93,7 +101,7 @@ usage(FILE *f)
 
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
 	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
-	OPT_ACCEPT_NEW, OPT_SSH_CONFIG };
+	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_RECORD, OPT_SPEED, OPT_IDLE_LIMIT };
 
 /* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
 static int
@@ -115,6 +123,21 @@ demo_option(struct engine_opts *eo, int c, const char *arg)
 		}
 	} else if (c == OPT_DEMO_FAIL)
 		eo->demo_fail = arg;
+	return 0;
+}
+
+/* --speed X, --idle-limit S: a positive number of at most 1000. */
+static int
+replay_option(const char *name, const char *arg, double *out)
+{
+	char *end;
+
+	*out = strtod(arg, &end);
+	if (end == arg || *end != '\0' || !isfinite(*out) || *out <= 0 || *out > 1000) {
+		fprintf(stderr, "dstack-wizard: %s wants a number above 0, at most 1000, not '%s'\n",
+		    name, arg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -140,6 +163,9 @@ main(int argc, char **argv)
 		{ "demo", no_argument, NULL, OPT_DEMO },
 		{ "demo-speed", required_argument, NULL, OPT_DEMO_SPEED },
 		{ "demo-fail", required_argument, NULL, OPT_DEMO_FAIL },
+		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "speed", required_argument, NULL, OPT_SPEED },
+		{ "idle-limit", required_argument, NULL, OPT_IDLE_LIMIT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -150,7 +176,10 @@ main(int argc, char **argv)
 	struct tui_opts to = {0};
 	struct strvec secret_files = {0}, env_secrets = {0};
 	struct engine *e = NULL;
+	struct record *rec = NULL;
+	const char *record = NULL;
 	char *cause = NULL;
+	double speed = 0, idle = 0;
 	bool no_color = false;
 	enum engine_err err;
 	int c, rc;
@@ -213,6 +242,17 @@ main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_RECORD:
+			record = optarg;
+			break;
+		case OPT_SPEED:
+		case OPT_IDLE_LIMIT:
+			if (replay_option(c == OPT_SPEED ? "--speed" : "--idle-limit", optarg,
+			    c == OPT_SPEED ? &speed : &idle) != 0) {
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			break;
 		case 'v':
 			eo.verbose = true;
 			break;
@@ -234,6 +274,20 @@ main(int argc, char **argv)
 	argv += optind;
 	if (eo.demo && eo.profile == NULL)
 		eo.profile = "demo";
+	if ((speed > 0 || idle > 0) && (argc == 0 || strcmp(argv[0], "replay") != 0)) {
+		fprintf(stderr, "dstack-wizard: --speed and --idle-limit go with replay\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (argc > 0 && strcmp(argv[0], "replay") == 0) {
+		if (argc != 2 || record != NULL) {
+			fprintf(stderr, "dstack-wizard: usage: replay FILE [--speed X] "
+			    "[--idle-limit S]\n");
+			rc = EXIT_USAGE;
+		} else
+			rc = record_replay(argv[1], speed, idle);
+		goto out;
+	}
 	if (argc > 0 && strcmp(argv[0], "lint") == 0) {
 		char *dir = eo.chain_dir ? xstrdup(eo.chain_dir) :
 		    xprintf("%s/chain", engine_datadir());
@@ -259,6 +313,23 @@ main(int argc, char **argv)
 		    "terminal\n");
 		rc = EXIT_USAGE;
 		goto out;
+	}
+	if (record != NULL) {
+		/* From here on the wizard runs in the child, on a pseudo-terminal. */
+		pid_t pid = record_fork(record, eo.demo ? "dstack-wizard --demo" : "dstack-wizard",
+		    &rec, &cause);
+
+		if (pid < 0) {
+			fprintf(stderr, "dstack-wizard: %s\n", cause);
+			free(cause);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (pid > 0) {
+			engine_env_free(&env_secrets);
+			sv_free(&secret_files);
+			return record_relay(&rec);
+		}
 	}
 	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	to.color = !no_color && (getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
