@@ -199,4 +199,21 @@ void engine_wait_verified(struct engine *e, unsigned timeout_ms);
 /* Is this the demo host (--demo)? */
 bool engine_is_demo(const struct engine *e);
 
+/*
+ * For the documents made from a profile (report, bundle, tutorial; engine-history.c).
+ * engine_dir: the profile's state directory (its state.json, logs/).
+ * engine_server_words: the server, in words ("ubuntu@host:22", "the demo host (simulated)").
+ * engine_where: where step s runs, in words, from the places of its commands for the release
+ * in use ("this machine", "ubuntu@host:22 and this machine", "by hand; checked on ..."). Each
+ * run of a step is kept in its state's history (struct state_attempt) with this.
+ * engine_redact: s[0..len) with every held secret as "****", in each form output may show it
+ * (as given, without its 0x, in lower and upper case); allocated, its length in *outlen.
+ */
+const char *engine_dir(const struct engine *e);
+char *engine_server_words(const struct engine *e);
+char *engine_where(const struct engine *e, size_t s);
+char *engine_redact(const struct engine *e, const char *s, size_t len, size_t *outlen);
+/* Keep a pre-flight's result (preflight.txt in the profile directory), for the bundle. */
+void engine_note_preflight(struct engine *e, bool ok, const char *report);
+
 #endif

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "util.h"
 
 #define CHECK_TIMEOUT_S   60
 #define ACTION_TIMEOUT_S  3600
@@ -60,6 +61,8 @@ struct engine {
 	struct remote *remote;       /* --target [user@]host[:port]: the server over SSH */
 	struct verify *verify;       /* verdicts of `verify: contract_code` inputs */
 	struct demo *demo;            /* --demo: the simulated host, or NULL */
+	struct strvec offered;       /* every secret value given in the environment, taken or
+	                                not (refused: another wallet's key), for engine_redact */
 };
 
 /* How expand() fills in a value. */
@@ -83,6 +86,10 @@ int take_secrets(struct engine *e, const struct engine_opts *o, char **cause);
 bool step_needs_server(const struct step *s);
 void mark_stale(struct engine *e, int from, int input, const char *why);
 bool running(const struct engine *e, size_t s);
+
+/* engine-history.c */
+void note_attempt(struct engine *e, const struct step_rt *rt, struct state_step *ss,
+    const struct run_result *res);
 
 /* engine-build.c */
 int build_cmd(const struct engine *e, const struct step *st, const struct command *c,

@@ -164,6 +164,7 @@ engine_run_done(void *data, const struct run_result *res)
 			free(why);
 		}
 	}
+	note_attempt(e, rt, state_step(e->state, st->id), res);
 	save(e, NULL);
 	rt_drop_secrets(rt);
 	if (rt->cbs.done)
@@ -332,6 +333,7 @@ rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
 	ss->exit_code = -1;
 	free(ss->message);
 	ss->message = why;
+	note_attempt(e, rt, ss, &res);
 	save(e, NULL);
 	rt_drop_secrets(rt);
 	if (rt->cbs.done)
@@ -347,6 +349,7 @@ rt_preflight_done(void *data, bool ok, const char *report)
 	const char *p = report, *fail = NULL;
 	char *cause = NULL;
 
+	engine_note_preflight(e, ok, report);
 	if (rt->log == NULL)
 		rt->log = logbuf_new(LOG_RING_BYTES);
 	while (*p != '\0') {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli-docs.h"
 #include "engine.h"
 #include "record.h"
 #include "remote.h"
@@ -44,6 +45,13 @@ usage(FILE *f)
 "  inputs [--json]      every input, its value, where it came from, and whether it is valid\n"
 "  lint                 check the chain's step files: structure, bash -n, shellcheck;\n"
 "                       and, with shellcheck, the program the SSH transport sends\n"
+"  report [--output FILE]  the deployment report (Markdown): every step's runs, the\n"
+"                       hints shown, the values captured, the final status\n"
+"  bundle FILE.tar.gz   a support bundle: state, logs, report, pre-flight, versions,\n"
+"                       every secret given to this command taken out\n"
+"  tutorial [--output DIR] [--values]\n"
+"                       the chain as Markdown pages for the release in use, one per\n"
+"                       step (default DIR: tutorial); --values fills in the profile's\n"
 "  replay FILE [--speed X] [--idle-limit S]\n"
 "                       play a recording made with --record in this terminal (space\n"
 "                       pauses, + and - go faster and slower, q quits)\n"
@@ -101,7 +109,8 @@ usage(FILE *f)
 
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
 	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
-	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_RECORD, OPT_SPEED, OPT_IDLE_LIMIT };
+	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_RECORD, OPT_SPEED, OPT_IDLE_LIMIT, OPT_OUTPUT,
+	OPT_VALUES };
 
 /* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
 static int
@@ -166,6 +175,8 @@ main(int argc, char **argv)
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "speed", required_argument, NULL, OPT_SPEED },
 		{ "idle-limit", required_argument, NULL, OPT_IDLE_LIMIT },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "values", no_argument, NULL, OPT_VALUES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -174,6 +185,7 @@ main(int argc, char **argv)
 	struct engine_opts eo = {0};
 	struct cli_opts co = {0};
 	struct tui_opts to = {0};
+	struct docs_opts dop = {0};
 	struct strvec secret_files = {0}, env_secrets = {0};
 	struct engine *e = NULL;
 	struct record *rec = NULL;
@@ -245,6 +257,12 @@ main(int argc, char **argv)
 		case OPT_RECORD:
 			record = optarg;
 			break;
+		case OPT_OUTPUT:
+			dop.output = optarg;
+			break;
+		case OPT_VALUES:
+			dop.values = true;
+			break;
 		case OPT_SPEED:
 		case OPT_IDLE_LIMIT:
 			if (replay_option(c == OPT_SPEED ? "--speed" : "--idle-limit", optarg,
@@ -296,7 +314,9 @@ main(int argc, char **argv)
 		free(dir);
 		goto out;
 	}
-	if (argc > 0 && !cli_is_command(argv[0])) {
+	if ((rc = docs_check(argc, argv, &dop)) != EXIT_OK)
+		goto out;
+	if (argc > 0 && !cli_is_command(argv[0]) && !docs_is_command(argv[0])) {
 		fprintf(stderr, "dstack-wizard: unknown command '%s'\nTry 'dstack-wizard --help'.\n",
 		    argv[0]);
 		rc = EXIT_USAGE;
@@ -355,6 +375,8 @@ main(int argc, char **argv)
 		to.target = remote_label(engine_remote(e));   /* the remembered target */
 	if (argc == 0 && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO))
 		rc = tui_run(e, &to);
+	else if (argc > 0 && docs_is_command(argv[0]))
+		rc = docs_run(e, argc, argv, &dop);
 	else if (argc == 0) {
 		char *status[] = { (char *)"status", NULL };
 
