@@ -93,8 +93,11 @@ struct engine_cbs {
 	    const struct run_cmd *cmd);
 	void (*cmd_end)(void *data, size_t step, enum run_kind kind, size_t index,
 	    const struct cmd_result *res);
-	/* The run is over and the state is saved; res is valid during the call only. */
-	void (*done)(void *data, size_t step, enum run_kind kind, const struct run_result *res);
+	/* The run is over; res is valid during the call only. unsaved is NULL when its outcome
+	 * is saved in the state, else why it could not be (then it is not done, whatever res
+	 * says: the state in memory is what the file holds). */
+	void (*done)(void *data, size_t step, enum run_kind kind, const struct run_result *res,
+	    const char *unsaved);
 	void *data;
 };
 
@@ -195,6 +198,23 @@ struct remote *engine_remote(struct engine *e);
 /* Run the loop (at most timeout_ms) until every input verification (verify: contract_code)
  * has a verdict, so that engine_blockers can answer for good. */
 void engine_wait_verified(struct engine *e, unsigned timeout_ms);
+
+/*
+ * The profile shared with other processes (engine-profile.c). Every change of the state is
+ * made under the profile's lock, to the state as the file holds it then, so that no change
+ * of another process is lost.
+ *
+ * engine_on_change: call fn(data) whenever another process changed the state (it is read
+ * again first); the engine watches the profile directory in its loop. NULL stops it.
+ * engine_claim: claim the profile for an interactive session, for as long as the engine is
+ * open: 0; 1 when another process holds it (*holder says who: "pid 1234, since 2026-12-06
+ * 10:02:03"); -1 with *cause on error.
+ * engine_set_readonly: refuse every write from now on (runs, inputs), saying why.
+ */
+void engine_on_change(struct engine *e, void (*fn)(void *data), void *data);
+int engine_claim(struct engine *e, char **holder, char **cause);
+void engine_set_readonly(struct engine *e, const char *why);
+const char *engine_readonly(const struct engine *e);
 
 /* Is this the demo host (--demo)? */
 bool engine_is_demo(const struct engine *e);

@@ -29,6 +29,8 @@ struct run_cmd {
 	struct rx *expect;      /* checks: stdout must match (RX_LINES); may be NULL */
 	char *expect_text;      /* shown in the failure reason */
 	unsigned timeout_ms;    /* 0: none */
+	char *unready;          /* why it cannot run yet (an input it uses has no value): it
+	                           fails with this reason, without starting; NULL: it runs */
 };
 
 /* The outcome of one command. */
@@ -56,8 +58,10 @@ struct capture_hit {
 };
 
 struct run_result {
-	bool ok;                /* every command ok */
+	bool ok;                /* every command ok, and the log file written */
 	bool canceled;
+	char *error;            /* why the run failed apart from its commands (its log file
+	                           could not be written), or NULL */
 	struct cmd_result *cmds;
 	size_t ncmds;
 	struct hint_hit *hints;          /* each hint at most once, in order of first match */
@@ -109,7 +113,7 @@ const struct run_result *run_result(const struct run *r);   /* NULL until finish
 void run_free(struct run **rp);
 
 /*
- * Free everything a run_cmd owns: display, label, expect (rx_free), expect_text, and
+ * Free everything a run_cmd owns: display, label, expect (rx_free), expect_text, unready, and
  * the strings of tc (script, cwd, id, every env entry and the env array, stdin_data); env entries
  * and stdin_data are wiped first, as they may hold secrets. Every one of these is allocated.
  */

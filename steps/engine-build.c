@@ -91,12 +91,49 @@ expand_probe(const struct engine *e, const struct probe *in, struct probe *out, 
 #undef XV
 }
 
+/* The step whose action captures input name, or NULL. */
+static const char *
+captured_by(const struct chain *ch, const char *name)
+{
+	for (size_t s = 0; s < ch->nsteps; s++)
+		for (size_t k = 0; k < ch->steps[s].ncaptures; k++)
+			if (strcmp(ch->steps[s].captures[k].name, name) == 0)
+				return ch->steps[s].id;
+	return NULL;
+}
+
+/*
+ * Why probe c cannot pass yet: it uses an input that has no value and that an action captures
+ * (a contract address before the deployment ran); NULL if it can run.
+ */
+static char *
+probe_unready(const struct engine *e, const struct command *c)
+{
+	for (size_t i = 0; i < e->chain->ninputs; i++) {
+		const struct input_def *d = &e->chain->inputs[i];
+		const char *by = captured_by(e->chain, d->name);
+		enum value_source src;
+		char *v;
+
+		if (by == NULL || d->secret || !command_uses(c, d->name))
+			continue;
+		if ((v = value_of(e, i, &src, 0)) != NULL) {
+			free(v);
+			continue;
+		}
+		return xprintf("%s has no value yet (the action of %s captures it)", d->name, by);
+	}
+	return NULL;
+}
+
 /* Build the run_cmd of a probe: a probe transport over the engine's libcurl handle. */
 static int
 build_probe(const struct engine *e, const struct command *c, struct run_cmd *rc)
 {
 	struct probe shown, real;
 	char *what;
+
+	rc->unready = probe_unready(e, c);
 
 	expand_probe(e, c->probe, &shown, true);
 	what = probe_describe(&shown);

@@ -1,8 +1,9 @@
 /*
  * engine-gate.c: what may run, and each step's status.
  *
- * Gating. A step may run (check or action) only when every step it requires is done, every
- * input it uses is present and valid, and a place to run its commands exists. The displayed
+ * Gating. A step may run (check or action) only when every step it requires is done (a step
+ * being checked counts as done while its saved status says so), every input it uses is
+ * present and valid, and a place to run its commands exists. The displayed
  * status keeps a step's history (done, failed, stale) and shows locked/ready otherwise.
  *
  * Staleness. When an action starts, when a done step's check fails, or when an input changes,
@@ -170,13 +171,19 @@ verify_blocker(const struct engine *e, size_t i, const char *value)
 	return say;
 }
 
-/* Is step s done (and not running again)? */
+/*
+ * Is step s done (and not running its action again)? A check only reads, so a step being
+ * checked keeps its saved status here: the steps after it may be checked meanwhile (a passing
+ * check makes a step done only if the steps it requires still are when it ends).
+ */
 static bool
 step_done(const struct engine *e, size_t s)
 {
 	const struct state_step *ss = engine_step_state(e, s);
 
-	return !running(e, s) && ss != NULL && ss->status == SAVED_DONE;
+	if (running(e, s) && e->rt[s].kind != RUN_CHECK)
+		return false;
+	return ss != NULL && ss->status == SAVED_DONE;
 }
 
 /*

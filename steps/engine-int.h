@@ -5,6 +5,8 @@
  *   engine-gate.c    gating and staleness: blockers, statuses
  *   engine-build.c   a step's commands made runnable (run_cmd)
  *   engine-run.c     running checks and actions, captures, the pre-flight
+ *   engine-profile.c the profile shared by several processes: the lock around every change
+ *                    of the state, noticing others' changes, the interactive session's claim
  */
 #ifndef DW_ENGINE_INT_H
 #define DW_ENGINE_INT_H
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "engine.h"
@@ -41,8 +44,9 @@ struct step_rt {
 	time_t started;
 	uint64_t t0;
 	bool failed_action;
-	struct remote_pf *pf;        /* the pre-flight before a server step (freed later) */
 	bool waiting;                /* the pre-flight runs; the pass starts after it */
+	char *log_path;              /* the log file of the current pass */
+	char *unsaved;               /* why a change made during the run could not be saved */
 };
 
 struct engine {
@@ -61,6 +65,21 @@ struct engine {
 	struct remote *remote;       /* --target [user@]host[:port]: the server over SSH */
 	struct verify *verify;       /* verdicts of `verify: contract_code` inputs */
 	struct demo *demo;            /* --demo: the simulated host, or NULL */
+	struct remote_pf *pf;        /* the pre-flight every waiting server step waits for */
+	bool pf_ok;                  /* how it ended, */
+	char *pf_report;             /* its report, */
+	uint64_t pf_timer;           /* and the timer that hands it to the waiting steps */
+	/* engine-profile.c */
+	int lock_fd;                 /* state.lock, flock'ed during an update */
+	bool locked;
+	unsigned updating;           /* depth of update_begin calls */
+	char *update_error;          /* why the update going on cannot be written */
+	struct stat seen;            /* state.json as last read or written */
+	int session_fd;              /* session.lock, held by an interactive wizard; or -1 */
+	char *readonly;              /* why every write is refused, or NULL */
+	int watch_fd;                /* inotify on the profile directory, or -1 */
+	void (*on_change)(void *data);
+	void *change_data;
 	struct strvec offered;       /* every secret value given in the environment, taken or
 	                                not (refused: another wallet's key), for engine_redact */
 };
@@ -71,8 +90,11 @@ enum {
 	EXPAND_REGEX = 2,       /* values as literal text in a regex */
 };
 
-/* engine.c */
-int save(struct engine *e, char **cause);
+/* engine-profile.c: every change of e->state goes between these two (they nest). */
+void update_begin(struct engine *e);
+int update_end(struct engine *e, char **cause);
+int profile_open(struct engine *e, char **cause);
+void profile_close(struct engine *e);
 
 /* engine-values.c */
 char *expand(const struct engine *e, const char *s, unsigned how, int depth, bool *missing);

@@ -14,6 +14,7 @@
 
 #include "engine-int.h"
 #include "logbuf.h"
+#include "loop.h"
 #include "probe.h"
 #include "remote.h"
 #include "runner.h"
@@ -34,6 +35,8 @@ failure_message(const struct run_result *res, const struct run_cmd *cmds, bool c
 	*code = 0;
 	if (res->canceled)
 		sb_adds(&sb, "canceled");
+	else if (res->error != NULL)
+		sb_adds(&sb, res->error);
 	for (size_t i = 0; i < res->ncmds && sb.len == 0; i++) {
 		const struct cmd_result *cr = &res->cmds[i];
 
@@ -72,9 +75,8 @@ rt_drop_secrets(struct step_rt *rt)
 
 static int start_pass(struct engine *e, size_t s, bool check, char **cause);
 
-/* Apply an action's captures: each becomes the value of its input (when valid). */
 /* Store a captured value as its input (if valid and new) and say so in the log; returns
- * whether the input changed. */
+ * whether the input changed. A value that could not be saved fails the run (rt->unsaved). */
 static bool
 apply_capture(struct engine *e, struct step_rt *rt, const struct capture *c, const char *value)
 {
@@ -82,28 +84,39 @@ apply_capture(struct engine *e, struct step_rt *rt, const struct capture *c, con
 	int idx = chain_input_index(e->chain, c->name);
 	const struct state_input *old;
 	struct verdict v;
-	char *line;
+	char *line = NULL, *why = NULL;
 	bool stored = false;
 
 	if (idx < 0 || e->chain->inputs[idx].secret)
 		return false;
+	update_begin(e);
 	old = state_get_input(e->state, c->name);
-	if (old != NULL && old->source == SRC_CAPTURE && strcmp(old->value, value) == 0 &&
-	    old->from_step != NULL && strcmp(old->from_step, st->id) == 0)
-		return false;
-	validate_input(&e->chain->inputs[idx], value, &v);
-	if (v.ok) {
-		store_input(e, idx, value, SRC_CAPTURE, st->id, NULL);
-		line = xprintf("captured %s = %s", c->name, value);
-		stored = true;
-	} else
-		line = xprintf("captured %s = %s, which is not valid (%s): not used", c->name,
-		    value, v.why);
-	logbuf_push(rt->log, STREAM_META, line, strlen(line));
-	if (rt->cbs.line)
-		rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
+	if (old == NULL || old->source != SRC_CAPTURE || strcmp(old->value, value) != 0 ||
+	    old->from_step == NULL || strcmp(old->from_step, st->id) != 0) {
+		validate_input(&e->chain->inputs[idx], value, &v);
+		if (v.ok) {
+			store_input(e, idx, value, SRC_CAPTURE, st->id, NULL);
+			line = xprintf("captured %s = %s", c->name, value);
+			stored = true;
+		} else
+			line = xprintf("captured %s = %s, which is not valid (%s): not used", c->name,
+			    value, v.why);
+		verdict_clear(&v);
+	}
+	if (update_end(e, &why) != 0) {
+		free(line);
+		line = xprintf("captured %s = %s, which could not be saved: %s", c->name, value, why);
+		if (rt->unsaved == NULL)
+			rt->unsaved = xstrdup(why);
+		free(why);
+		stored = false;
+	}
+	if (line != NULL) {
+		logbuf_push(rt->log, STREAM_META, line, strlen(line));
+		if (rt->cbs.line)
+			rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
+	}
 	free(line);
-	verdict_clear(&v);
 	return stored;
 }
 
@@ -115,34 +128,78 @@ apply_captures(struct engine *e, struct step_rt *rt, const struct run_result *re
 		apply_capture(e, rt, res->captures[i].capture, res->captures[i].value);
 }
 
-/* A pass ended: record it, and go on to the check after a successful action. */
+/* The first step st requires whose saved status is not done, or NULL. */
+static const char *
+undone_requirement(const struct engine *e, const struct step *st)
+{
+	for (size_t k = 0; k < st->nrequires; k++) {
+		const struct step *r = &e->chain->steps[st->req[k]];
+		const struct state_step *rs = state_get_step(e->state, r->id);
+
+		if (rs == NULL || rs->status != SAVED_DONE)
+			return r->id;
+	}
+	return NULL;
+}
+
+/* The run is over: tell the caller (with why its outcome is not saved, if it is not). */
+static void
+rt_finish(struct step_rt *rt, const struct run_result *res)
+{
+	rt_drop_secrets(rt);
+	if (rt->cbs.done)
+		rt->cbs.done(rt->cbs.data, rt->index, rt->kind, res, rt->unsaved);
+	freep(&rt->unsaved);
+}
+
+/* Save the update going on; a failure is kept as why the run's outcome is not saved. */
+static void
+rt_update_end(struct step_rt *rt)
+{
+	char *why = NULL;
+
+	if (update_end(rt->e, &why) != 0 && rt->unsaved == NULL)
+		rt->unsaved = why;
+	else
+		free(why);
+}
+
+/*
+ * A pass ended: record it, and go on to the check after a successful action. A passing check
+ * makes the step done only while the steps it requires are done (checks run side by side: a
+ * required step's check may have failed meanwhile); else it is stale.
+ */
 static void
 engine_run_done(void *data, const struct run_result *res)
 {
 	struct step_rt *rt = data;
 	struct engine *e = rt->e;
 	const struct step *st = &e->chain->steps[rt->index];
-	struct state_step *ss = state_step(e->state, st->id);
-	bool was_done = ss->status == SAVED_DONE, check = rt->in_check;
+	struct state_step *ss;
+	bool was_done, check = rt->in_check;
 	struct run *finished = rt->run;    /* freed at the end: res belongs to it */
+	const char *gone;
 	char *cause = NULL;
 
 	rt->run = NULL;
 	if (!check) {
 		apply_captures(e, rt, res);
-		ss = state_step(e->state, st->id);
-		if (res->ok && !res->canceled) {
+		if (res->ok && !res->canceled && rt->unsaved == NULL) {
 			if (start_pass(e, rt->index, true, &cause) == 0) {
-				free(cause);
 				run_free(&finished);
 				return;
 			}
 			logbuf_push(rt->log, STREAM_META, cause, strlen(cause));
 		}
 	}
+	update_begin(e);
 	ss = state_step(e->state, st->id);
+	was_done = ss->status == SAVED_DONE;
+	ss->started_at = rt->started;
 	ss->finished_at = time(NULL);
 	ss->duration_ms = (long)(now_ms() - rt->t0);
+	free(ss->log_path);
+	ss->log_path = xstrdup(rt->log_path);
 	free(ss->message);
 	ss->message = NULL;
 	if (cause != NULL) {
@@ -151,7 +208,10 @@ engine_run_done(void *data, const struct run_result *res)
 		ss->exit_code = -1;
 		cause = NULL;
 	} else if (check && res->ok && !res->canceled) {
-		ss->status = SAVED_DONE;
+		gone = undone_requirement(e, st);
+		ss->status = gone == NULL ? SAVED_DONE : SAVED_STALE;
+		if (gone != NULL)
+			ss->message = xprintf("%s is no longer done", gone);
 		ss->done_at = ss->finished_at;
 		ss->exit_code = 0;
 	} else {
@@ -165,10 +225,8 @@ engine_run_done(void *data, const struct run_result *res)
 		}
 	}
 	note_attempt(e, rt, state_step(e->state, st->id), res);
-	save(e, NULL);
-	rt_drop_secrets(rt);
-	if (rt->cbs.done)
-		rt->cbs.done(rt->cbs.data, rt->index, rt->kind, res);
+	rt_update_end(rt);
+	rt_finish(rt, res);
 	run_free(&finished);    /* the runner allows this from its done callback */
 }
 
@@ -272,7 +330,6 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 	struct step_rt *rt = &e->rt[s];
 	struct run_opts ro = {0};
 	struct run_cbs cbs = {0};
-	struct state_step *ss;
 	char *logdir, *logpath, stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -312,9 +369,8 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 	cbs.cmd_end = rt_cmd_end;
 	cbs.done = engine_run_done;
 	cbs.data = rt;
-	ss = state_step(e->state, st->id);
-	free(ss->log_path);
-	ss->log_path = logpath;
+	free(rt->log_path);
+	rt->log_path = logpath;
 	rt->run = run_start(e->loop, rt->cmds, rt->ncmds, &ro, &cbs, cause);
 	return rt->run != NULL ? 0 : -1;
 }
@@ -323,50 +379,66 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 static void
 rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
 {
-	struct state_step *ss = state_step(e->state, e->chain->steps[rt->index].id);
+	struct state_step *ss;
 	struct run_result res;
 
 	memset(&res, 0, sizeof res);
+	update_begin(e);
+	ss = state_step(e->state, e->chain->steps[rt->index].id);
 	ss->status = SAVED_FAILED;
+	ss->started_at = rt->started;
 	ss->finished_at = time(NULL);
 	ss->duration_ms = (long)(now_ms() - rt->t0);
 	ss->exit_code = -1;
 	free(ss->message);
 	ss->message = why;
 	note_attempt(e, rt, ss, &res);
-	save(e, NULL);
-	rt_drop_secrets(rt);
-	if (rt->cbs.done)
-		rt->cbs.done(rt->cbs.data, rt->index, rt->kind, &res);
+	rt_update_end(rt);
+	rt_finish(rt, &res);
 }
 
-/* The pre-flight before a server step is over: its report goes to the log; then the pass. */
+/* Add one of the wizard's own lines to a step's log. */
 static void
-rt_preflight_done(void *data, bool ok, const char *report)
+rt_meta(struct step_rt *rt, const char *line)
 {
-	struct step_rt *rt = data;
-	struct engine *e = rt->e;
-	const char *p = report, *fail = NULL;
-	char *cause = NULL;
+	logbuf_push(rt->log, STREAM_META, line, strlen(line));
+	if (rt->cbs.line)
+		rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
+}
 
-	engine_note_preflight(e, ok, report);
+/*
+ * The pre-flight's report goes to a waiting step's log (whole to the first waiting step in
+ * chain order; to the others a line saying where it is); then its pass starts.
+ */
+static void
+rt_preflight_over(struct engine *e, struct step_rt *rt, bool ok, const char *report,
+    const char *first)
+{
+	const char *p = report, *fail = NULL;
+	char *cause = NULL, *line;
+
 	if (rt->log == NULL)
 		rt->log = logbuf_new(LOG_RING_BYTES);
 	while (*p != '\0') {
 		size_t n = strcspn(p, "\n");
-		char *line = xprintf("pre-flight: %.*s", (int)n, p);
 
 		if (fail == NULL && str_has_prefix(p, "FAIL "))
 			fail = p;
-		logbuf_push(rt->log, STREAM_META, line, strlen(line));
-		if (rt->cbs.line)
-			rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, line, strlen(line));
-		free(line);
+		if (first == NULL) {
+			line = xprintf("pre-flight: %.*s", (int)n, p);
+			rt_meta(rt, line);
+			free(line);
+		}
 		p += n;
 		if (*p == '\n')
 			p++;
 	}
-	rt->waiting = false;
+	if (first != NULL) {
+		line = xprintf("pre-flight of %s: %s (its report is in the log of %s)",
+		    remote_label(e->remote), ok ? "passed" : "failed", first);
+		rt_meta(rt, line);
+		free(line);
+	}
 	if (!ok) {
 		size_t n = fail != NULL ? strcspn(fail + 5, "\n") : 0;
 
@@ -376,6 +448,46 @@ rt_preflight_done(void *data, bool ok, const char *report)
 	}
 	if (start_pass(e, rt->index, rt->in_check, &cause) != 0)
 		rt_fail_early(e, rt, cause);
+}
+
+/* The pre-flight is over (called from the loop, not from the pre-flight's own callback, so
+ * that a step started meanwhile may start another): every step waiting for it goes on. */
+static void
+engine_preflight_over(void *data)
+{
+	struct engine *e = data;
+	char *report = e->pf_report;
+	const char *first = NULL;
+	bool ok = e->pf_ok;
+
+	e->pf_timer = 0;
+	e->pf_report = NULL;
+	remote_preflight_free(&e->pf);
+	for (size_t s = 0; s < e->chain->nsteps; s++) {
+		struct step_rt *rt = &e->rt[s];
+
+		if (!rt->waiting)
+			continue;
+		rt->waiting = false;
+		rt_preflight_over(e, rt, ok, report != NULL ? report : "", first);
+		if (first == NULL)
+			first = e->chain->steps[s].id;
+	}
+	free(report);
+}
+
+/* The pre-flight before the first server step ended. */
+static void
+engine_preflight_done(void *data, bool ok, const char *report)
+{
+	struct engine *e = data;
+
+	engine_note_preflight(e, ok, report);
+	e->pf_ok = ok;
+	free(e->pf_report);
+	e->pf_report = xstrdup(report);
+	if (e->pf_timer == 0)
+		e->pf_timer = loop_add_timer(e->loop, 0, engine_preflight_over, e);
 }
 
 /* Start a check or an action of a step, if the gate allows it. */
@@ -392,6 +504,8 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 	bool check;
 
 	*err = EERR_REFUSED;
+	if (e->readonly != NULL)
+		return set_cause(cause, "%s", e->readonly);
 	if (running(e, s))
 		return set_cause(cause, "%s is already running", st->id);
 	nb = engine_blockers(e, s, &b);
@@ -442,14 +556,21 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 	rt->started = time(NULL);
 	rt->t0 = now_ms();
 	rt_select(e, rt, st);
-	ss = state_step(e->state, st->id);
-	ss->started_at = rt->started;
 	check = kind == RUN_CHECK || nth_action(e, st, 0) == NULL;
 	if (!check) {
+		/* An action changes what the steps after it found: they are stale from now. */
 		char *why = xprintf("%s re-ran", st->id);
 
+		update_begin(e);
+		ss = state_step(e->state, st->id);
+		ss->started_at = rt->started;
 		mark_stale(e, (int)s, -1, why);
 		free(why);
+		if (update_end(e, cause) != 0) {
+			*err = EERR_BAD_FILE;
+			rt_drop_secrets(rt);
+			return -1;
+		}
 	}
 	if (e->remote != NULL) {
 		/* Second line behind the loader: the transport refuses local-only secrets. */
@@ -468,8 +589,8 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		if (step_needs_server(st) && !remote_checked(e->remote)) {
 			rt->in_check = check;
 			rt->waiting = true;
-			remote_preflight_free(&rt->pf);
-			rt->pf = remote_preflight(e->remote, rt_preflight_done, rt);
+			if (e->pf == NULL)
+				e->pf = remote_preflight(e->remote, engine_preflight_done, e);
 			*err = EERR_NONE;
 			return 0;
 		}
@@ -477,11 +598,12 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 	if (start_pass(e, s, check, cause) != 0) {
 		*err = EERR_FAILED;
 		rt_drop_secrets(rt);
+		update_begin(e);
 		ss = state_step(e->state, st->id);
 		ss->status = SAVED_FAILED;
 		free(ss->message);
 		ss->message = xstrdup(*cause);
-		save(e, NULL);
+		update_end(e, NULL);
 		return -1;
 	}
 	*err = EERR_NONE;
@@ -493,8 +615,13 @@ void
 engine_cancel(struct engine *e, size_t s)
 {
 	if (e->rt[s].waiting) {
-		remote_preflight_free(&e->rt[s].pf);
+		bool others = false;
+
 		e->rt[s].waiting = false;
+		for (size_t k = 0; k < e->chain->nsteps; k++)
+			others |= e->rt[k].waiting;
+		if (!others && e->pf_timer == 0)
+			remote_preflight_free(&e->pf);
 		rt_fail_early(e, &e->rt[s], xstrdup("canceled during the pre-flight"));
 		return;
 	}

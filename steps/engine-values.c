@@ -197,16 +197,18 @@ store_input(struct engine *e, int idx, const char *value, enum value_source src,
     const char *from_step, char **cause)
 {
 	const struct input_def *d = &e->chain->inputs[idx];
-	const struct state_input *old = state_get_input(e->state, d->name);
+	const struct state_input *old;
 	char *why;
 
-	if (old != NULL && strcmp(old->value, value) == 0 && old->source == src)
-		return 0;
-	state_set_input(e->state, d->name, value, src, from_step, time(NULL));
-	why = xprintf("input %s changed", d->name);
-	mark_stale(e, -1, idx, why);
-	free(why);
-	return save(e, cause);
+	update_begin(e);
+	old = state_get_input(e->state, d->name);
+	if (old == NULL || strcmp(old->value, value) != 0 || old->source != src) {
+		state_set_input(e->state, d->name, value, src, from_step, time(NULL));
+		why = xprintf("input %s changed", d->name);
+		mark_stale(e, -1, idx, why);
+		free(why);
+	}
+	return update_end(e, cause);
 }
 
 /*
@@ -320,13 +322,14 @@ engine_unset_input(struct engine *e, const char *name, char **cause)
 
 	if (idx < 0)
 		return set_cause(cause, "unknown input '%s'", name);
-	if (state_get_input(e->state, name) == NULL)
-		return 0;
-	state_unset_input(e->state, name);
-	why = xprintf("input %s changed", name);
-	mark_stale(e, -1, idx, why);
-	free(why);
-	return save(e, cause);
+	update_begin(e);
+	if (state_get_input(e->state, name) != NULL) {
+		state_unset_input(e->state, name);
+		why = xprintf("input %s changed", name);
+		mark_stale(e, -1, idx, why);
+		free(why);
+	}
+	return update_end(e, cause);
 }
 
 /* Secret s without its 0x when it is 0x and hex digits, else s itself. */

@@ -119,6 +119,7 @@ engine_demo_open(struct engine *e, const struct engine_opts *o, char **cause)
 	/* Over SSH the pre-flight asks the simulated host too (its sudo, OS and disk). */
 	if (e->remote != NULL)
 		remote_set_preflight_env(e->remote, demo_env(e->demo, "preflight"));
+	update_begin(e);
 	for (unsigned k = 0; k < demo_npresets; k++) {
 		const struct demo_preset *p = &demo_presets[k];
 		const char *v = p->value ? p->value : demo_root(e->demo);
@@ -132,7 +133,7 @@ engine_demo_open(struct engine *e, const struct engine_opts *o, char **cause)
 		} else if (p->force || state_get_input(e->state, p->name) == NULL)
 			state_set_input(e->state, p->name, v, SRC_USER, NULL, time(NULL));
 	}
-	return save(e, cause);
+	return update_end(e, cause);
 }
 
 /* Is this the demo host? */
@@ -226,10 +227,10 @@ engine_remote_open(struct engine *e, const struct engine_opts *o, char **cause)
 		return engine_demo_remote(e, t, cause);
 	if (o->target != NULL && (e->state->target == NULL ||
 	    strcmp(e->state->target, o->target) != 0)) {
+		update_begin(e);
 		free(e->state->target);
 		e->state->target = xstrdup(o->target);
-		if (save(e, cause) != 0)
-			return -1;
+		return update_end(e, cause);
 	}
 	return 0;
 }
@@ -276,6 +277,7 @@ engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *e
 	*out = NULL;
 	*err = EERR_USAGE;
 	e = xcalloc(1, sizeof *e);
+	e->lock_fd = e->session_fd = e->watch_fd = -1;
 	e->profile = xstrdup(o->profile ? o->profile : "default");
 	if (o->chain_dir)
 		chain_dir = xstrdup(o->chain_dir);
@@ -302,6 +304,8 @@ engine_open(const struct engine_opts *o, struct engine **out, enum engine_err *e
 	if (e->state->notice)
 		e->notice = xstrdup(e->state->notice);
 	e->loop = loop_new();
+	if (profile_open(e, cause) != 0)
+		goto fail;
 	e->http = http_new(e->loop);
 	e->secrets = xcalloc(e->chain->ninputs, sizeof *e->secrets);
 	e->secret_src = xcalloc(e->chain->ninputs, sizeof *e->secret_src);
@@ -342,7 +346,6 @@ engine_close(struct engine **ep)
 		for (size_t i = 0; i < e->chain->nsteps; i++) {
 			struct step_rt *rt = &e->rt[i];
 
-			remote_preflight_free(&rt->pf);
 			if (rt->run)
 				run_free(&rt->run);
 			run_cmds_free(&rt->cmds, rt->ncmds);
@@ -350,9 +353,15 @@ engine_close(struct engine **ep)
 			free(rt->hints);
 			logbuf_free(&rt->log);
 			free(rt->secrets);
+			free(rt->log_path);
+			free(rt->unsaved);
 		}
 		free(e->rt);
 	}
+	remote_preflight_free(&e->pf);
+	if (e->pf_timer != 0)
+		loop_del_timer(e->loop, e->pf_timer);
+	free(e->pf_report);
 	if (e->secrets != NULL) {
 		for (size_t i = 0; i < e->chain->ninputs; i++)
 			secret_free(&e->secrets[i]);
@@ -364,6 +373,7 @@ engine_close(struct engine **ep)
 	sv_free(&e->offered);
 	free(e->local);
 	demo_close(&e->demo);
+	profile_close(e);
 	verify_free(&e->verify);
 	remote_free(&e->remote);
 	http_free(&e->http);
@@ -411,21 +421,4 @@ const char *
 engine_notice(const struct engine *e)
 {
 	return e->notice;
-}
-
-/* Save the state; a failure goes to the notice (and the caller's cause if given). */
-int
-save(struct engine *e, char **cause)
-{
-	char *why = NULL;
-
-	if (state_save(e->state, &why) != 0) {
-		free(e->notice);
-		e->notice = xprintf("could not save the state: %s", why);
-		if (cause)
-			set_cause(cause, "%s", why);
-		free(why);
-		return -1;
-	}
-	return 0;
 }

@@ -67,7 +67,7 @@ struct run {
 	size_t line_cap;           /* RUNNER_MAX_LINE + longest secret - 1 */
 
 	FILE *log;
-	bool log_failed;
+	char *log_error;           /* why writing the log failed (the run fails with it) */
 	uint64_t log_head;         /* bytes written to the log itself */
 	FILE *tail[2];             /* past the head: two chunks taking turns (unlinked files) */
 	uint64_t tail_bytes[2], tail_lines[2];
@@ -117,6 +117,17 @@ run_meta(struct run *r, const char *text)
 	free(vis);
 }
 
+/* Writing the log failed (errno says why): say so once; the run fails with it. */
+static void
+run_log_failed(struct run *r)
+{
+	if (r->log_error != NULL)
+		return;
+	r->log_error = xprintf("cannot write the log file %s: %s", r->opts.log_path,
+	    strerror(errno));
+	run_meta(r, r->log_error);
+}
+
 /* Open an empty chunk for the log's tail: a file beside the log, unlinked at once. */
 static FILE *
 run_tail_open(struct run *r)
@@ -160,16 +171,13 @@ run_log_to(struct run *r, size_t n)
 			r->cut_bytes += r->tail_bytes[c];
 			r->cut_lines += r->tail_lines[c];
 			r->tail_bytes[c] = r->tail_lines[c] = 0;
-			fflush(r->tail[c]);
-			if (ftruncate(fileno(r->tail[c]), 0) != 0)
-				r->log_failed = true;
+			if (fflush(r->tail[c]) != 0 || ftruncate(fileno(r->tail[c]), 0) != 0)
+				run_log_failed(r);
 			rewind(r->tail[c]);
 		}
 	}
 	if (r->tail[c] == NULL && (r->tail[c] = run_tail_open(r)) == NULL) {
-		if (!r->log_failed)
-			run_meta(r, "warning: cannot write the log file's tail");
-		r->log_failed = true;
+		run_log_failed(r);
 		return NULL;
 	}
 	r->tail_bytes[c] += n;
@@ -225,7 +233,7 @@ run_log_merge(struct run *r)
 		if (f == NULL)
 			continue;
 		if (fflush(f) != 0 || ferror(f))
-			r->log_failed = true;
+			run_log_failed(r);
 		rewind(f);
 		while ((n = fread(buf, 1, sizeof buf, f)) > 0)
 			fwrite(buf, 1, n, r->log);
@@ -584,10 +592,8 @@ run_log_flush(struct run *r)
 {
 	if (r->log == NULL)
 		return;
-	if ((fflush(r->log) != 0 || ferror(r->log)) && !r->log_failed) {
-		r->log_failed = true;
-		run_meta(r, "warning: cannot write the log file");
-	}
+	if (fflush(r->log) != 0 || ferror(r->log))
+		run_log_failed(r);
 }
 
 /* Record the end of the current command (log, META line, callback) and move past it. */
@@ -723,7 +729,11 @@ run_finish(struct run *r)
 	struct run_result *res = &r->res;
 	char *s;
 
-	res->ok = !r->canceled;
+	if (r->log != NULL) {
+		run_log_merge(r);
+		run_log_flush(r);
+	}
+	res->ok = !r->canceled && r->log_error == NULL;
 	for (size_t i = 0; i < r->n; i++)
 		res->ok = res->ok && res->cmds[i].ok;
 	res->canceled = r->canceled;
@@ -747,10 +757,15 @@ run_finish(struct run *r)
 	else
 		s = xstrdup("failed");
 	if (r->log != NULL) {
-		run_log_merge(r);
 		fprintf(r->log, "# result: %s (%zu commands, %llu lines, %.3f s)\n", s, r->n,
 		    (unsigned long long)res->lines, (double)res->duration_ms / 1000.0);
 		run_log_flush(r);
+	}
+	if (r->log_error != NULL) {
+		res->ok = false;
+		res->error = xstrdup(r->log_error);
+		free(s);
+		s = xstrdup("failed");
 	}
 	{
 		char *m = xprintf("== %s (%.1f s)", s, (double)res->duration_ms / 1000.0);
@@ -787,6 +802,14 @@ run_next(struct run *r)
 		r->cmd_t0 = now_ms();
 		r->cmd_timed_out = r->cmd_canceled = false;
 		sb_reset(&r->stdout_buf);
+		if (c->unready != NULL) {
+			res->how = TJOB_FAILED;
+			res->code = -1;
+			res->reason = xstrdup(c->unready);
+			res->output = xstrdup("");
+			run_end_cmd(r);
+			continue;
+		}
 		r->ops = c->transport != NULL ? c->transport->ops : &transport_local_ops;
 		r->job = r->ops->start(c->transport != NULL ? c->transport->data : NULL, r->loop,
 		    &c->tc, &jcbs, &cause);
@@ -956,6 +979,8 @@ run_free(struct run **rp)
 	for (size_t i = 0; i < r->res.ncaptures; i++)
 		free(r->res.captures[i].value);
 	free(r->res.captures);
+	free(r->res.error);
+	free(r->log_error);
 	for (size_t i = 0; i < r->opts.ncaptures; i++)
 		free(r->cap_values[i]);
 	free(r->cap_values);
@@ -997,6 +1022,7 @@ run_cmd_clear(struct run_cmd *c)
 	free(c->label);
 	rx_free(&c->expect);
 	free(c->expect_text);
+	free(c->unready);
 	free((void *)(uintptr_t)c->tc.script);
 	free((void *)(uintptr_t)c->tc.cwd);
 	free((void *)(uintptr_t)c->tc.id);

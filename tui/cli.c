@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,16 @@
 
 /* How long why/run/check/status wait for input verifications (eth_getCode) to answer. */
 #define CLI_VERIFY_WAIT_MS 20000
+/* How many checks `check` of every step runs at once. */
+#define CLI_CHECKS_AT_ONCE 8
+
+/* A step's check in `check` of every step: its output is kept until it is its turn. */
+enum cli_job_state { JOB_PENDING, JOB_RUNNING, JOB_OVER };
+struct cli_job {
+	enum cli_job_state state;
+	struct strbuf out;
+	int rc;
+};
 
 struct cli {
 	struct engine *e;
@@ -33,6 +44,9 @@ struct cli {
 	bool ok;
 	bool interrupted;
 	size_t step;
+	char *unsaved;               /* why the run's outcome could not be saved */
+	struct cli_job *jobs;        /* per step, while checks run side by side; else NULL */
+	size_t running;
 	char *hostkey_note;          /* an unknown host key refused without asking */
 	bool pf_done;
 	bool pf_ok;
@@ -82,6 +96,25 @@ place_badge(enum place p)
 	return "?";
 }
 
+/* The exit code of an engine error. */
+static int
+exit_of(enum engine_err err)
+{
+	switch (err) {
+	case EERR_NONE:
+		return EXIT_OK;
+	case EERR_USAGE:
+		return EXIT_USAGE;
+	case EERR_REFUSED:
+		return EXIT_REFUSED;
+	case EERR_BAD_FILE:
+		return EXIT_BAD_FILE;
+	case EERR_FAILED:
+		break;
+	}
+	return EXIT_FAILED;
+}
+
 /* Find a step by id, or say there is none (with a suggestion). */
 static int
 find_step(struct engine *e, const char *id)
@@ -108,14 +141,61 @@ find_step(struct engine *e, const char *id)
 	return -1;
 }
 
-/* list: the steps in walking order. */
+/* A command that takes no arguments got some: say which, and the usage; EXIT_USAGE. */
+int
+cli_extra_args(int argc, char **argv, const char *usage)
+{
+	fprintf(stderr, "dstack-wizard: %s: unexpected argument '%s'%s (usage: %s)\n", argv[0],
+	    argv[1], argc > 2 ? " and more" : "", usage);
+	return EXIT_USAGE;
+}
+
+/* Print a JSON document on stdout, and free it. */
+static void
+print_json(cJSON *root)
+{
+	char *text = cJSON_Print(root);
+
+	puts(text);
+	free(text);
+	cJSON_Delete(root);
+}
+
+/* list [--json]: the steps in walking order. */
 static int
-cmd_list(struct cli *cl)
+cmd_list(struct cli *cl, int argc, char **argv)
 {
 	const struct chain *c = engine_chain(cl->e);
 	size_t sec = (size_t)-1;
-	char *version = engine_version(cl->e);
+	char *version;
 
+	if (argc != 1)
+		return cli_extra_args(argc, argv, "list [--json]");
+	version = engine_version(cl->e);
+	if (cl->o->json) {
+		cJSON *root = cJSON_CreateObject(), *steps;
+
+		if (version != NULL)
+			cJSON_AddStringToObject(root, "dstack_version", version);
+		steps = cJSON_AddArrayToObject(root, "steps");
+		for (size_t i = 0; i < c->nsteps; i++) {
+			const struct step *st = &c->steps[i];
+			cJSON *o = cJSON_CreateObject(), *req;
+
+			cJSON_AddStringToObject(o, "id", st->id);
+			cJSON_AddStringToObject(o, "section", c->sections[st->section].id);
+			cJSON_AddStringToObject(o, "section_title", c->sections[st->section].title);
+			cJSON_AddStringToObject(o, "place", place_name(st->place));
+			cJSON_AddStringToObject(o, "title", st->title);
+			req = cJSON_AddArrayToObject(o, "requires");
+			for (size_t k = 0; k < st->nrequires; k++)
+				cJSON_AddItemToArray(req, cJSON_CreateString(c->steps[st->req[k]].id));
+			cJSON_AddItemToArray(steps, o);
+		}
+		print_json(root);
+		free(version);
+		return EXIT_OK;
+	}
 	if (version != NULL)
 		printf("dstack %s (the release in use: set dstack_version to change it)\n\n", version);
 	free(version);
@@ -142,17 +222,20 @@ short_time(time_t t, char *buf, size_t len)
 	return buf;
 }
 
-/* status: every step with its status. */
+/* status [--json]: every step with its status. */
 static int
-cmd_status(struct cli *cl)
+cmd_status(struct cli *cl, int argc, char **argv)
 {
 	const struct chain *c = engine_chain(cl->e);
 	size_t sec = (size_t)-1;
-	char *version = engine_version(cl->e);
+	char *version;
 
+	if (argc != 1)
+		return cli_extra_args(argc, argv, "status [--json]");
+	engine_wait_verified(cl->e, CLI_VERIFY_WAIT_MS);
+	version = engine_version(cl->e);
 	if (cl->o->json) {
 		cJSON *root = cJSON_CreateObject(), *steps = cJSON_AddArrayToObject(root, "steps");
-		char *text;
 
 		cJSON_AddStringToObject(root, "profile", engine_profile(cl->e));
 		cJSON_AddStringToObject(root, "state", engine_state_path(cl->e));
@@ -184,10 +267,7 @@ cmd_status(struct cli *cl)
 			blockers_free(&b, nb);
 			cJSON_AddItemToArray(steps, o);
 		}
-		text = cJSON_Print(root);
-		puts(text);
-		free(text);
-		cJSON_Delete(root);
+		print_json(root);
 		free(version);
 		return EXIT_OK;
 	}
@@ -337,21 +417,41 @@ need_secrets(struct cli *cl, size_t s)
 	return rc;
 }
 
+/* Print a line of step s's run: at once, or into its block while checks run side by side. */
+static void DW_PRINTF(3, 4)
+out(struct cli *cl, size_t s, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+
+	va_start(ap, fmt);
+	text = xvprintf(fmt, ap);
+	va_end(ap);
+	if (cl->jobs != NULL)
+		sb_adds(&cl->jobs[s].out, text);
+	else {
+		fputs(text, stdout);
+		fflush(stdout);
+	}
+	free(text);
+}
+
 static void
 on_line(void *data, size_t step, int stream, const char *text, size_t len)
 {
+	struct cli *cl = data;
+
 	switch (stream) {
 	case STREAM_ERR:
-		printf("  ! %.*s\n", (int)len, text);
+		out(cl, step, "  ! %.*s\n", (int)len, text);
 		break;
 	case STREAM_META:
-		printf("  # %.*s\n", (int)len, text);
+		out(cl, step, "  # %.*s\n", (int)len, text);
 		break;
 	default:
-		printf("    %.*s\n", (int)len, text);
+		out(cl, step, "    %.*s\n", (int)len, text);
 		break;
 	}
-	fflush(stdout);
 }
 
 /* A labelled command gets its label as a heading; the runner's own lines show the command
@@ -359,24 +459,66 @@ on_line(void *data, size_t step, int stream, const char *text, size_t len)
 static void
 on_cmd_start(void *data, size_t step, enum run_kind kind, size_t index, const struct run_cmd *cmd)
 {
+	struct cli *cl = data;
+
+	(void)kind;
+	(void)index;
 	if (cmd->label)
-		printf("  - %s\n", cmd->label);
-	fflush(stdout);
+		out(cl, step, "  - %s\n", cmd->label);
+}
+
+/* How step s's run ended, from its saved record; returns its exit code. */
+static int
+run_summary(struct cli *cl, size_t s, bool ok, const char *unsaved)
+{
+	const struct step *st = &engine_chain(cl->e)->steps[s];
+	const struct state_step *ss = engine_step_state(cl->e, s);
+
+	if (unsaved != NULL) {
+		out(cl, s, "==> %s %sfailed%s: its outcome could not be saved: %s\n", st->id,
+		    color_of(cl->o, ST_FAILED), color_end(cl->o), unsaved);
+		fprintf(stderr, "dstack-wizard: %s: could not save the state: %s\n", st->id,
+		    unsaved);
+	} else if (ok && ss != NULL && ss->status == SAVED_STALE)
+		out(cl, s, "==> %s is %sstale%s: its check passed, but %s\n", st->id,
+		    color_of(cl->o, ST_STALE), color_end(cl->o), ss->message);
+	else if (ok)
+		out(cl, s, "==> %s is %sdone%s\n", st->id, color_of(cl->o, ST_DONE),
+		    color_end(cl->o));
+	else
+		out(cl, s, "==> %s %sfailed%s: %s\n", st->id, color_of(cl->o, ST_FAILED),
+		    color_end(cl->o), ss && ss->message ? ss->message : "failed");
+	if (ss && ss->log_path)
+		out(cl, s, "    log: %s\n", ss->log_path);
+	if (unsaved != NULL)
+		return EXIT_BAD_FILE;
+	return ok && ss != NULL && ss->status == SAVED_DONE ? EXIT_OK : EXIT_FAILED;
 }
 
 static void
-on_done(void *data, size_t step, enum run_kind kind, const struct run_result *res)
+on_done(void *data, size_t step, enum run_kind kind, const struct run_result *res,
+    const char *unsaved)
 {
 	struct cli *cl = data;
 
+	(void)kind;
+	for (size_t i = 0; i < res->nhints; i++) {
+		out(cl, step, "  hint: %s\n", res->hints[i].hint->say);
+		if (res->hints[i].hint->fix)
+			out(cl, step, "        fix: %s\n", res->hints[i].hint->fix);
+		out(cl, step, "        (matched: %s)\n", res->hints[i].line);
+	}
+	if (cl->jobs != NULL) {
+		cl->jobs[step].rc = run_summary(cl, step, res->ok && !res->canceled && unsaved == NULL,
+		    unsaved);
+		cl->jobs[step].state = JOB_OVER;
+		cl->running--;
+		return;
+	}
 	cl->done = true;
 	cl->ok = res->ok && !res->canceled;
-	for (size_t i = 0; i < res->nhints; i++) {
-		printf("  hint: %s\n", res->hints[i].hint->say);
-		if (res->hints[i].hint->fix)
-			printf("        fix: %s\n", res->hints[i].hint->fix);
-		printf("        (matched: %s)\n", res->hints[i].line);
-	}
+	free(cl->unsaved);
+	cl->unsaved = xstrdup(unsaved);
 }
 
 static void
@@ -384,10 +526,14 @@ on_sigint(int sig, void *data)
 {
 	struct cli *cl = data;
 
-	if (!cl->done) {
-		cl->interrupted = true;
+	(void)sig;
+	cl->interrupted = true;
+	if (cl->jobs != NULL) {
+		for (size_t s = 0; s < engine_chain(cl->e)->nsteps; s++)
+			if (cl->jobs[s].state == JOB_RUNNING)
+				engine_cancel(cl->e, s);
+	} else if (!cl->done)
 		engine_cancel(cl->e, cl->step);
-	}
 }
 
 /* The server's host key was refused: say why and how to go on; EXIT_REFUSED. */
@@ -411,19 +557,19 @@ drive(struct cli *cl, size_t s, enum run_kind kind)
 {
 	const struct step *st = &engine_chain(cl->e)->steps[s];
 	struct engine_cbs cbs = { on_line, on_cmd_start, NULL, on_done, cl };
-	const struct state_step *ss;
 	enum engine_err err;
 	char *cause = NULL;
 	uint64_t sig;
 
 	cl->done = cl->ok = false;
+	freep(&cl->unsaved);
 	cl->step = s;
 	printf("==> %s of %s: %s\n", kind == RUN_CHECK ? "check" : "action", st->id, st->title);
 	fflush(stdout);
 	if (engine_start(cl->e, s, kind, &cbs, &err, &cause) != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
 		free(cause);
-		return err == EERR_REFUSED ? EXIT_REFUSED : EXIT_FAILED;
+		return exit_of(err);
 	}
 	sig = loop_on_signal(engine_loop(cl->e), SIGINT, on_sigint, cl);
 	while (!cl->done)
@@ -432,19 +578,102 @@ drive(struct cli *cl, size_t s, enum run_kind kind)
 	loop_del_signal(engine_loop(cl->e), sig);
 	if (!cl->ok && engine_remote(cl->e) != NULL && remote_hostkey_refused(engine_remote(cl->e)))
 		return hostkey_refused(cl);
-	ss = engine_step_state(cl->e, s);
-	if (cl->ok)
-		printf("==> %s is %sdone%s\n", st->id, color_of(cl->o, ST_DONE), color_end(cl->o));
-	else
-		printf("==> %s %sfailed%s: %s\n", st->id, color_of(cl->o, ST_FAILED), color_end(cl->o),
-		    ss && ss->message ? ss->message : "failed");
-	if (ss && ss->log_path)
-		printf("    log: %s\n", ss->log_path);
-	fflush(stdout);
-	return cl->ok ? EXIT_OK : EXIT_FAILED;
+	return run_summary(cl, s, cl->ok, cl->unsaved);
 }
 
-/* check [ID...]: run checks; with no ids, every step whose gate holds, in order. */
+/* What to do with step s's check now: start it (0), wait for a step it requires whose own
+ * check runs (1), or skip it, saying why (-1). */
+static int
+check_gate(struct cli *cl, size_t s)
+{
+	const struct chain *c = engine_chain(cl->e);
+	struct blocker *b;
+	size_t nb = engine_blockers(cl->e, s, &b), *miss;
+	size_t nmiss = engine_missing_secrets(cl->e, s, &miss);
+	int r = 0;
+
+	free(miss);
+	for (size_t k = 0; k < nb && r == 0; k++)
+		if (b[k].kind == BLOCK_STEP && cl->jobs[b[k].index].state == JOB_RUNNING)
+			r = 1;
+	if (r == 0 && (nb > 0 || nmiss > 0)) {
+		out(cl, s, "==> skip %s: %s\n", c->steps[s].id,
+		    nb ? b[0].why : "it needs a secret that is not provided");
+		r = -1;
+	}
+	blockers_free(&b, nb);
+	return r;
+}
+
+/*
+ * check with no ids: the check of every step whose gate holds, up to CLI_CHECKS_AT_ONCE at a
+ * time (checks only read; server commands share the one SSH connection). Steps start in
+ * chain order; one that requires a step whose check still runs, and is not done, waits for
+ * it. Each step's lines are printed as one block when it is over, in chain order.
+ */
+static int
+check_all(struct cli *cl)
+{
+	const struct chain *c = engine_chain(cl->e);
+	struct engine_cbs cbs = { on_line, on_cmd_start, NULL, on_done, cl };
+	size_t next = 0, shown = 0;
+	enum engine_err err;
+	uint64_t sig;
+	int rc = EXIT_OK;
+
+	cl->jobs = xcalloc(c->nsteps ? c->nsteps : 1, sizeof *cl->jobs);
+	cl->running = 0;
+	sig = loop_on_signal(engine_loop(cl->e), SIGINT, on_sigint, cl);
+	for (;;) {
+		while (next < c->nsteps && cl->running < CLI_CHECKS_AT_ONCE && !cl->interrupted) {
+			struct cli_job *j = &cl->jobs[next];
+			int gate = check_gate(cl, next);
+			char *cause = NULL;
+
+			if (gate > 0)
+				break;
+			j->state = JOB_OVER;
+			if (gate == 0) {
+				out(cl, next, "==> check of %s: %s\n", c->steps[next].id,
+				    c->steps[next].title);
+				if (engine_start(cl->e, next, RUN_CHECK, &cbs, &err, &cause) == 0) {
+					j->state = JOB_RUNNING;
+					cl->running++;
+				} else {
+					out(cl, next, "dstack-wizard: %s\n", cause);
+					j->rc = exit_of(err);
+					free(cause);
+				}
+			}
+			next++;
+		}
+		for (; shown < c->nsteps && cl->jobs[shown].state != JOB_RUNNING; shown++) {
+			if (cl->jobs[shown].state == JOB_PENDING && !(cl->interrupted && cl->running == 0))
+				break;
+			fputs(sb_str(&cl->jobs[shown].out), stdout);
+			if (cl->jobs[shown].rc > rc)
+				rc = cl->jobs[shown].rc;
+		}
+		fflush(stdout);
+		if (shown == c->nsteps)
+			break;
+		if (loop_run_once(engine_loop(cl->e), -1) < 0 && errno != EINTR)
+			break;
+	}
+	loop_del_signal(engine_loop(cl->e), sig);
+	for (size_t s = 0; s < c->nsteps; s++)
+		sb_free(&cl->jobs[s].out);
+	freep(&cl->jobs);
+	if (rc == EXIT_REFUSED || rc == EXIT_FAILED)
+		rc = EXIT_FAILED;
+	if (rc != EXIT_OK && engine_remote(cl->e) != NULL &&
+	    remote_hostkey_refused(engine_remote(cl->e)))
+		return hostkey_refused(cl);
+	return rc;
+}
+
+/* check [ID...]: run checks; the named steps one after another, or every step whose gate
+ * holds (check_all). */
 static int
 cmd_check(struct cli *cl, int argc, char **argv)
 {
@@ -452,35 +681,19 @@ cmd_check(struct cli *cl, int argc, char **argv)
 	int rc = EXIT_OK;
 
 	engine_wait_verified(cl->e, CLI_VERIFY_WAIT_MS);
-	if (argc > 1) {
-		for (int i = 1; i < argc; i++)
-			if (find_step(cl->e, argv[i]) < 0)
-				return EXIT_USAGE;
-		for (int i = 1; i < argc && !cl->interrupted; i++) {
-			size_t s = (size_t)chain_step_index(c, argv[i]);
-			int r = need_secrets(cl, s);
+	if (argc == 1)
+		return check_all(cl);
+	for (int i = 1; i < argc; i++)
+		if (find_step(cl->e, argv[i]) < 0)
+			return EXIT_USAGE;
+	for (int i = 1; i < argc && !cl->interrupted; i++) {
+		size_t s = (size_t)chain_step_index(c, argv[i]);
+		int r = need_secrets(cl, s);
 
-			if (r == EXIT_OK)
-				r = drive(cl, s, RUN_CHECK);
-			if (r > rc)
-				rc = r;
-		}
-		return rc;
-	}
-	for (size_t s = 0; s < c->nsteps && !cl->interrupted; s++) {
-		struct blocker *b;
-		size_t nb = engine_blockers(cl->e, s, &b), *miss;
-		size_t nmiss = engine_missing_secrets(cl->e, s, &miss);
-
-		free(miss);
-		if (nb > 0 || nmiss > 0) {
-			printf("==> skip %s: %s\n", c->steps[s].id,
-			    nb ? b[0].why : "it needs a secret that is not provided");
-			blockers_free(&b, nb);
-			continue;
-		}
-		if (drive(cl, s, RUN_CHECK) != EXIT_OK)
-			rc = EXIT_FAILED;
+		if (r == EXIT_OK)
+			r = drive(cl, s, RUN_CHECK);
+		if (r > rc)
+			rc = r;
 	}
 	return rc;
 }
@@ -593,8 +806,7 @@ cmd_set(struct cli *cl, int argc, char **argv)
 	if (engine_set_input(cl->e, argv[1], argv[2], &err, &cause) != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
 		free(cause);
-		return err == EERR_REFUSED ? EXIT_REFUSED : err == EERR_USAGE ? EXIT_USAGE :
-		    EXIT_BAD_FILE;
+		return exit_of(err);
 	}
 	printf("%s = %s\n", argv[1], argv[2]);
 	return EXIT_OK;
@@ -613,7 +825,9 @@ cmd_unset(struct cli *cl, int argc, char **argv)
 	if (engine_unset_input(cl->e, argv[1], &cause) != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
 		free(cause);
-		return EXIT_USAGE;
+		/* An unknown input, or the state could not be written. */
+		return chain_input_index(engine_chain(cl->e), argv[1]) < 0 ? EXIT_USAGE :
+		    EXIT_BAD_FILE;
 	}
 	return EXIT_OK;
 }
@@ -635,12 +849,16 @@ provenance(const struct input_value *iv)
 	}
 }
 
-/* inputs: every input, its value (never a secret's), provenance and validity. */
+/* inputs [--json]: every input, its value (never a secret's), provenance and validity. */
 static int
-cmd_inputs(struct cli *cl)
+cmd_inputs(struct cli *cl, int argc, char **argv)
 {
 	const struct chain *c = engine_chain(cl->e);
-	cJSON *root = cl->o->json ? cJSON_CreateArray() : NULL;
+	cJSON *root;
+
+	if (argc != 1)
+		return cli_extra_args(argc, argv, "inputs [--json], which lists every input");
+	root = cl->o->json ? cJSON_CreateArray() : NULL;
 
 	for (size_t i = 0; i < c->ninputs; i++) {
 		const struct input_def *d = &c->inputs[i];
@@ -681,13 +899,8 @@ cmd_inputs(struct cli *cl)
 		free(prov);
 		input_value_clear(&iv);
 	}
-	if (root) {
-		char *text = cJSON_Print(root);
-
-		puts(text);
-		free(text);
-		cJSON_Delete(root);
-	}
+	if (root)
+		print_json(root);
 	return EXIT_OK;
 }
 
@@ -956,7 +1169,7 @@ static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
 } commands[] = {
-	{ "list", NULL }, { "status", NULL }, { "inputs", NULL },
+	{ "list", cmd_list }, { "status", cmd_status }, { "inputs", cmd_inputs },
 	{ "why", cmd_why }, { "check", cmd_check }, { "run", cmd_run },
 	{ "set", cmd_set }, { "unset", cmd_unset }, { "preflight", cmd_preflight },
 };
@@ -980,16 +1193,8 @@ cli_run(struct engine *e, int argc, char **argv, const struct cli_opts *o)
 
 	if (engine_remote(e) != NULL)
 		remote_set_cbs(engine_remote(e), &cbs);
-	if (strcmp(argv[0], "list") == 0)
-		rc = argc == 1 ? cmd_list(&cl) : EXIT_USAGE;
-	else if (strcmp(argv[0], "status") == 0) {
-		if (argc == 1)
-			engine_wait_verified(e, CLI_VERIFY_WAIT_MS);
-		rc = argc == 1 ? cmd_status(&cl) : EXIT_USAGE;
-	} else if (strcmp(argv[0], "inputs") == 0)
-		rc = argc == 1 ? cmd_inputs(&cl) : EXIT_USAGE;
 	for (size_t i = 0; i < nitems(commands) && rc == -1; i++)
-		if (commands[i].fn && strcmp(commands[i].name, argv[0]) == 0)
+		if (strcmp(commands[i].name, argv[0]) == 0)
 			rc = commands[i].fn(&cl, argc, argv);
 	if (rc == -1) {
 		fprintf(stderr, "dstack-wizard: unknown command '%s' (see --help)\n", argv[0]);
@@ -998,5 +1203,6 @@ cli_run(struct engine *e, int argc, char **argv, const struct cli_opts *o)
 	if (engine_remote(e) != NULL)
 		remote_set_cbs(engine_remote(e), NULL);
 	free(cl.hostkey_note);
+	free(cl.unsaved);
 	return rc;
 }

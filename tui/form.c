@@ -36,6 +36,18 @@ field_load(struct ui *ui, struct ui_field *f)
 	input_value_clear(&iv);
 }
 
+/* The state changed (another process saved it): fields not being edited show it. */
+void
+form_refresh(struct ui *ui)
+{
+	for (size_t i = 0; i < ui->form.n; i++) {
+		struct ui_field *f = &ui->form.fields[i];
+
+		if (!f->dirty && !ui->c->inputs[f->input].secret)
+			field_load(ui, f);
+	}
+}
+
 /* Add input to the list unless it is there. */
 static void
 add_field_input(size_t **list, size_t *n, size_t input)
@@ -418,6 +430,8 @@ field_status(struct ui *ui, struct doc *d, const struct ui_field *f)
 		doc_add(d, S_NORMAL, t);
 	} else if (def->secret && !iv.present) {
 		doc_add(d, S_DIM, "not provided: type it, then Enter (it is never written)");
+	} else if (!iv.present && iv.verdict.ok) {
+		doc_add(d, S_DIM, "not set (optional)");
 	} else {
 		doc_add(d, S_ERROR, ui->g->bad);
 		doc_add(d, S_ERROR, " ");

@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <locale.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,13 @@ usage(FILE *f)
 "\n"
 "With no COMMAND on a terminal, the interactive wizard opens (at the first step that is\n"
 "not done; F1 or ? shows its keys). Commands:\n"
-"  list                 the steps, in order, with where each runs\n"
+"  list [--json]        the steps, in order, with where each runs\n"
 "  status [--json]      every step's status (locked, ready, done, failed, stale, ...)\n"
 "  preflight            check the SSH connection to the --target server and what the\n"
 "                       wizard needs there (sudo, OS, clock, disk)\n"
 "  why STEP             what keeps STEP from running\n"
-"  check [STEP]...      run checks (no STEP: every step whose requirements hold)\n"
+"  check [STEP]...      run checks (no STEP: every step whose requirements hold, up to\n"
+"                       eight at once, each step's output printed whole, in order)\n"
 "  run STEP [--yes]     run a step's action, then its check\n"
 "  run --all [--yes]    run every step that is not done, in order, stopping at a failure\n"
 "  set NAME VALUE       set an input (validated; secrets are refused here)\n"
@@ -71,7 +73,7 @@ usage(FILE *f)
 "      --ssh-config FILE  the ssh config file for ssh -G (-F; default: ssh's own; 'none'\n"
 "                       for none)\n"
 "      --secret-file NAME=PATH  read the secret input NAME from PATH (mode 0600 required)\n"
-"      --json           JSON output (status, inputs)\n"
+"      --json           JSON output (list, status, inputs)\n"
 "  -y, --yes            do not ask for confirmation\n"
 "      --all            with run: every step that is not done\n"
 "      --no-color       no colour (also when NO_COLOR is set)\n"
@@ -100,10 +102,12 @@ usage(FILE *f)
 "\n"
 "Exit status: 0 ok; 1 a check or an action failed; 2 usage error; 3 refused (a step is\n"
 "locked, an input is invalid, or the server's host key is unknown or changed); 4 bad\n"
-"chain file or unreadable state file.\n"
+"chain file, or a state file that cannot be read or written.\n"
 "\n"
 "State: $XDG_STATE_HOME/dstack-wizard/PROFILE/state.json (default ~/.local/state/...),\n"
-"with a log file per run under logs/.\n"
+"with a log file per run under logs/. Several processes may share a profile: each change\n"
+"is made under a lock to the state as it is then; one interactive wizard holds a profile,\n"
+"a second may open it read-only.\n"
 "See dstack-wizard(1).\n");
 }
 
@@ -199,6 +203,8 @@ main(int argc, char **argv)
 	/* First of all: no child may inherit a secret given in the environment. */
 	engine_env_take(&env_secrets);
 	setlocale(LC_CTYPE, "");
+	/* Past a file-size limit, a write is to fail (EFBIG, reported) rather than kill us. */
+	signal(SIGXFSZ, SIG_IGN);
 	while ((c = getopt_long(argc, argv, "p:c:t:yvhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -310,7 +316,8 @@ main(int argc, char **argv)
 		char *dir = eo.chain_dir ? xstrdup(eo.chain_dir) :
 		    xprintf("%s/chain", engine_datadir());
 
-		rc = argc == 1 ? cli_lint(dir) : EXIT_USAGE;
+		rc = argc == 1 ? cli_lint(dir) : cli_extra_args(argc, argv, "lint (--chain DIR names "
+		    "another chain)");
 		free(dir);
 		goto out;
 	}

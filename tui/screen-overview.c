@@ -57,7 +57,10 @@ ov_title(struct ui *ui)
 	    engine_profile(ui->e), rel, ui->g->dot, ui->c->title ? ui->c->title : "the dstack chain");
 	free(rel);
 	free(version);
-	right = xprintf("%zu/%zu done", done, ui->c->nsteps);
+	if (engine_readonly(ui->e) != NULL)
+		right = xprintf("READ-ONLY %s %zu/%zu done", ui->g->dot, done, ui->c->nsteps);
+	else
+		right = xprintf("%zu/%zu done", done, ui->c->nsteps);
 	draw_bar(ui, 0, left, right, S_TITLE);
 	free(left);
 	free(right);

@@ -86,11 +86,13 @@ info_inputs(struct ui *ui, struct doc *d, size_t s)
 		prov = provenance(&iv);
 		if (def->secret)
 			shown = iv.present ? "****" : "not provided (asked for when it runs)";
+		else if (!iv.present && iv.verdict.ok)
+			shown = "not set (optional)";
 		else
 			shown = iv.present ? iv.value : iv.verdict.why ? iv.verdict.why : "not set";
 		doc_newline(d);
 		doc_add(d, S_NORMAL, "  ");
-		if (def->secret && !iv.present)
+		if (!iv.present && (def->secret || iv.verdict.ok))
 			doc_add(d, S_DIM, ui->g->dot);
 		else
 			doc_add(d, iv.verdict.ok ? S_DONE : S_FAILED, iv.verdict.ok ? ui->g->ok :
@@ -98,7 +100,8 @@ info_inputs(struct ui *ui, struct doc *d, size_t s)
 		line = xprintf(" %s%s", def->name, iv.present ? " = " : ": ");
 		doc_add(d, S_NORMAL, line);
 		free(line);
-		doc_add(d, iv.present ? S_HEADING : def->secret ? S_DIM : S_ERROR, shown);
+		doc_add(d, iv.present ? S_HEADING : def->secret || iv.verdict.ok ? S_DIM : S_ERROR,
+		    shown);
 		if (iv.present) {
 			line = xprintf("  (%s)", prov);
 			doc_add_or_wrap(d, S_DIM, 6, line);

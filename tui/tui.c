@@ -7,7 +7,10 @@
  *     SIGWINCH, and SIGTERM/SIGHUP/SIGINT (cancel the runs, then leave);
  *   - key dispatch: help, then the open dialog, then the current screen;
  *   - runs: the gate (refusal with reasons), secrets, confirmation, the engine's callbacks;
- *   - the start-up re-check of steps whose saved status is done, one at a time, to show drift;
+ *   - the start-up re-check of steps whose saved status is done, several at once, to show
+ *     drift (each step that fails now is named, and the cursor goes to the first);
+ *   - the profile shared with other processes: a second wizard on a profile may look
+ *     read-only; a change another process saves is read and shown at once;
  *   - frame pacing: handlers return UI_* bits; one draw per loop turn, and while output
  *     streams at most one every UI_FRAME_MS (a timer catches the last lines).
  */
@@ -201,9 +204,10 @@ on_cmd_start(void *data, size_t step, enum run_kind kind, size_t index, const st
 
 static void recheck_next(void *data);
 
-/* A run ended (its state is saved): remember its hints and outcome; go on with re-checks. */
+/* A run ended: remember its hints and outcome; go on with re-checks. */
 static void
-on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res)
+on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
+    const char *unsaved)
 {
 	struct ui *ui = data;
 	struct ui_step *us = &ui->steps[s];
@@ -226,7 +230,9 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res)
 		us->hints[i].line = xstrdup(res->hints[i].line);
 	}
 	free(us->outcome);
-	if (res->canceled)
+	if (unsaved != NULL)
+		us->outcome = xprintf("its outcome could not be saved: %s", unsaved);
+	else if (res->canceled)
 		us->outcome = xstrdup("canceled");
 	else if (now == ST_DONE)
 		us->outcome = xstrdup(kind == RUN_CHECK ? "check passed" : "done");
@@ -235,14 +241,19 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res)
 	if (us->recheck) {
 		us->recheck = false;
 		ui->rechecked++;
+		ui->recheck_running--;
 		if (!res->ok && !res->canceled) {
 			us->drift = true;
 			us->drift_done_at = ss ? ss->done_at : 0;
 			ui->recheck_fails++;
 		}
+		if (unsaved != NULL)
+			ui_message(ui, S_ERROR, "%s: %s", st->id, us->outcome);
 		if (!ui->quitting && ui->recheck_timer == 0)
 			ui->recheck_timer = loop_add_timer(ui->loop, 0, recheck_next, ui);
-	} else if (res->canceled)
+	} else if (unsaved != NULL)
+		ui_message(ui, S_ERROR, "%s: %s", st->id, us->outcome);
+	else if (res->canceled)
 		ui_message(ui, S_ERROR, "%s: %s canceled", st->id,
 		    kind == RUN_CHECK ? "check" : "action");
 	else if (now == ST_DONE)
@@ -268,7 +279,9 @@ start_run(struct ui *ui, size_t s, enum run_kind kind, bool recheck, char **caus
 	us->ran = true;
 	us->kind = kind;
 	us->recheck = recheck;
-	if (!recheck)
+	if (recheck)
+		ui->recheck_running++;
+	else
 		us->drift = false;
 	if (ui->log.step == s)
 		logview_show(ui, s);
@@ -306,6 +319,10 @@ ui_request_run(struct ui *ui, size_t s, enum run_kind kind)
 	struct blocker *b;
 	size_t nb, *miss, nmiss;
 
+	if (engine_readonly(ui->e) != NULL) {
+		ui_message(ui, S_ERROR, "%s", engine_readonly(ui->e));
+		return UI_REDRAW;
+	}
 	if (ui_running(ui, s)) {
 		ui_message(ui, S_ERROR, "%s is %s already; x cancels it", st->id,
 		    ui->steps[s].recheck ? "being re-checked" : "running");
@@ -538,12 +555,8 @@ dispatch_key(struct ui *ui, struct ui_key k)
 	case MODAL_NONE:
 		break;
 	}
-	if (KEY_IS(k, KEY_CTRL('c'))) {
-		for (size_t s = 0; s < ui->c->nsteps; s++)
-			if (ui_running(ui, s) && !ui->steps[s].recheck)
-				return ui_cancel(ui);
+	if (KEY_IS(k, KEY_CTRL('c')))
 		return ui_quit(ui);
-	}
 	if (ui->screen == SCREEN_OVERVIEW)
 		return overview_key(ui, k);
 	return step_key(ui, k);
@@ -600,14 +613,50 @@ on_term(int sig, void *data)
 	ui->dirty |= ui_quit_now(ui, true);
 }
 
-/* Re-check the next step whose saved status is done. */
+/* The start-up re-check is over: say how it went, naming each step that fails now; the
+ * cursor goes to the first of them. */
+static void
+recheck_over(struct ui *ui)
+{
+	struct strbuf names = {0};
+	size_t first = SIZE_MAX;
+	char of[64] = "";
+
+	ui->rechecking = false;
+	if (ui->rechecked < ui->nrechecks)
+		snprintf(of, sizeof of, " of %zu", ui->nrechecks);
+	for (size_t s = 0; s < ui->c->nsteps; s++) {
+		if (!ui->steps[s].drift)
+			continue;
+		sb_addf(&names, "%s%s", first == SIZE_MAX ? "" : ", ", ui->c->steps[s].id);
+		if (first == SIZE_MAX)
+			first = s;
+	}
+	if (first != SIZE_MAX) {
+		ui_message(ui, S_ERROR, "re-checked %zu%s done step%s: %zu fail%s now: %s",
+		    ui->rechecked, of, ui->nrechecks == 1 ? "" : "s", ui->recheck_fails,
+		    ui->recheck_fails == 1 ? "s" : "", sb_str(&names));
+		ui_select(ui, first);
+	} else
+		ui_message(ui, S_OK, "re-checked %zu%s done step%s: %s", ui->rechecked, of,
+		    ui->nrechecks == 1 ? "" : "s", ui->rechecked < ui->nrechecks ?
+		    "the others need a secret or a server" : "still done");
+	sb_free(&names);
+	ui->dirty |= UI_REDRAW;
+}
+
+/*
+ * Start re-checks of the steps whose saved status is done, in chain order, up to
+ * UI_RECHECKS_AT_ONCE at a time (checks only read; a step may be checked while the steps it
+ * requires are). Called again as each ends.
+ */
 static void
 recheck_next(void *data)
 {
 	struct ui *ui = data;
 
 	ui->recheck_timer = 0;
-	while (ui->recheck_pos < ui->nrechecks) {
+	while (ui->recheck_pos < ui->nrechecks && ui->recheck_running < UI_RECHECKS_AT_ONCE) {
 		size_t s = ui->rechecks[ui->recheck_pos++], nb, *miss, nmiss;
 		const struct state_step *ss = engine_step_state(ui->e, s);
 		struct blocker *b;
@@ -621,28 +670,35 @@ recheck_next(void *data)
 		free(miss);
 		if (nb > 0 || nmiss > 0)
 			continue;
-		if (start_run(ui, s, RUN_CHECK, true, &cause) == 0) {
+		if (start_run(ui, s, RUN_CHECK, true, &cause) == 0)
 			ui->dirty |= UI_REDRAW;
-			return;
-		}
 		free(cause);
 	}
-	if (ui->rechecking) {
-		char of[64] = "";
+	if (ui->rechecking && ui->recheck_pos == ui->nrechecks && ui->recheck_running == 0)
+		recheck_over(ui);
+}
 
-		ui->rechecking = false;
-		if (ui->rechecked < ui->nrechecks)
-			snprintf(of, sizeof of, " of %zu", ui->nrechecks);
-		if (ui->recheck_fails > 0)
-			ui_message(ui, S_ERROR, "re-checked %zu%s done step%s: %zu fail%s now",
-			    ui->rechecked, of, ui->nrechecks == 1 ? "" : "s", ui->recheck_fails,
-			    ui->recheck_fails == 1 ? "s" : "");
-		else
-			ui_message(ui, S_OK, "re-checked %zu%s done step%s: %s", ui->rechecked, of,
-			    ui->nrechecks == 1 ? "" : "s", ui->rechecked < ui->nrechecks ?
-			    "the others need a secret or a server" : "still done");
-		ui->dirty |= UI_REDRAW;
+/* Another process changed the state (it is read again): show what it holds now, and the
+ * last log of a step that did not run here (it may have run there). */
+static void
+on_change(void *data)
+{
+	struct ui *ui = data;
+
+	for (size_t s = 0; s < ui->c->nsteps; s++) {
+		struct ui_step *us = &ui->steps[s];
+
+		if (us->ran || !us->file_tried)
+			continue;
+		step_forget_run(us);
+		logbuf_free(&us->file_log);
+		us->file_tried = false;
+		if (ui->log.step == s)
+			logview_show(ui, s);
 	}
+	if (ui->modal == MODAL_FORM)
+		form_refresh(ui);
+	ui->dirty |= UI_REDRAW;
 }
 
 /*
@@ -844,6 +900,39 @@ ui_free(struct ui *ui)
 	logview_free(ui);
 }
 
+/*
+ * Claim the profile for this session. When another wizard holds it, say who and offer to
+ * look read-only (on the terminal, before the screen is taken); EXIT_REFUSED if declined.
+ */
+static int
+claim_profile(struct engine *e)
+{
+	char *holder = NULL, *cause = NULL, *why, line[16];
+	int r = engine_claim(e, &holder, &cause);
+
+	if (r < 0) {
+		fprintf(stderr, "dstack-wizard: %s\n", cause);
+		free(cause);
+		return EXIT_BAD_FILE;
+	}
+	if (r == 0)
+		return EXIT_OK;
+	fprintf(stderr, "dstack-wizard: profile %s is open in another dstack-wizard (%s).\n"
+	    "Open it read-only (look, but run nothing and change no input)? [Y/n] ",
+	    engine_profile(e), holder);
+	fflush(stderr);
+	if (fgets(line, sizeof line, stdin) == NULL || line[0] == 'n' || line[0] == 'N') {
+		free(holder);
+		return EXIT_REFUSED;
+	}
+	why = xprintf("read-only: profile %s is open in another dstack-wizard (%s)",
+	    engine_profile(e), holder);
+	engine_set_readonly(e, why);
+	free(why);
+	free(holder);
+	return EXIT_OK;
+}
+
 /* Run the wizard. */
 int
 tui_run(struct engine *e, const struct tui_opts *o)
@@ -851,7 +940,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	struct ui ui;
 	uint64_t sigs[4];
 	static const int watched[] = { SIGWINCH, SIGTERM, SIGHUP, SIGINT };
-	int first;
+	int first, rc;
 
 	memset(&ui, 0, sizeof ui);
 	ui.e = e;
@@ -868,9 +957,11 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	}
 	if ((first = first_step(&ui, o->step)) < 0)
 		return EXIT_USAGE;
+	if ((rc = claim_profile(e)) != EXIT_OK)
+		return rc;
 	ui.steps = xcalloc(ui.c->nsteps, sizeof *ui.steps);
 	ui.rechecks = xcalloc(ui.c->nsteps, sizeof *ui.rechecks);
-	for (size_t s = 0; s < ui.c->nsteps; s++)
+	for (size_t s = 0; s < ui.c->nsteps && engine_readonly(e) == NULL; s++)
 		if (engine_status(e, s) == ST_DONE)
 			ui.rechecks[ui.nrechecks++] = s;
 	ui.rechecking = ui.nrechecks > 0;
@@ -883,6 +974,8 @@ tui_run(struct engine *e, const struct tui_opts *o)
 		ui.screen = SCREEN_STEP;
 	if (engine_notice(e) != NULL)
 		ui_message(&ui, S_ERROR, "%s", engine_notice(e));
+	else if (engine_readonly(e) != NULL)
+		ui_message(&ui, S_NORMAL, "%s", engine_readonly(e));
 	else if (ui.rechecking)
 		ui_message(&ui, S_NORMAL, "re-checking %zu done step%s%s", ui.nrechecks,
 		    ui.nrechecks == 1 ? "" : "s", ui.g->ellipsis);
@@ -894,6 +987,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	}
 	loop_add_fd(ui.loop, STDIN_FILENO, POLLIN, on_stdin, &ui);
 	engine_on_verdict(e, on_verdict, &ui);
+	engine_on_change(e, on_change, &ui);
 	for (size_t i = 0; i < nitems(watched); i++)
 		sigs[i] = loop_on_signal(ui.loop, watched[i], watched[i] == SIGWINCH ? on_winch :
 		    on_term, &ui);
@@ -912,6 +1006,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 
 	loop_del_fd(ui.loop, STDIN_FILENO);
 	engine_on_verdict(e, NULL, NULL);
+	engine_on_change(e, NULL, NULL);
 	for (size_t i = 0; i < nitems(watched); i++)
 		loop_del_signal(ui.loop, sigs[i]);
 	if (ui.draw_timer != 0)

@@ -30,6 +30,7 @@
 #define UI_PASS      0x100   /* the key means nothing here: let the next handler try */
 
 #define UI_FRAME_MS  16
+#define UI_RECHECKS_AT_ONCE 8   /* start-up re-checks running at once */
 #define UI_MIN_COLS  80
 #define UI_MIN_ROWS  24
 #define UI_FIELD_MAX 1024    /* bytes an input field holds */
@@ -199,7 +200,7 @@ struct ui {
 	struct ui_step *steps;
 
 	size_t *rechecks;
-	size_t nrechecks, recheck_pos, rechecked, recheck_fails;
+	size_t nrechecks, recheck_pos, rechecked, recheck_fails, recheck_running;
 	bool rechecking;
 	uint64_t recheck_timer;
 	bool quitting;
@@ -293,6 +294,7 @@ void logview_free(struct ui *ui);
 unsigned form_open(struct ui *ui, size_t step, size_t focus_input, bool then_run,
     enum run_kind kind);
 void form_close(struct ui *ui);
+void form_refresh(struct ui *ui);
 void form_draw(struct ui *ui);
 unsigned form_key(struct ui *ui, struct ui_key k);
 

@@ -17,6 +17,20 @@ ok "--help exits 0 and documents commands and exit codes" \
 ok "--version prints the version" 'wiz 0 --version && out_has "^dstack-wizard [0-9]+\.[0-9]+\.[0-9]+$"'
 ok "an unknown option exits 2" 'wiz 2 --frobnicate && err_has "unrecognized option"'
 ok "an unknown command exits 2" 'wiz 2 "${C[@]}" frobnicate && err_has "unknown command .frobnicate."'
+ok "status, list, inputs and lint given an extra word exit 2 saying what is wrong" \
+	'wiz 2 "${C[@]}" status extra && err_has "status: unexpected argument .extra." &&
+	 wiz 2 "${C[@]}" list extra && err_has "list: unexpected argument .extra. \(usage: list \[--json\]\)" &&
+	 wiz 2 "${C[@]}" inputs foo && err_has "inputs: unexpected argument .foo." &&
+	 wiz 2 "${C[@]}" lint extra && err_has "lint: unexpected argument .extra."'
+ok "list --json is JSON: each step with its section, place, title and requirements" \
+	'wiz 0 "${C[@]}" list --json && python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = {x[\"id\"]: x for x in d[\"steps\"]}
+assert [x[\"id\"] for x in d[\"steps\"]][:2] == [\"alpha\", \"beta\"], d
+assert s[\"beta\"][\"requires\"] == [\"alpha\"] and s[\"epsilon\"][\"place\"] == \"server\"
+assert s[\"alpha\"][\"section\"] == \"one\" and s[\"alpha\"][\"title\"] == \"Make the first marker\"
+" "$TMP/out"'
 ok "list shows sections and steps in order" \
 	'wiz 0 "${C[@]}" list && out_has "^one: First section" && out_has "^  alpha +LOCAL" && out_has "^  epsilon +SERVER"'
 ok "status on a fresh profile: alpha locked (no work_dir), beta locked" \

@@ -39,6 +39,11 @@ start() {
 	while [ $# -gt 0 ] && [ "$1" != "--" ]; do envs+=("$1"); shift; done
 	[ "${1:-}" = "--" ] && shift
 	tm kill-session -t w 2>/dev/null
+	# The wizard of that session may still be leaving: wait until it let go of its profile
+	# (a second wizard on a profile would ask whether to open it read-only).
+	for q in "$TMP"/state/dstack-wizard/*/session.lock; do
+		[ -e "$q" ] && flock -w 10 "$q" true
+	done
 	{
 		echo "#!/usr/bin/env bash"
 		echo "export TERM=screen LANG=C.UTF-8 LC_ALL= TZ=UTC"

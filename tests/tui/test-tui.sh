@@ -106,9 +106,12 @@ ok "the log scrolls back (follow stops), / searches it, gg goes to the top, G fo
 
 t_full_log() {
 	keys l && wait_for "l split" && lacks "Check  (c runs it" && has "tick" && keys C-c &&
+		wait_for "Cancel it and quit?" && keys n && wait_gone "Cancel it and quit?" &&
+		has "tick" && lacks "canceled" && keys x &&
 		wait_for "iota: action canceled" && keys l && wait_for "l full" && has "Status ✗ failed"
 }
-ok "l gives the log the whole screen and back; C-c cancels the running step" t_full_log
+ok "l gives the log the whole screen and back; C-c asks as q does (n keeps the step running)" \
+	t_full_log
 
 t_cancel() {
 	keys r y && wait_for "Log · action of iota: running" && wait_for "tick 2" && keys x &&
@@ -177,12 +180,12 @@ ok "a held secret typed into a non-secret field is hidden and refused, never sav
 
 t_drift() {
 	rm -f "$TMP/home/work/alpha" && start 80 24 -- "${C[@]}" &&
-		wait_for "re-checked" && has "1 fails now" && keys Home &&
+		wait_for "re-checked" && has "1 fails now: alpha" && has "▸ ✗ alpha" && keys Home &&
 		wait_for "check fails now" && mask "$TMP/screen" >"$TMP/masked" &&
 		grep -qF "failed: done on YYYY-MM-DD HH:MM, check fails now" "$TMP/masked" &&
 		has "↻ beta" && has "stale"
 }
-ok "on start, done steps are re-checked: drift shows as failed, done on <date>, fails now" \
+ok "on start, done steps are re-checked; one that fails now is named and selected, shows done on <date>" \
 	t_drift
 
 t_overview_wide() {

@@ -15,6 +15,7 @@
 #include "testlib.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "logbuf.h"
@@ -86,12 +87,13 @@ on_line(void *data, size_t step, int stream, const char *text, size_t len)
 }
 
 static void
-on_done(void *data, size_t step, enum run_kind kind, const struct run_result *res)
+on_done(void *data, size_t step, enum run_kind kind, const struct run_result *res,
+    const char *unsaved)
 {
 	struct fx *f = data;
 
 	f->done = true;
-	f->ok = res->ok;
+	f->ok = res->ok && unsaved == NULL;
 }
 
 /* Start a step's check or action and drive the loop until it ends; returns its ok. */
@@ -700,6 +702,88 @@ test_env_take(void **state)
 	}
 }
 
+/* Open another engine on the fixture's profile (as another process would). */
+static struct engine *
+open_again(struct fx *f)
+{
+	struct engine_opts o = {0};
+	struct engine *e;
+	enum engine_err err;
+	char *chain = xprintf("%s/tests/chains/engine", tl_srcdir());
+	char *sdir = xprintf("%s/state", f->tmp), *cause = NULL;
+
+	o.chain_dir = chain;
+	o.state_dir = sdir;
+	if (engine_open(&o, &e, &err, &cause) != 0)
+		fail_msg("engine_open: %s", cause);
+	free(chain);
+	free(sdir);
+	return e;
+}
+
+/* The value of input name in e (allocated), or NULL. */
+static char *
+value_in(struct engine *e, const char *name)
+{
+	struct input_value iv;
+	char *v;
+
+	engine_input(e, (size_t)chain_input_index(engine_chain(e), name), &iv);
+	v = iv.present ? xstrdup(iv.value) : NULL;
+	input_value_clear(&iv);
+	return v;
+}
+
+/*
+ * Two engines on one profile: each change applies to the state as the file holds it (neither
+ * writes back its older copy); one that claimed the profile keeps another from claiming it
+ * until it is closed; a read-only one refuses to write or run.
+ */
+static void
+test_shared_profile(void **state)
+{
+	struct fx *f = *state;
+	struct engine *e2 = open_again(f), *e3;
+	enum engine_err err;
+	char *cause = NULL, *holder = NULL, *pid, *v;
+
+	/* f->e still holds work_dir and no greeting when it sets zone. */
+	assert_int_equal(engine_set_input(e2, "greeting", "from-two", &err, &cause), 0);
+	assert_int_equal(engine_unset_input(e2, "work_dir", &cause), 0);
+	assert_int_equal(engine_set_input(f->e, "zone", "example.org", &err, &cause), 0);
+	e3 = open_again(f);
+	v = value_in(e3, "greeting");
+	assert_string_equal(v, "from-two");
+	free(v);
+	v = value_in(e3, "zone");
+	assert_string_equal(v, "example.org");
+	free(v);
+	assert_null(value_in(e3, "work_dir"));
+	assert_null(value_in(f->e, "work_dir"));   /* read again when f->e wrote */
+
+	assert_int_equal(engine_claim(e2, &holder, &cause), 0);
+	assert_int_equal(engine_claim(e3, &holder, &cause), 1);
+	pid = xprintf("pid %ld, since ", (long)getpid());
+	assert_true(str_has_prefix(holder, pid));
+	free(pid);
+	free(holder);
+	engine_close(&e2);
+	assert_int_equal(engine_claim(e3, &holder, &cause), 0);
+
+	engine_set_readonly(e3, "read-only: a test");
+	assert_int_equal(engine_set_input(e3, "greeting", "from-three", &err, &cause), -1);
+	assert_string_equal(cause, "read-only: a test");
+	freep(&cause);
+	v = value_in(e3, "greeting");
+	assert_string_equal(v, "from-two");   /* what was not saved is not kept either */
+	free(v);
+	assert_int_equal(engine_start(e3, idx(f, "zeta"), RUN_CHECK, NULL, &err, &cause), -1);
+	assert_int_equal(err, EERR_REFUSED);
+	assert_string_equal(cause, "read-only: a test");
+	free(cause);
+	engine_close(&e3);
+}
+
 int
 main(void)
 {
@@ -714,6 +798,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_failure_and_hint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manual_and_server, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_profile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_sets_wallet, setup_wallet, teardown),
 		cmocka_unit_test_setup_teardown(test_key_refused_for_other_wallet, setup_wallet,
 		    teardown),
