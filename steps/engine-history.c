@@ -39,7 +39,7 @@ engine_server_words(const struct engine *e)
 		return xstrdup(remote_label(e->remote));
 	if (e->target_local)
 		return xstrdup("this machine (--target local)");
-	return xstrdup("the server (no --target given)");
+	return xstrdup("the server");
 }
 
 /* Where step s runs, in words: from the places of its commands for the release in use. */
