@@ -218,6 +218,16 @@ const char *engine_readonly(const struct engine *e);
 
 /* Is this the demo host (--demo)? */
 bool engine_is_demo(const struct engine *e);
+/*
+ * The demo's settings while it runs (engine-demo.c): its speed (0 no waiting, 1 realistic),
+ * and the step whose best-known failure is injected (NULL: none). A change applies to the
+ * commands started from then on and is kept in the sandbox, as --demo-speed and --demo-fail
+ * are. -1 with *cause when this is not the demo, or the value is not one.
+ */
+double engine_demo_speed(const struct engine *e);
+const char *engine_demo_fail(const struct engine *e);
+int engine_demo_set_speed(struct engine *e, double speed, char **cause);
+int engine_demo_set_fail(struct engine *e, const char *id, char **cause);
 
 /*
  * For the documents made from a profile (report, bundle, tutorial; engine-history.c).

@@ -509,6 +509,8 @@ ui_common_key(struct ui *ui, struct ui_key k)
 		return UI_REDRAW;
 	case 'q':
 		return ui_quit(ui);
+	case 'D':
+		return demo_menu_open(ui);
 	}
 	return 0;
 }
@@ -552,6 +554,8 @@ dispatch_key(struct ui *ui, struct ui_key k)
 		return quit_key(ui, k);
 	case MODAL_SSH:
 		return ssh_dialog_key(ui, k);
+	case MODAL_DEMO:
+		return demo_menu_key(ui, k);
 	case MODAL_NONE:
 		break;
 	}
@@ -747,6 +751,7 @@ ui_draw(struct ui *ui)
 			overview_draw(ui);
 		else
 			step_draw(ui);
+		demo_banner_draw(ui);
 		switch (ui->modal) {
 		case MODAL_FORM:
 			form_draw(ui);
@@ -768,6 +773,9 @@ ui_draw(struct ui *ui)
 		case MODAL_SSH:
 			ssh_dialog_draw(ui);
 			cursor = ui->ssh.passphrase && !ui->help;
+			break;
+		case MODAL_DEMO:
+			demo_menu_draw(ui);
 			break;
 		case MODAL_NONE:
 			break;
