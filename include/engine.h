@@ -218,6 +218,8 @@ const char *engine_readonly(const struct engine *e);
 
 /* Is this the demo host (--demo)? */
 bool engine_is_demo(const struct engine *e);
+/* The demo host (demo.h), or NULL. */
+struct demo *engine_demo(const struct engine *e);
 /*
  * The demo's settings while it runs (engine-demo.c): its speed (0 no waiting, 1 realistic),
  * and the step whose best-known failure is injected (NULL: none). A change applies to the

@@ -143,6 +143,13 @@ engine_is_demo(const struct engine *e)
 	return e->demo != NULL;
 }
 
+/* Return the demo host, or NULL. */
+struct demo *
+engine_demo(const struct engine *e)
+{
+	return e->demo;
+}
+
 /* Is host a loopback address (127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6)? */
 static bool
 is_loopback_address(const char *host)

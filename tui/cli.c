@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "logbuf.h"
 #include "loop.h"
 #include "remote.h"
@@ -1165,6 +1166,25 @@ cmd_preflight(struct cli *cl, int argc, char **argv)
 	return cl->pf_ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/* export ansible DIR: the chain as an Ansible project (steps/export-ansible.c). */
+static int
+cmd_export(struct cli *cl, int argc, char **argv)
+{
+	char *cause = NULL;
+
+	if (argc != 3 || strcmp(argv[1], "ansible") != 0) {
+		fprintf(stderr, "dstack-wizard: usage: export ansible DIR\n");
+		return EXIT_USAGE;
+	}
+	if (export_ansible(cl->e, argv[2], &cause) != 0) {
+		fprintf(stderr, "dstack-wizard: export: %s\n", cause);
+		free(cause);
+		return EXIT_REFUSED;
+	}
+	printf("==> wrote the Ansible project %s (see its README.md)\n", argv[2]);
+	return EXIT_OK;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct cli *, int, char **);
@@ -1172,6 +1192,7 @@ static const struct {
 	{ "list", cmd_list }, { "status", cmd_status }, { "inputs", cmd_inputs },
 	{ "why", cmd_why }, { "check", cmd_check }, { "run", cmd_run },
 	{ "set", cmd_set }, { "unset", cmd_unset }, { "preflight", cmd_preflight },
+	{ "export", cmd_export },
 };
 
 bool
