@@ -22,5 +22,7 @@ bool docs_is_command(const char *name);
 int docs_check(int argc, char **argv, const struct docs_opts *o);
 /* Run one on an open engine; returns an exit code (cli.h). */
 int docs_run(struct engine *e, int argc, char **argv, const struct docs_opts *o);
+/* notes [STEP] | notes --follow (tui/notes.c). */
+int notes_run(struct engine *e, int argc, char **argv, bool follow);
 
 #endif

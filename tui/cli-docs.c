@@ -1,6 +1,6 @@
 /*
- * cli-docs.c: report, bundle and tutorial on the command line: the engine-side generators
- * (docs.h) write the documents; this says where they went.
+ * cli-docs.c: report, bundle, tutorial and notes on the command line: the engine-side
+ * generators (docs.h) write the documents; this says where they went (notes: tui/notes.c).
  */
 #include "config.h"
 
@@ -16,7 +16,7 @@
 #include "engine.h"
 #include "util.h"
 
-static const char *const docs_commands[] = { "report", "bundle", "tutorial" };
+static const char *const docs_commands[] = { "report", "bundle", "tutorial", "notes" };
 
 bool
 docs_is_command(const char *name)
@@ -35,6 +35,14 @@ docs_check(int argc, char **argv, const struct docs_opts *o)
 
 	if (o->output != NULL && !report && !tutorial) {
 		fprintf(stderr, "dstack-wizard: --output goes with report or tutorial\n");
+		return EXIT_USAGE;
+	}
+	if (o->follow && strcmp(cmd, "notes") != 0) {
+		fprintf(stderr, "dstack-wizard: --follow goes with notes\n");
+		return EXIT_USAGE;
+	}
+	if (strcmp(cmd, "notes") == 0 && (argc > 2 || (argc == 2 && o->follow))) {
+		fprintf(stderr, "dstack-wizard: usage: notes [STEP] | notes --follow\n");
 		return EXIT_USAGE;
 	}
 	if (o->values && !tutorial) {
@@ -83,6 +91,8 @@ docs_run(struct engine *e, int argc, char **argv, const struct docs_opts *o)
 
 	if (strcmp(argv[0], "report") == 0)
 		return docs_report(e, o);
+	if (strcmp(argv[0], "notes") == 0)
+		return notes_run(e, argc, argv, o->follow);
 	if (strcmp(argv[0], "bundle") == 0) {
 		if (bundle_write(e, argv[1], &cause) != 0) {
 			fprintf(stderr, "dstack-wizard: bundle: %s\n", cause);

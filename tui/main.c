@@ -58,6 +58,9 @@ usage(FILE *f)
 "                       the chain as Markdown pages for the release in use, one per\n"
 "                       step (default DIR: tutorial); --values fills in the profile's\n"
 "                       values (never a secret's)\n"
+"  notes [STEP]         the presenter notes of STEP (or of every step)\n"
+"  notes --follow       in a second terminal: the notes of the step the wizard shows,\n"
+"                       following it as it moves (q quits)\n"
 "  replay FILE [--speed X] [--idle-limit S]\n"
 "                       play a recording made with --record in this terminal (space\n"
 "                       pauses, + and - go faster and slower, q quits)\n"
@@ -83,6 +86,8 @@ usage(FILE *f)
 "      --no-color       no colour (also when NO_COLOR is set)\n"
 "      --ascii          the wizard draws ASCII only (automatic when the locale is not UTF-8)\n"
 "      --step ID        open the wizard at step ID\n"
+"      --presenter      the wizard shows each step's presenter notes in a pane beside it\n"
+"                       (120 columns or more; narrower: use notes --follow)\n"
 "      --demo           walk the chain on the built-in simulated TDX host (profile 'demo');\n"
 "                       with --target USER@127.0.0.1:PORT its server steps go through that\n"
 "                       loopback sshd\n"
@@ -120,7 +125,7 @@ usage(FILE *f)
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
 	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
 	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_RECORD, OPT_SPEED, OPT_IDLE_LIMIT, OPT_OUTPUT,
-	OPT_VALUES };
+	OPT_VALUES, OPT_FOLLOW, OPT_PRESENTER };
 
 /* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
 static int
@@ -187,6 +192,8 @@ main(int argc, char **argv)
 		{ "idle-limit", required_argument, NULL, OPT_IDLE_LIMIT },
 		{ "output", required_argument, NULL, OPT_OUTPUT },
 		{ "values", no_argument, NULL, OPT_VALUES },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "presenter", no_argument, NULL, OPT_PRESENTER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -275,6 +282,12 @@ main(int argc, char **argv)
 		case OPT_VALUES:
 			dop.values = true;
 			break;
+		case OPT_FOLLOW:
+			dop.follow = true;
+			break;
+		case OPT_PRESENTER:
+			to.presenter = true;
+			break;
 		case OPT_SPEED:
 		case OPT_IDLE_LIMIT:
 			if (replay_option(c == OPT_SPEED ? "--speed" : "--idle-limit", optarg,
@@ -332,6 +345,12 @@ main(int argc, char **argv)
 	if (argc > 0 && !cli_is_command(argv[0]) && !docs_is_command(argv[0])) {
 		fprintf(stderr, "dstack-wizard: unknown command '%s'\nTry 'dstack-wizard --help'.\n",
 		    argv[0]);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (to.presenter && argc > 0) {
+		fprintf(stderr, "dstack-wizard: --presenter opens the interactive wizard; it does "
+		    "not go with '%s'\n", argv[0]);
 		rc = EXIT_USAGE;
 		goto out;
 	}

@@ -424,6 +424,7 @@ ui_select(struct ui *ui, size_t s)
 		ui->info_scroll = 0;
 		ui->detail_scroll = 0;
 		logview_show(ui, s);
+		notes_follow_write(ui);
 	}
 	ui->pending_g = false;
 }
@@ -752,6 +753,7 @@ ui_draw(struct ui *ui)
 		else
 			step_draw(ui);
 		demo_banner_draw(ui);
+		notes_draw(ui);
 		switch (ui->modal) {
 		case MODAL_FORM:
 			form_draw(ui);
@@ -808,6 +810,7 @@ ui_flush(struct ui *ui)
 {
 	if (ui->dirty & UI_RELAYOUT) {
 		getmaxyx(stdscr, ui->rows, ui->cols);
+		notes_layout(ui);
 		clearok(curscr, TRUE);
 	}
 	if (ui->dirty & (UI_REDRAW | UI_RELAYOUT))
@@ -888,6 +891,7 @@ term_open(struct ui *ui)
 	refresh();
 	theme_init(ui);
 	getmaxyx(stdscr, ui->rows, ui->cols);
+	notes_layout(ui);
 	return 0;
 }
 
@@ -957,6 +961,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	ui.color = o->color;
 	ui.ascii = o->ascii || tui_need_ascii();
 	ui.target = o->target;
+	ui.presenter = o->presenter;
 	ui.log.match = UINT64_MAX;
 	ui.log.step = SIZE_MAX;
 	if (ui.c->nsteps == 0) {
@@ -987,6 +992,8 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	else if (ui.rechecking)
 		ui_message(&ui, S_NORMAL, "re-checking %zu done step%s%s", ui.nrechecks,
 		    ui.nrechecks == 1 ? "" : "s", ui.g->ellipsis);
+	else if (ui.notes_narrow)
+		notes_say_narrow(&ui);
 
 	if (engine_remote(e) != NULL) {
 		struct ssh_cbs cbs = { ssh_dialog_hostkey, ssh_dialog_passphrase, NULL, &ui };

@@ -204,6 +204,10 @@ struct ui {
 	bool rechecking;
 	uint64_t recheck_timer;
 	bool quitting;
+
+	bool presenter;            /* --presenter: the notes pane beside the screens */
+	int notes_w;               /* its width (cols is what is left), 0: no pane */
+	bool notes_narrow;         /* too narrow for it, and said so */
 };
 
 /* theme.c */
@@ -321,6 +325,12 @@ unsigned prompt_key(struct ui *ui, struct ui_key k);
 void quit_draw(struct ui *ui);
 unsigned quit_key(struct ui *ui, struct ui_key k);
 void toosmall_draw(struct ui *ui);
+
+/* notes.c: presenter notes (the pane; the file a follower watches). */
+void notes_layout(struct ui *ui);
+void notes_say_narrow(struct ui *ui);
+void notes_draw(struct ui *ui);
+void notes_follow_write(struct ui *ui);
 
 /* demo-menu.c: the demo's controls (D, --demo only), and the banner of an injected failure. */
 unsigned demo_menu_open(struct ui *ui);

@@ -2,7 +2,9 @@
 # test-tui-instructor.sh: what an instructor uses while the wizard runs, in a private tmux
 # server: the demo menu (D, --demo only) injects the selected step's failure and clears it and
 # changes the speed, all while running, with a banner as long as a failure is injected, and a
-# headless command in another shell changes none of it.
+# headless command in another shell changes none of it; the presenter notes beside the step
+# (--presenter, on a wide terminal; a narrow one says what to do instead), and in a second
+# terminal following the wizard's step (notes --follow); `notes`, printed.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/tui/lib.sh"
 SB="$TMP/state/dstack-wizard/demo/sandbox"
 HINT="npm tried to write somewhere it has no permission to"
@@ -64,4 +66,68 @@ t_not_demo() {
 		lacks "the demo's controls" && keys Escape q && wait_for "[exit 0]"
 }
 ok "without --demo, D does nothing and the help does not list it" t_not_demo
+
+GOOD=(--chain "$top_srcdir/tests/chains/good")
+# follow ARGS...: the wizard with ARGS in a second session, f, on the same profile.
+follow() {
+	local q
+	tm kill-session -t f 2>/dev/null
+	{
+		echo "#!/usr/bin/env bash"
+		echo "export TERM=screen LANG=C.UTF-8 LC_ALL= TZ=UTC"
+		printf 'export XDG_STATE_HOME=%q HOME=%q\n' "$TMP/state" "$TMP/home"
+		[ -n "${ASAN_OPTIONS:-}" ] && printf 'export ASAN_OPTIONS=%q\n' "$ASAN_OPTIONS"
+		printf 'cd %q\n' "$TMP/home"
+		printf '%q' "$WIZ"
+		for q in "$@"; do printf ' %q' "$q"; done
+		printf ' 2>>%q\n' "$TMP/stderr"
+		echo 'echo "[exit $?]"'
+		echo 'exec sleep 600'
+	} >"$TMP/follow.sh"
+	chmod +x "$TMP/follow.sh"
+	tm new-session -d -s f -x 60 -y 20 "$TMP/follow.sh"
+	tm set-option -t f status off >/dev/null
+}
+fshot() { tm capture-pane -p -t f >"$TMP/fscreen"; }
+fwait() {
+	local deadline=$((SECONDS + WAIT))
+	while :; do
+		fshot
+		grep -qF -- "$1" "$TMP/fscreen" && return 0
+		[ $SECONDS -ge $deadline ] && { echo "# the follower lacks: $1"; sed 's/^/# | /' "$TMP/fscreen"; return 1; }
+		sleep 0.05
+	done
+}
+
+t_presenter() {
+	start 150 30 -- "${GOOD[@]}" --presenter && wait_for "Notes · prepare" &&
+		has "Say what the step is for. Point at the check." && keys j && wait_for "Notes · fetch" &&
+		has "(no notes for this step)" &&
+		[ "$(cat "$TMP/state/dstack-wizard/default/current-step")" = fetch ]
+}
+ok "--presenter on 150 columns: the selected step's notes in a pane beside it" t_presenter
+
+t_follow() {
+	follow "${GOOD[@]}" notes --follow && fwait "fetch: Fetch by hand (step 2 of 3)" &&
+		fwait "(no notes for this step)" && keys k && fwait "prepare: Prepare (step 1 of 3)" &&
+		fwait "Say what the step is for." && tm send-keys -t f q && fwait "[exit 0]"
+}
+ok "notes --follow in a second terminal follows the wizard's step" t_follow
+
+t_narrow() {
+	keys q && wait_for "[exit 0]" && start 100 30 -- "${GOOD[@]}" --presenter &&
+		wait_for "notes need 120 columns: run dstack-wizard notes --follow" && lacks "Notes ·" &&
+		tm resize-window -t w -x 150 -y 30 && wait_for "Notes · prepare" && keys q && wait_for "[exit 0]"
+}
+ok "narrower than 120 columns: no pane, and the message line says what to do; wider: the pane" t_narrow
+
+t_notes() {
+	headless "${GOOD[@]}" notes prepare && grep -qx "prepare: Prepare (step 1 of 3)" "$TMP/out" &&
+		grep -qx "Say what the step is for. Point at the check." "$TMP/out" &&
+		headless "${GOOD[@]}" notes && [ "$(grep -c "(step [0-9] of 3)" "$TMP/out")" = 3 ] &&
+		! headless "${GOOD[@]}" notes nope && grep -q "no step 'nope'" "$TMP/err" &&
+		! headless "${GOOD[@]}" notes --follow prepare && ! headless "${GOOD[@]}" --presenter list &&
+		! headless "${GOOD[@]}" --follow list && grep -q "goes with notes" "$TMP/err"
+}
+ok "notes [STEP] prints them; the options go only where they belong" t_notes
 done_testing
