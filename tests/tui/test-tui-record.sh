@@ -50,6 +50,20 @@ ended() {
 	done
 }
 
+# pwait NAME RE: until session NAME's screen matches RE (an extended regex; bounded).
+pwait() {
+	local deadline=$((SECONDS + WAIT))
+	while :; do
+		tm capture-pane -p -t "$1" >"$TMP/pane" 2>/dev/null
+		grep -qE -- "$2" "$TMP/pane" && return 0
+		[ $SECONDS -ge $deadline ] && break
+		sleep 0.05
+	done
+	echo "# $1 did not show: $2"
+	sed 's/^/# | /' "$TMP/pane"
+	return 1
+}
+
 # castcheck FILE COLS ROWS: FILE is asciicast v2 of that size; its output, with the terminal's
 # escape sequences taken out, goes to FILE.txt.
 castcheck() {
@@ -102,9 +116,11 @@ else
 fi
 
 t_tui() {
-	session rec 120 40 --demo --demo-speed 0 --record "$TMP/tui.cast" && sleep 1 &&
-		tm send-keys -t rec Enter && sleep 1 && tm send-keys -t rec e && sleep 1 &&
-		tm send-keys -t rec Escape && sleep 0.5 && tm send-keys -t rec c && sleep 2 &&
+	session rec 120 40 --demo --demo-speed 0 --record "$TMP/tui.cast" &&
+		pwait rec "DEMO: simulated TDX host" && tm send-keys -t rec Enter &&
+		pwait rec "Guide" && tm send-keys -t rec e && pwait rec "Inputs of" &&
+		tm send-keys -t rec Escape && tm send-keys -t rec c &&
+		pwait rec "local-dev-setup (is done|failed)" &&
 		tm send-keys -t rec q && ended rec && [ "$(cat "$TMP/rec.rc")" = 0 ] &&
 		tm capture-pane -p -t rec >"$TMP/recorded.txt" &&
 		grep -q "DEMO" "$TMP/recorded.txt" && castcheck "$TMP/tui.cast" 120 40 &&
@@ -113,15 +129,25 @@ t_tui() {
 }
 ok "the wizard recorded: its frames, its form, in a 0600 file, and no key" t_tui
 
+# resized: the resize reached the recording (bounded).
+resized() {
+	local deadline=$((SECONDS + WAIT))
+	until grep -q '"r", "90x28"\]$' "$TMP/rs.cast"; do
+		[ $SECONDS -ge $deadline ] && { echo "# no resize event"; return 1; }
+		sleep 0.05
+	done
+}
+
 t_resize() {
-	session rs 100 30 --demo --demo-speed 0 --record "$TMP/rs.cast" && sleep 1 &&
-		tm resize-window -t rs -x 90 -y 28 && sleep 1 && tm send-keys -t rs q && ended rs &&
+	session rs 100 30 --demo --demo-speed 0 --record "$TMP/rs.cast" &&
+		pwait rs "DEMO: simulated TDX host" && tm resize-window -t rs -x 90 -y 28 &&
+		resized && tm send-keys -t rs q && ended rs &&
 		castcheck "$TMP/rs.cast" 100 30 && grep -q '"r", "90x28"\]$' "$TMP/rs.cast"
 }
 ok "a resize is recorded as an r event (COLSxROWS), and the wizard is told" t_resize
 
 t_replay() {
-	session play 120 40 replay --idle-limit 0.1 "$TMP/tui.cast" && ended play &&
+	session play 120 40 replay --speed 4 --idle-limit 0.1 "$TMP/tui.cast" && ended play &&
 		[ "$(cat "$TMP/play.rc")" = 0 ] && tm capture-pane -p -t play >"$TMP/replayed.txt" &&
 		diff -u "$TMP/recorded.txt" "$TMP/replayed.txt" >"$TMP/diff" ||
 		{ sed 's/^/# /' "$TMP/diff" | head -n 40; return 1; }
