@@ -142,9 +142,10 @@ t_resize() {
 	session rs 100 30 --demo --demo-speed 0 --record "$TMP/rs.cast" &&
 		pwait rs "DEMO: simulated TDX host" && tm resize-window -t rs -x 90 -y 28 &&
 		resized && tm send-keys -t rs q && ended rs &&
-		castcheck "$TMP/rs.cast" 100 30 && grep -q '"r", "90x28"\]$' "$TMP/rs.cast"
+		castcheck "$TMP/rs.cast" 100 30 &&
+		sed -n '/"r", "90x28"\]$/,$p' "$TMP/rs.cast" | grep -q ', "o", "'
 }
-ok "a resize is recorded as an r event (COLSxROWS), and the wizard is told" t_resize
+ok "a resize is recorded as an r event (COLSxROWS), and the wizard draws again after it" t_resize
 
 t_replay() {
 	session play 120 40 replay --speed 4 --idle-limit 0.1 "$TMP/tui.cast" && ended play &&
