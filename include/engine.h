@@ -181,6 +181,12 @@ bool engine_step_uses(const struct engine *e, size_t step, size_t k);
 int engine_start(struct engine *e, size_t step, enum run_kind kind,
     const struct engine_cbs *cbs, enum engine_err *err, char **cause);
 void engine_cancel(struct engine *e, size_t step);
+/*
+ * The wizard is stopped by signal sig: record it on the steps it leaves running (a supervised
+ * server action goes on, and the next run of its step re-attaches); then exit without
+ * engine_close, which would cancel them.
+ */
+void engine_interrupt(struct engine *e, int sig);
 bool engine_busy(const struct engine *e);
 /* The live log of a step's latest run (NULL if it never ran in this process). */
 struct logbuf *engine_log(struct engine *e, size_t step);

@@ -75,6 +75,9 @@ struct state_step {
 	int exit_code;         /* of the last failing command, or 0 */
 	char *message;         /* why it failed / went stale; may be NULL */
 	char *log_path;        /* log file of the last run; may be NULL */
+	char *job;             /* an action command supervised on the server, recorded before it
+	                          starts and cleared when its run ends: "<index>:<id>", the index
+	                          among the action's commands for the release; NULL if none */
 	struct state_attempt *attempts;   /* its runs, oldest first (at most STATE_MAX_ATTEMPTS) */
 	size_t nattempts;
 };

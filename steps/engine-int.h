@@ -33,6 +33,8 @@ struct step_rt {
 	bool in_check;               /* the current pass is the check */
 	struct run_cmd *cmds;
 	size_t ncmds;
+	size_t skip;                 /* action commands left out before cmds[0]: they ran before
+	                                the supervised one this run re-attaches to */
 	struct capture *caps;        /* the step's captures and hints for this release (shallow */
 	size_t ncaps;                /* copies of the chain's, made when a run starts) */
 	struct hint *hints;

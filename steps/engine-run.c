@@ -8,6 +8,7 @@
 
 #include "engine.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -183,6 +184,10 @@ engine_run_done(void *data, const struct run_result *res)
 
 	rt->run = NULL;
 	if (!check) {
+		/* The action's supervised command, if any, is over (however it ended). */
+		update_begin(e);
+		freep(&state_step(e->state, st->id)->job);
+		rt_update_end(rt);
 		apply_captures(e, rt, res);
 		if (res->ok && !res->canceled && rt->unsaved == NULL) {
 			if (start_pass(e, rt->index, true, &cause) == 0) {
@@ -258,6 +263,16 @@ rt_cmd_start(void *data, size_t index, const struct run_cmd *cmd)
 {
 	struct step_rt *rt = data;
 
+	/* A command that outlives this wizard is recorded first: a later run re-attaches. */
+	if (!rt->in_check && cmd->tc.supervised) {
+		struct state_step *ss;
+
+		update_begin(rt->e);
+		ss = state_step(rt->e->state, rt->e->chain->steps[rt->index].id);
+		free(ss->job);
+		ss->job = xprintf("%zu:%s", rt->skip + index, cmd->tc.id);
+		rt_update_end(rt);
+	}
 	if (rt->cbs.cmd_start)
 		rt->cbs.cmd_start(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
 		    index, cmd);
@@ -283,7 +298,7 @@ rt_cmd_end(void *data, size_t index, const struct cmd_result *res)
 				changed = true;
 		}
 		for (size_t j = index + 1; changed && j < rt->ncmds; j++) {
-			const struct command *c = nth_action(e, st, j);
+			const struct command *c = nth_action(e, st, rt->skip + j);
 			struct run_cmd rc;
 			char *cause = NULL;
 
@@ -322,6 +337,44 @@ rt_select(struct engine *e, struct step_rt *rt, const struct step *st)
 	free(version);
 }
 
+/*
+ * An action of this step still runs under its supervisor on the server (a wizard that ran it
+ * was killed or lost its terminal): take that command's id, so the transport attaches to it
+ * instead of starting it again, and leave out the commands before it, which had ended.
+ */
+static void
+reattach(struct engine *e, struct step_rt *rt, const struct step *st)
+{
+	const struct state_step *ss = state_get_step(e->state, st->id);
+	const char *id;
+	char *end, *note;
+	unsigned long k;
+
+	if (ss == NULL || ss->job == NULL)
+		return;
+	k = strtoul(ss->job, &end, 10);
+	id = end + 1;
+	if (end == ss->job || *end != ':' || *id == '\0' || k >= rt->ncmds ||
+	    !rt->cmds[k].tc.supervised)
+		return;   /* not this release's, or not supervised here any more: run anew */
+	free((void *)(uintptr_t)rt->cmds[k].tc.id);
+	rt->cmds[k].tc.id = xstrdup(id);
+	for (size_t i = 0; i < k; i++) {
+		if (transport_is_probe(rt->cmds[i].transport))
+			probe_transport_free(&rt->cmds[i].transport);
+		run_cmd_clear(&rt->cmds[i]);
+	}
+	memmove(rt->cmds, rt->cmds + k, (rt->ncmds - k) * sizeof *rt->cmds);
+	rt->ncmds -= k;
+	rt->skip = k;
+	note = xprintf("command %lu of the action was still running on the server when a wizard "
+	    "let go of it (job %s): attaching to it, not starting it again", k + 1, id);
+	logbuf_push(rt->log, STREAM_META, note, strlen(note));
+	if (rt->cbs.line)
+		rt->cbs.line(rt->cbs.data, rt->index, STREAM_META, note, strlen(note));
+	free(note);
+}
+
 /* Start one pass (action or check) of a step. */
 static int
 start_pass(struct engine *e, size_t s, bool check, char **cause)
@@ -337,9 +390,12 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 
 	run_cmds_free(&rt->cmds, rt->ncmds);
 	rt->ncmds = 0;
+	rt->skip = 0;
 	if (engine_commands(e, s, check ? RUN_CHECK : RUN_ACTION, &rt->cmds, &rt->ncmds,
 	    cause) != 0)
 		return -1;
+	if (!check)
+		reattach(e, rt, st);
 	logdir = xprintf("%s/logs", e->dir);
 	if (mkdir_p(logdir, 0700, cause) != 0) {
 		free(logdir);
@@ -627,4 +683,35 @@ engine_cancel(struct engine *e, size_t s)
 	}
 	if (running(e, s))
 		run_cancel(e->rt[s].run);
+}
+
+/*
+ * The wizard is going away (SIGTERM, SIGHUP): say so on every step whose run it leaves. An
+ * action command supervised on the server goes on there, recorded in the state, and the next
+ * run of the step attaches to it; the caller then exits without cancelling anything.
+ */
+void
+engine_interrupt(struct engine *e, int sig)
+{
+	const char *name = sigabbrev_np(sig);
+
+	update_begin(e);
+	for (size_t s = 0; s < e->chain->nsteps; s++) {
+		struct state_step *ss;
+
+		if (!running(e, s))
+			continue;
+		ss = state_step(e->state, e->chain->steps[s].id);
+		free(ss->message);
+		if (ss->job != NULL)
+			ss->message = xprintf("the wizard was stopped (SIG%s) while the action ran; "
+			    "it goes on on the server: run the step again to follow it to its end",
+			    name != NULL ? name : "?");
+		else
+			ss->message = xprintf("the wizard was stopped (SIG%s) while it ran",
+			    name != NULL ? name : "?");
+		if (ss->status == SAVED_DONE)
+			ss->status = SAVED_STALE;
+	}
+	update_end(e, NULL);
 }

@@ -10,6 +10,7 @@
  *	  "steps":  { "<id>": { "status": "done" | "failed" | "stale" | "none",
  *	                        "done_at": T, "started_at": T, "finished_at": T,
  *	                        "duration_ms": N, "exit_code": N, "message": "...", "log": "path",
+ *	                        "job": "<index>:<id>",
  *	                        "attempts": [ { "kind": "check" | "action", "started_at": T,
  *	                                        "duration_ms": N, "where": "...", "outcome": "...",
  *	                                        "exit_code": N, "message": "...",
@@ -253,6 +254,7 @@ state_step_clear(struct state_step *s)
 	free(s->id);
 	free(s->message);
 	free(s->log_path);
+	free(s->job);
 	for (size_t i = 0; i < s->nattempts; i++)
 		state_attempt_clear(&s->attempts[i]);
 	free(s->attempts);
@@ -662,6 +664,8 @@ state_read_step(const cJSON *item, struct state_step *s, char **why)
 		return state_bad(why, "step", id, "\"message\" is not a string");
 	if (state_get_string(item, "log", &s->log_path) != 0)
 		return state_bad(why, "step", id, "\"log\" is not a string");
+	if (state_get_string(item, "job", &s->job) != 0)
+		return state_bad(why, "step", id, "\"job\" is not a string");
 	return state_read_attempts(item, s, why);
 }
 
@@ -1155,6 +1159,7 @@ state_render(const struct state *st)
 		cJSON_AddNumberToObject(obj, "exit_code", s->exit_code);
 		state_add_string(obj, "message", s->message);
 		state_add_string(obj, "log", s->log_path);
+		state_add_string(obj, "job", s->job);
 		if (s->nattempts > 0)
 			state_render_attempts(obj, s);
 	}

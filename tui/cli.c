@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "logbuf.h"
 #include "loop.h"
 #include "remote.h"
+#include "script-check.h"
 #include "util.h"
 
 /* How long why/run/check/status wait for input verifications (eth_getCode) to answer. */
@@ -537,6 +539,22 @@ on_sigint(int sig, void *data)
 		engine_cancel(cl->e, cl->step);
 }
 
+/*
+ * SIGTERM, SIGHUP: the wizard leaves at once. A local command dies with it (its terminal is
+ * gone), a supervised server action goes on and is recorded; running the step again attaches.
+ */
+static void
+on_sigterm(int sig, void *data)
+{
+	struct cli *cl = data;
+
+	engine_interrupt(cl->e, sig);
+	printf("==> stopped by SIG%s; a server action that was running goes on: run the step "
+	    "again to follow it\n", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	fflush(stdout);
+	_exit(128 + sig);
+}
+
 /* The server's host key was refused: say why and how to go on; EXIT_REFUSED. */
 static int
 hostkey_refused(struct cli *cl)
@@ -560,7 +578,7 @@ drive(struct cli *cl, size_t s, enum run_kind kind)
 	struct engine_cbs cbs = { on_line, on_cmd_start, NULL, on_done, cl };
 	enum engine_err err;
 	char *cause = NULL;
-	uint64_t sig;
+	uint64_t sig, term, hup;
 
 	cl->done = cl->ok = false;
 	freep(&cl->unsaved);
@@ -573,10 +591,14 @@ drive(struct cli *cl, size_t s, enum run_kind kind)
 		return exit_of(err);
 	}
 	sig = loop_on_signal(engine_loop(cl->e), SIGINT, on_sigint, cl);
+	term = loop_on_signal(engine_loop(cl->e), SIGTERM, on_sigterm, cl);
+	hup = loop_on_signal(engine_loop(cl->e), SIGHUP, on_sigterm, cl);
 	while (!cl->done)
 		if (loop_run_once(engine_loop(cl->e), -1) < 0 && errno != EINTR)
 			break;
 	loop_del_signal(engine_loop(cl->e), sig);
+	loop_del_signal(engine_loop(cl->e), term);
+	loop_del_signal(engine_loop(cl->e), hup);
 	if (!cl->ok && engine_remote(cl->e) != NULL && remote_hostkey_refused(engine_remote(cl->e)))
 		return hostkey_refused(cl);
 	return run_summary(cl, s, cl->ok, cl->unsaved);
@@ -926,6 +948,32 @@ lint_tool(const char *cmdline, char **out)
 }
 
 /* Lint one run: script with bash -n and (when present) shellcheck. */
+/* Must input name stay in double quotes (it is marked quoted: true)? */
+static bool
+lint_must_quote(const char *name, void *data)
+{
+	const struct chain *c = data;
+	int i = chain_input_index(c, name);
+
+	return i >= 0 && c->inputs[i].quoted;
+}
+
+/* Where the script of command k could turn an input's value into code (script-check.h). */
+static size_t
+lint_values(const struct chain *ch, const struct step *st, const struct command *c,
+    const char *what, size_t k)
+{
+	struct script_risk *r;
+	size_t n = script_risks(c->run, lint_must_quote, (void *)(uintptr_t)ch, &r);
+
+	for (size_t i = 0; i < n; i++)
+		printf("%s:%d:%d: %s of %s, command %zu, line %d of its script: ${%s} %s\n",
+		    c->pos.file, c->pos.line, c->pos.col, what, st->id, k + 1, r[i].line,
+		    r[i].name, r[i].why);
+	script_risks_free(&r, n);
+	return n;
+}
+
 static size_t
 lint_script(const struct step *st, const struct command *c, const char *what, size_t k,
     const char *tmp, bool shellcheck)
@@ -1047,7 +1095,8 @@ cli_lint(const char *chain_dir)
 		for (size_t k = 0; k < st->ncheck; k++) {
 			probes++;
 			if (st->check[k].run)
-				problems += lint_script(st, &st->check[k], "check", k, tmp, shellcheck);
+				problems += lint_script(st, &st->check[k], "check", k, tmp, shellcheck) +
+				    lint_values(c, st, &st->check[k], "check", k);
 		}
 		if (st->place == PLACE_MANUAL && probes == 0) {
 			printf("%s:%d:%d: manual step %s has no probe verifying its effect\n",
@@ -1056,7 +1105,8 @@ cli_lint(const char *chain_dir)
 		}
 		for (size_t k = 0; k < st->naction; k++)
 			if (st->action[k].run)
-				problems += lint_script(st, &st->action[k], "action", k, tmp, shellcheck);
+				problems += lint_script(st, &st->action[k], "action", k, tmp, shellcheck) +
+				    lint_values(c, st, &st->action[k], "action", k);
 	}
 	if (shellcheck)
 		problems += lint_agent(tmp);

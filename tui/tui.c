@@ -608,14 +608,23 @@ on_winch(int sig, void *data)
 	read_keys(ui);
 }
 
-/* SIGTERM, SIGHUP, SIGINT: cancel the runs and leave. */
+/*
+ * SIGINT: cancel the runs and leave. SIGTERM, SIGHUP (the terminal is gone, or the system
+ * stops): give the terminal back and leave at once; a supervised server action goes on and
+ * is recorded, and the next run of its step attaches to it (engine_interrupt).
+ */
 static void
 on_term(int sig, void *data)
 {
 	struct ui *ui = data;
 
-	(void)sig;
-	ui->dirty |= ui_quit_now(ui, true);
+	if (sig == SIGINT) {
+		ui->dirty |= ui_quit_now(ui, true);
+		return;
+	}
+	tui_restore();
+	engine_interrupt(ui->e, sig);
+	_exit(128 + sig);
 }
 
 /* The start-up re-check is over: say how it went, naming each step that fails now; the

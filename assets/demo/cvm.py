@@ -35,7 +35,14 @@ def run_path():
 
 
 def image_path():
-    return vmm_config().get("image_path") or os.path.join(demolib.ROOT, "var/lib/dstack/images")
+    """The VMM's image directory: the top-level image_path, or from dstack 0.5.9 on [image] path
+    (which wins over the deprecated image_path); without either, ~/.dstack-vmm/image of the user
+    the VMM runs as (root under systemd)."""
+    c = vmm_config()
+    path = c.get("image_path", "")
+    if demolib.vtuple(demolib.host_version()) >= (0, 5, 9):
+        path = (c.get("image") or {}).get("path") or path
+    return path or os.path.join(demolib.ROOT, "root/.dstack-vmm/image")
 
 
 def images():

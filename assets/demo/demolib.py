@@ -17,6 +17,8 @@ ROOT = os.path.join(SANDBOX, "root")
 STATE = os.path.join(SANDBOX, "state")
 STEP = os.environ.get("DEMO_STEP", "")
 CHAIN_ID = 11155111
+# The one subscription key Intel's (simulated) PCS accepts: the made-up key the demo fills in.
+INTEL_API_KEY = "deadbeefdeadbeefdeadbeefdeadbeef"
 # The demo server is shared by the wizard processes of a sandbox: it reads the speed and the
 # injected failure of the latest one from the sandbox (written by the wizard at start; a
 # missing file means the latest wizard has none, whatever the server was started with).
@@ -332,3 +334,12 @@ def say(lines, delay=0.2):
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
         sleep(delay)
+
+
+def pccs_api_key_ok():
+    """The PCCS's configuration holds the key Intel accepts (any other gets a 401 from Intel)."""
+    try:
+        with open(os.path.join(ROOT, "opt/intel/sgx-dcap-pccs/config/default.json")) as f:
+            return json.load(f).get("ApiKey", "") == INTEL_API_KEY
+    except (OSError, ValueError):
+        return False

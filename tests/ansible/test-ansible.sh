@@ -23,8 +23,9 @@ fi
 # A throwaway key, not the demo's: it reaches hardhat only from DSTACK_WIZARD_PRIVATE_KEY.
 KEY=0x5c9e0fd3e5c4d0b7a2f1a37a9f9e8b8e2f6a0a4c1b7d3e9f8a6c5b4d3e2f1a0b
 KEY_HEX=${KEY#0x}
-WALLET=$(python3 -c "import hashlib, sys; sys.path.insert(0, '$top_srcdir/assets/demo')
-import demolib; print(demolib.new_address('key:' + hashlib.sha256(b'$KEY_HEX').hexdigest()))")
+# The wallet is the key's account (the wizard derives it when the key is given).
+WALLET=$(python3 -c "import sys; sys.path.insert(0, '$top_srcdir/assets/demo')
+import demolib; print(demolib.key_address('$KEY_HEX'))")
 export DSTACK_WIZARD_PRIVATE_KEY=$KEY DSTACK_WIZARD_ETH_RPC_URL=http://127.0.0.1:8545 \
 	DSTACK_WIZARD_KMS_ETH_RPC_URL=http://127.0.0.1:8545 \
 	DSTACK_WIZARD_INTEL_API_KEY=deadbeefdeadbeefdeadbeefdeadbeef \
@@ -77,9 +78,9 @@ done
 SB1="$XDG_STATE_HOME/dstack-wizard/h1/sandbox"
 SB2="$XDG_STATE_HOME/dstack-wizard/h2/sandbox"
 
-ok "the demo hosts' sandboxes are made, with the throwaway key's wallet" \
-	'wh 1 0 set wallet_address "$WALLET" && wh 2 0 set wallet_address "$WALLET" &&
-	 [ -d "$SB1/root" ] && [ -d "$SB2/root" ]'
+ok "the demo hosts' sandboxes are made, the wallet set from the throwaway key" \
+	'wh 1 0 inputs && out_has "^wallet_address .*$WALLET" && wh 2 0 inputs &&
+	 out_has "^wallet_address .*$WALLET" && [ -d "$SB1/root" ] && [ -d "$SB2/root" ]'
 t0=$(date +%s%N)
 ok "export ansible writes the project" \
 	'wh 1 0 export ansible "$PROJ" && out_has "wrote the Ansible project" &&

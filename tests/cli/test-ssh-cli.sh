@@ -80,6 +80,40 @@ ok "the target is remembered: no --target needed, no new known_hosts line" \
 	'wiz 0 "${C[@]}" check hello && out_has "check over ssh" && [ "$(wc -l <"$KH")" -eq 1 ] && grep -q "\"target\":.*127.0.0.1:$SSHD_PORT" "$XDG_STATE_HOME/dstack-wizard/default/state.json"'
 ok "a long action runs supervised, under an id made of the step id and the time" \
 	'wiz 0 "${C[@]}" run long --yes && out_has "stdout goes to $TMP/remote/long-[0-9]{8}T[0-9]{6}-[0-9]+-[0-9]+/out" && out_has "long is done"'
+
+# A supervised action outlives a killed wizard, and the next run attaches to it (issue 16):
+# slow records each start, then waits for the test's go file.
+starts() { [ -f "$work/slow-starts" ] && wc -l <"$work/slow-starts" || echo 0; }
+slow_copies() { pgrep -fc "dstack-wizard-supervisor $TMP/remote/slow-" || true; }
+bg_run() {   # bg_run: the step in the background; wait for its start on the server
+	"$WIZ" "${C[@]}" "${T[@]}" run slow --yes </dev/null >"$TMP/bg.out" 2>&1 &
+	bgpid=$!
+	for _ in $(seq 200); do [ "$(starts)" -ge "$1" ] && return 0; sleep 0.05; done
+	echo "# the action did not start"; cat "$TMP/bg.out"; return 1
+}
+t_kill9() {
+	bg_run 1 && kill -9 "$bgpid" && wait "$bgpid" 2>/dev/null
+	grep -q '"job":[[:space:]]*"0:slow-' "$XDG_STATE_HOME/dstack-wizard/default/state.json" &&
+		[ "$(slow_copies)" -eq 1 ] &&
+		{ (sleep 1; touch "$work/slow-go") & } &&
+		wiz 0 "${C[@]}" "${T[@]}" run slow --yes && out_has "attaching to it, not starting it again" &&
+		out_has "slow went on" && out_has "slow is done" && [ "$(starts)" -eq 1 ] &&
+		! grep -q '"job"' "$XDG_STATE_HOME/dstack-wizard/default/state.json"
+}
+ok "kill -9 during a supervised action: it goes on, and the next run attaches (one copy, done)" \
+	t_kill9
+t_sigterm() {
+	rm -f "$work/slow" "$work/slow-go" "$work/slow-starts" && touch "$work/slow-fail" &&
+		bg_run 1 && kill -TERM "$bgpid"; wait "$bgpid"; rc=$?
+	[ "$rc" -eq 143 ] && grep -q "stopped by SIGTERM" "$TMP/bg.out" && [ "$(slow_copies)" -eq 1 ] &&
+		wiz 0 "${C[@]}" status && out_has "goes on on the server" &&
+		{ (sleep 1; touch "$work/slow-go") & } &&
+		wiz 1 "${C[@]}" "${T[@]}" run slow --yes && out_has "attaching to it" &&
+		out_has "exit status 7" && [ "$(starts)" -eq 1 ] && [ "$(slow_copies)" -eq 0 ]
+}
+ok "SIGTERM during a supervised action: the wizard leaves (143), the action's exit status comes with the next run" \
+	t_sigterm
+rm -f "$work/slow-fail"
 ok "the transport refuses a command that holds a local-only secret" \
 	'wiz 0 "${C[@]}" set note "not-for-the-server-42" && DSTACK_WIZARD_LOCAL_KEY=not-for-the-server-42 wiz 1 "${C[@]}" run leak --yes && out_has "refused: command would send a local-only secret to the server"'
 ok "the same command goes out when that secret is not held" 'wiz 0 "${C[@]}" run leak --yes'

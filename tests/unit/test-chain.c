@@ -430,7 +430,13 @@ test_real_chain(void **state)
 	assert_string_equal(c->steps[1].id, "tdx-hardware-verification");
 
 	in = &c->inputs[chain_input_index(c, "dstack_version")];
-	assert_string_equal(chain_input_default(in, NULL), "0.5.5");
+	assert_string_equal(chain_input_default(in, NULL), "0.5.11");
+	assert_int_equal(in->nchoices, 7);
+	assert_string_equal(in->choices[0], "0.5.5");
+	assert_string_equal(in->choices[6], "0.5.11");
+	in = &c->inputs[chain_input_index(c, "hh_net")];
+	assert_string_equal(chain_input_default(in, "0.5.6"), "test");
+	assert_string_equal(chain_input_default(in, "0.5.7"), "custom");
 	assert_string_equal(default_of(c, "local_repo_dir"), "~/dstack");
 	assert_string_equal(default_of(c, "ssh_user"), "ubuntu");
 	assert_string_equal(default_of(c, "ssh_port"), "22");

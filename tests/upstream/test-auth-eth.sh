@@ -128,9 +128,9 @@ for T in 0.5.5 0.5.11; do
 		'wait_http "$RPC" 120 && [ "$(rpc "$RPC" eth_chainId "[]")" = "\"0xaa36a7\"" ] &&
 		 rpc "$RPC" hardhat_setBalance "[\"$ADDR\",\"0x56bc75e2d63100000\"]" >/dev/null'
 	export DSTACK_WIZARD_PRIVATE_KEY="$KEY" DSTACK_WIZARD_ETH_RPC_URL="$RPC"
-	ok "v$T: the profile's inputs are valid" \
+	ok "v$T: the profile's inputs are valid, and hh_net follows the release ($NET)" \
 		'w 0 set dstack_version "$T" && w 0 set local_repo_dir "$R" && w 0 set wallet_address "$ADDR" &&
-		 w 0 set hh_net "$NET" && w 0 set server_ip 127.0.0.1 && w 0 set base_domain upstream.test'
+		 w 0 set server_ip 127.0.0.1 && w 0 set base_domain upstream.test && [ "$(input hh_net)" = "$NET" ]'
 	ok "v$T: local-dev-setup's checks pass on the tree (git tag, node, hardhat, artifacts)" \
 		'w 0 check local-dev-setup && out_has "==> local-dev-setup is done"'
 	rm -rf "$A/artifacts" "$A/cache" "$A/typechain-types"
@@ -197,20 +197,21 @@ for T in 0.5.5 0.5.11; do
 			 [ "$(call "$KMS" "kmsAllowedAggregatedMrs(bytes32)" "$MR")" = $ONE ] &&
 			 [ "$(call "$KMS" "kmsAllowedDeviceIds(bytes32)" "$DEV")" = $ONE ]'
 	else
-		ok "v0.5.5: kms-cvm-deployment's local command sends nothing; the auth-api check passes" \
+		ok "v0.5.5: kms-cvm-deployment has no local command for 0.5.5 (no kms:add); the auth-api check passes" \
 			'w 0 set kms_mr_aggregated "$MR" && w 0 set kms_device_id "$DEV" &&
-			 w 0 run local-of-kms-cvm-deployment --yes && out_has "does not check the KMS on chain" &&
+			 w 0 run local-of-kms-cvm-deployment --yes && out_lacks "kms:add|aggregated MR added" &&
 			 out_has "==> local-of-kms-cvm-deployment is done" &&
 			 [ "$(call "$KMS" "kmsAllowedAggregatedMrs(bytes32)" "$MR")" != $ONE ]'
 	fi
 
 	K256=02$(openssl rand -hex 32)
 	QUOTE=$(openssl rand -hex 64)
-	[ "$T" = 0.5.11 ] && QUOTE=""    # from 0.5.6 on Onboard.Bootstrap returns no quote
+	EVLOG=$(openssl rand -hex 64)
+	[ "$T" = 0.5.11 ] && EVLOG=""    # from 0.5.6 on the event log is inside the attestation
 	GWHASH=$(openssl rand -hex 32)
 	ok "v$T: gateway-build-configuration's local commands: set-info, create-app, set-gateway, add-hash" \
 		'w 0 set kms_k256_pubkey "$K256" && w 0 set kms_ca_pubkey "$(openssl rand -hex 91)" &&
-		 w 0 set kms_quote "$QUOTE" && w 0 set kms_eventlog "$(openssl rand -hex 64)" &&
+		 w 0 set kms_quote "$QUOTE" && w 0 set kms_eventlog "$EVLOG" &&
 		 w 0 set gateway_compose_hash "$GWHASH" &&
 		 { w 0 run local-of-gateway-build-configuration --yes || w 0 run local-of-gateway-build-configuration --yes; } &&
 		 out_has "==> local-of-gateway-build-configuration is done"'

@@ -1,6 +1,7 @@
 """authapi.py: the KMS CVM's auth-api (auth-eth) on host port 8084.
 
-GET / reports the contract it serves, read from the demo chain. With a shared /v2/demo RPC URL
+GET / reports the contract it serves, read from the demo chain (and from dstack 0.5.11 on the RPC
+URL it uses, ethRpcUrl). With a shared /v2/demo RPC URL
 it cannot read the chain and answers 500 without a status field.
 """
 import cvm
@@ -25,5 +26,8 @@ def handle(req):
     if not rec:
         return (500, {}, {"error": "call revert exception: no contract code at %s" % addr})
     impl = rec.get("appImplementation", "")
-    return (200, {}, {"status": "ok", "kmsContractAddr": addr, "gatewayAppId": rec.get("gatewayAppId", ""),
-                      "chainId": demolib.CHAIN_ID, "appAuthImplementation": impl, "appImplementation": impl})
+    out = {"status": "ok", "kmsContractAddr": addr, "gatewayAppId": rec.get("gatewayAppId", ""),
+           "chainId": demolib.CHAIN_ID, "appAuthImplementation": impl, "appImplementation": impl}
+    if demolib.vtuple(demolib.host_version()) >= (0, 5, 11):
+        out["ethRpcUrl"] = compose_env(m, "ETH_RPC_URL")    # src/server.ts from v0.5.11
+    return (200, {}, out)

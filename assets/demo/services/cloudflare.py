@@ -5,6 +5,7 @@ Records live in state/cloudflare/records.json and are mirrored into state/dns/<n
 token is accepted. Injected failure (dns-configuration): every call answers
 "Authentication error" (code 10000), as for a token without DNS edit rights.
 """
+import hashlib
 import os
 
 import demolib
@@ -49,6 +50,10 @@ def handle(req):
     auth = req.headers.get("Authorization", "")
     if demolib.failing("dns-configuration") or not auth.startswith("Bearer ") or len(auth) < 12:
         return err(403, 10000, "Authentication error")
+    # What arrived, as its SHA-256 (never the token): a test compares it with what it gave.
+    demolib.state_set("cloudflare/token-sha256",
+                      hashlib.sha256(auth[len("Bearer "):].encode("utf-8", "surrogateescape"))
+                      .hexdigest())
     if path == "/user/tokens/verify":
         return ok({"id": demolib.demo_hex("token", 32), "status": "active"})
     parts = path.strip("/").split("/")

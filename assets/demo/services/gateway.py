@@ -27,8 +27,8 @@ def env(name):
         return v
     if name == "SRV_DOMAIN":    # from 0.5.6 on it is the ZT-Domain set through the admin API
         doms = demolib.state_json("gateway/admin.json", {}).get("domains") or [{}]
-        if doms[0].get("domain"):
-            return doms[0]["domain"]
+        if doms[0].get("config", {}).get("domain"):
+            return doms[0]["config"]["domain"]
     r = re.search(r"%s=(\S*)" % name, m.get("compose", {}).get("docker_compose_file", ""))
     return r.group(1) if r and not r.group(1).startswith("${") else ""
 
@@ -48,6 +48,8 @@ def admin(method, body):
     elif method == "ListDnsCredentials":
         return {"credentials": conf["credentials"]}
     elif method == "CreateDnsCredential":
+        if body.get("provider_type") == "cloudflare" and not body.get("cf_api_token"):
+            return (400, {}, {"error": "cf_api_token is required for cloudflare"})
         cred = {"id": demolib.demo_hex("cred%d" % len(conf["credentials"]), 16), "name": body.get("name", ""),
                 "provider_type": body.get("provider_type", ""), "is_default": bool(body.get("set_as_default"))}
         conf["credentials"].append(cred)
@@ -56,7 +58,15 @@ def admin(method, body):
     elif method == "ListZtDomains":
         return {"domains": conf["domains"]}
     elif method == "AddZtDomain":
-        dom = {"domain": body.get("domain", ""), "port": body.get("port", 443), "priority": body.get("priority", 0)}
+        # gateway_rpc.proto: ZtDomainInfo { ZtDomainConfig config; ZtDomainCertStatus cert_status }.
+        name = body.get("domain", "")
+        if not name:
+            return (400, {}, {"error": "domain is required"})
+        if any(d["config"]["domain"] == name for d in conf["domains"]):
+            return (400, {}, {"error": "ZT-Domain %s already exists" % name})
+        dom = {"config": {"domain": name, "port": body.get("port", 443), "priority": body.get("priority", 0)},
+               "cert_status": {"has_cert": False, "not_after": 0, "issued_by": 0, "issued_at": 0,
+                               "loaded_in_memory": False}}
         conf["domains"].append(dom)
         demolib.state_set_json("gateway/admin.json", conf)
         return dom
@@ -81,11 +91,15 @@ def hosts():
 
 def handle(req):
     if req.port == 9203:
-        if req.path in ("/Status", "/prpc/Status"):
+        # The admin service is mounted at / and, from dstack 0.5.6 on, at /prpc too.
+        new = demolib.vtuple(demolib.host_version()) >= (0, 5, 6)
+        if req.path == "/Status" or (req.path == "/prpc/Status" and new):
             return (200, {}, {"url": env("MY_URL"), "id": demolib.demo_hex("gateway-node", 64),
                               "bootnode_url": env("BOOTNODE_URL"), "num_connections": 0, "hosts": hosts()})
-        if req.path.startswith("/prpc/") and demolib.vtuple(demolib.host_version()) >= (0, 5, 6):
+        if req.path.startswith("/prpc/") and new:
             out = admin(req.path[len("/prpc/"):], req.json() or {})
+            if isinstance(out, tuple):
+                return out
             if out is not None:
                 return (200, {}, out)
         return (404, {}, {"error": "not found"})

@@ -40,6 +40,42 @@ def ca_pem():
         return f.read()
 
 
+def scale_compact(n):
+    """SCALE's compact encoding of a length."""
+    if n < 1 << 6:
+        return bytes([n << 2])
+    if n < 1 << 14:
+        return ((n << 2) | 1).to_bytes(2, "little")
+    if n < 1 << 30:
+        return ((n << 2) | 2).to_bytes(4, "little")
+    b = n.to_bytes((n.bit_length() + 7) // 8, "little")
+    return bytes([((len(b) - 4) << 2) | 3]) + b
+
+
+def attestation(quote, report_data):
+    """A VersionedAttestation::V0 as dstack 0.5.6 and later encode it (dstack-attest/src/
+    attestation.rs, SCALE): V0, AttestationQuote::DstackTdx { quote, event_log }, runtime_events,
+    report_data, config."""
+    config = b"{}"
+    return (b"\0\0" + scale_compact(len(quote)) + quote + scale_compact(0) + scale_compact(0) +
+            report_data + scale_compact(len(config)) + config)
+
+
+def kms_allowed():
+    """Why the KMS contract does not allow this KMS to bootstrap (dstack 0.5.9 and later check its
+    aggregated MR and device on chain), or ""."""
+    addr, rec = contract()
+    if not rec:
+        return "call revert exception: no contract code at %s" % addr
+    mr = "0x" + demolib.demo_hex("mr-aggregated", 64)
+    dev = "0x" + demolib.demo_hex("device", 64)
+    if mr not in rec.get("aggregatedMrs", []):
+        return "Aggregated MR not allowed"
+    if dev not in rec.get("devices", []):
+        return "KMS is not allowed to boot on this device"
+    return ""
+
+
 def bootstrap(domain):
     """Onboard.Bootstrap's answer (kms_rpc.proto BootstrapResponse): ca_pubkey, k256_pubkey and,
     up to dstack 0.5.5, quote and eventlog; from 0.5.6 on one attestation in their place."""
@@ -48,7 +84,7 @@ def bootstrap(domain):
             "k256_pubkey": "02" + demolib.demo_hex(seed + "k256", 64)}
     quote = "040002008100000000000000939a7233f79c4ca9940a0db3957f0607" + demolib.demo_hex(seed + "quote", 2400)
     if demolib.vtuple(demolib.host_version()) >= (0, 5, 6):
-        info["attestation"] = quote + demolib.demo_hex(seed + "eventlog", 1200)
+        info["attestation"] = attestation(bytes.fromhex(quote), bytes.fromhex(demolib.demo_hex(seed + "rd", 128))).hex()
     else:
         info.update(quote=quote, eventlog=demolib.demo_hex(seed + "eventlog", 1200))
     demolib.state_set_json("kms/bootstrap.json", dict(info, domain=domain))
@@ -67,8 +103,12 @@ def handle(req):
             domain = body.get("domain", "")
             if not domain:
                 return (400, {}, {"error": "missing field `domain`"})
+            if demolib.vtuple(demolib.host_version()) >= (0, 5, 9):
+                why = kms_allowed()
+                if why:
+                    return (400, {}, {"error": "KMS is not allowed to bootstrap: %s" % why})
             return (200, {}, bootstrap(domain))
-        if p == "/prpc/Onboard.GetAttestationInfo":
+        if p == "/prpc/Onboard.GetAttestationInfo" and demolib.vtuple(demolib.host_version()) >= (0, 5, 7):
             return (200, {}, {"mr_aggregated": demolib.demo_hex("mr-aggregated", 64),
                               "device_id": demolib.demo_hex("device", 64),
                               "os_image_hash": cvm.image_hash(cvm.by_name("kms")["image"])})

@@ -2,26 +2,14 @@
 
 Up while the pccs unit is active. Like a real PCCS it serves the root CA CRL without an API
 key (Intel's PCS does not ask for one there); the platform's collateral (PCK certificates, TCB
-info, QE identity) only when its configuration holds a 32-character API key.
+info, QE identity) only when its configuration holds the API key Intel accepts (demolib).
 """
-import json
-import os
-
 import demolib
 
 PORTS = [8081]
 TLS = True
 UNIT = "pccs"
 BASE = "/sgx/certification/v4"
-
-
-def api_key_ok():
-    p = os.path.join(demolib.ROOT, "opt/intel/sgx-dcap-pccs/config/default.json")
-    try:
-        with open(p) as f:
-            return len(json.load(f).get("ApiKey", "")) == 32
-    except (OSError, ValueError):
-        return False
 
 
 def handle(req):
@@ -32,7 +20,7 @@ def handle(req):
         return (200, {"Content-Type": "application/x-pem-file"},
                 "308201213081c8020101300a06082a8648ce3d0403023068311a301806035504030c11496e74656c205347582052" +
                 demolib.demo_hex("rootcacrl", 200))
-    if not api_key_ok():
+    if not demolib.pccs_api_key_ok():
         return (401, {"Request-ID": demolib.demo_hex("req", 32)},
                 "Intel PCS server returns error(401): no valid ApiKey in default.json")
     if route in ("pckcrl", "pckcert", "tcb", "qe/identity", "identity"):

@@ -40,12 +40,7 @@ def kms_contract():
 
 
 def pccs_ok():
-    try:
-        with open(os.path.join(demolib.ROOT, "opt/intel/sgx-dcap-pccs/config/default.json")) as f:
-            key = json.load(f).get("ApiKey", "")
-    except (OSError, ValueError):
-        key = ""
-    return demolib.unit_active("pccs") and demolib.unit_active("qgsd") and len(key) == 32
+    return demolib.unit_active("pccs") and demolib.unit_active("qgsd") and demolib.pccs_api_key_ok()
 
 
 def plan_boot(m, cfg):
@@ -65,6 +60,8 @@ def plan_boot(m, cfg):
             return ("Failed to get sealing key: Connection refused (os error 111)", 0.2)
     if not pccs_ok():
         return ("Failed to get quote: TDX_ATTEST_ERROR_UNEXPECTED (QGS error code: 0x12001)", 0.2)
+    if re.search(r"(?m)^\s*image:[ \t]*(\$\{[A-Z_]+\})?[ \t]*$", c.get("docker_compose_file", "")):
+        return ("failed to pull an image: Error response from daemon: invalid reference format", 0.45)
     for img in re.findall(r"image:\s*(\S+)", c.get("docker_compose_file", "")):
         if img.startswith("registry.") and "@sha256:" in img:
             repo_host, digest = img.split("@", 1)
@@ -172,10 +169,12 @@ def handle(req):
         st, prog, err = cvm.progress(m)
         if prog != "done" or err:
             return bad("the guest agent of %s is not up yet" % m["name"])
-        public = m["compose"].get("public_tcbinfo", m["compose"].get("public_sysinfo", True))
+        # The guest agent's AppInfo (agent_rpc.proto): tcb_info is a string holding JSON, empty
+        # when the app compose says public_tcbinfo = false (dstack-types: it defaults to true).
+        public = m["compose"].get("public_tcbinfo", True)
         return (200, {}, {"version": version(), "app_id": m.get("app_id", ""), "instance_id": m.get("instance_id", ""),
                           "app_cert": "-----BEGIN CERTIFICATE-----\n%s\n-----END CERTIFICATE-----\n" % demolib.demo_hex("cert" + m["id"], 64),
-                          "tcb_info": cvm.tcb_info(m) if public else "",
+                          "tcb_info": json.dumps(cvm.tcb_info(m)) if public else "",
                           "device_id": demolib.demo_hex("device", 64)})
     if not p.startswith("/prpc/"):
         return (404, {}, "Not Found")
@@ -193,6 +192,8 @@ def handle(req):
                                         "max_allocable_vcpu": c.get("max_allocable_vcpu", 0),
                                         "max_allocable_memory_in_mb": c.get("max_allocable_memory_in_mb", 0)}})
     if method == "ListImages":
+        if not os.path.isdir(cvm.image_path()):
+            return bad("Failed to read image directory: No such file or directory (os error 2)", 500)
         return (200, {}, {"images": cvm.images()})
     if method == "Status":
         vms = [cvm.status_entry(cvm.load(v)) for v in cvm.vm_ids()]

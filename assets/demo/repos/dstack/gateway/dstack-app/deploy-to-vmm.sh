@@ -6,8 +6,10 @@
 # address, and the VMM's kms_url encrypts the environment. From 0.5.6: NODE_ID and KMS_URL are
 # required, the environment carries no Cloudflare or domain settings (they are set later through
 # the gateway's admin API), GATEWAY_SERVING_PORT is the proxy's port, --kms-url encrypts the
-# environment, and NET_MODE (default bridge: no port mappings) picks the network. In every
-# release the compose hash printed is that of .app-compose.json, with a 0x.
+# environment, NET_MODE (default bridge: no port mappings) picks the network, and after the deploy
+# the script itself sets ACME, the DNS credential and the ZT-Domain through the admin API (0.5.6 to
+# 0.5.8; from 0.5.9 it only points at bootstrap-cluster.sh). In every release the compose hash
+# printed is that of .app-compose.json, with a 0x.
 APP_COMPOSE_FILE=""
 while getopts "c:h" opt; do
   case $opt in
@@ -19,7 +21,8 @@ done
 
 TAG=$(cat "$(git rev-parse --show-toplevel)/.git/demo-tag" 2>/dev/null)
 V=${TAG#v}
-new() { [ "$(printf '%s\n' 0.5.6 "$V" | sort -V | head -n 1)" = 0.5.6 ]; }
+atleast() { [ "$(printf '%s\n' "$1" "$V" | sort -V | head -n 1)" = "$1" ]; }
+new() { atleast 0.5.6; }
 
 if [ -f ".env" ]; then
   echo "Loading environment variables from .env file..."
@@ -57,7 +60,11 @@ subvar() {
 if new; then
   subvar GATEWAY_IMAGE
   [ -n "$RPC_DOMAIN" ] || RPC_DOMAIN="gateway.$SRV_DOMAIN"
-  WG_IP="10.8.$((SUBNET_INDEX * 64)).1/16"
+  if atleast 0.5.9; then
+    WG_IP="10.8.$((SUBNET_INDEX * 64)).1/16"
+  else
+    WG_IP="10.$((SUBNET_INDEX + 240)).0.1/12"
+  fi
   PROXY_LISTEN_PORT=443
 else
   GIT_REV=$(git rev-parse "$GIT_REV")
@@ -151,3 +158,62 @@ else
   fi
 fi
 $CLI deploy "${ARGS[@]}"
+
+# Bootstrap Admin RPC configuration
+# 0.5.6 to 0.5.8: wait for the admin API, then set the ACME URL, a Cloudflare DNS credential and
+# the ZT-Domain (each only if missing; a failure is only a warning). From 0.5.9 that is
+# bootstrap-cluster.sh's job.
+if atleast 0.5.9; then
+  echo ""
+  echo "To bootstrap admin config (only needed for the first node in a cluster):"
+  echo "  bash $(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/bootstrap-cluster.sh"
+elif new; then
+  admin_addr=$GATEWAY_ADMIN_RPC_ADDR
+  echo "Waiting for gateway admin API at $admin_addr..."
+  retry=0
+  while [ $retry -lt 60 ] && ! curl -sf "http://$admin_addr/prpc/Status" >/dev/null 2>&1; do
+    retry=$((retry + 1))
+    sleep 5
+  done
+  if [ $retry -eq 60 ]; then
+    echo "WARN: admin API not ready after 60 retries, skipping bootstrap"
+    exit 0
+  fi
+  echo "Admin API ready, bootstrapping configuration..."
+  if [ "$ACME_STAGING" = "yes" ]; then
+    ACME_URL="https://acme-staging-v02.api.letsencrypt.org/directory"
+  else
+    ACME_URL="https://acme-v02.api.letsencrypt.org/directory"
+  fi
+  echo "Setting certbot config (ACME URL: $ACME_URL)..."
+  curl -sf -X POST "http://$admin_addr/prpc/SetCertbotConfig" -H "Content-Type: application/json" \
+    -d '{"acme_url":"'"$ACME_URL"'","renew_interval_secs":3600,"renew_before_expiration_secs":864000,"renew_timeout_secs":300}' >/dev/null &&
+    echo "  Certbot config set" || echo "  WARN: failed to set certbot config"
+  if [ -n "$CF_API_TOKEN" ]; then
+    cred_count=$(curl -sf "http://$admin_addr/prpc/ListDnsCredentials" 2>/dev/null | jq -r '.credentials | length' 2>/dev/null || echo 0)
+    if [ "$cred_count" = "0" ]; then
+      echo "Creating default DNS credential..."
+      curl -sf -X POST "http://$admin_addr/prpc/CreateDnsCredential" -H "Content-Type: application/json" \
+        -d '{"name":"cloudflare","provider_type":"cloudflare","cf_api_token":"'"$CF_API_TOKEN"'","set_as_default":true}' >/dev/null &&
+        echo "  DNS credential created" || echo "  WARN: failed to create DNS credential"
+    else
+      echo "  DNS credentials already exist ($cred_count), skipping"
+    fi
+  fi
+  if [ -n "$SRV_DOMAIN" ]; then
+    # As upstream's script has it: it looks for .domain, which ListZtDomains does not return
+    # (the domain is in .config.domain), so it always adds.
+    has_domain=$(curl -sf "http://$admin_addr/prpc/ListZtDomains" 2>/dev/null |
+      jq -r '.domains[]? | select(.domain=="'"$SRV_DOMAIN"'") | .domain' 2>/dev/null)
+    if [ -z "$has_domain" ]; then
+      echo "Adding ZT-Domain: $SRV_DOMAIN..."
+      curl -sf -X POST "http://$admin_addr/prpc/AddZtDomain" -H "Content-Type: application/json" \
+        -d '{"domain":"'"$SRV_DOMAIN"'","port":443,"priority":100}' >/dev/null &&
+        echo "  ZT-Domain added" || echo "  WARN: failed to add ZT-Domain"
+    else
+      echo "  ZT-Domain $SRV_DOMAIN already exists, skipping"
+    fi
+  fi
+  echo "Bootstrap complete"
+  echo "Gateway Web UI: http://$admin_addr"
+fi
