@@ -88,7 +88,6 @@ notes_draw(struct ui *ui)
 	doc_newline(&d);
 	doc_add(&d, S_HEADING, st->title);
 	doc_newline(&d);
-	doc_newline(&d);
 	if (st->notes != NULL)
 		doc_prose(&d, S_NORMAL, 0, st->notes);
 	else

@@ -130,4 +130,18 @@ t_notes() {
 		! headless "${GOOD[@]}" --follow list && grep -q "goes with notes" "$TMP/err"
 }
 ok "notes [STEP] prints them; the options go only where they belong" t_notes
+
+t_chain_notes() {
+	headless --demo notes && [ "$(grep -c "^[a-z0-9-]*: .* (step [0-9]* of 27)$" "$TMP/out")" = 27 ] &&
+		! grep -q "(no notes for this step)" "$TMP/out" &&
+		[ "$(grep -c "^Say: " "$TMP/out")" = 27 ] && [ "$(grep -c "^Usually asked:$" "$TMP/out")" = 27 ]
+}
+ok "every step of the shipped chain has its notes: what to say, the usual questions" t_chain_notes
+
+t_demo_presenter() {
+	start 160 40 DEMO_SERVER_GRACE=1 -- --demo --demo-speed 0 --presenter --step contract-deploy &&
+		wait_for "Notes · contract-deploy" && has "Say: this is where the KMS's rules are born" &&
+		keys q && wait_for "[exit 0]"
+}
+ok "--demo --presenter at 160x40 shows the step's notes beside it" t_demo_presenter
 done_testing
