@@ -129,16 +129,23 @@ engine_note_preflight(struct engine *e, bool ok, const char *report)
 	    remote_label(e->remote) : "the server", iso_time(time(NULL), t, sizeof t),
 	    ok ? "passed" : "failed", report);
 	size_t len = strlen(text), off = 0;
-	ssize_t n = 0;
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	bool written = fd >= 0;
 
+	while (written && off < len) {
+		ssize_t n = write(fd, text + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			written = false;
+		else
+			off += (size_t)n;
+	}
+	if (fd >= 0 && close(fd) != 0)
+		written = false;
 	/* A note for support: failing to keep it changes nothing else. */
-	while (fd >= 0 && off < len && ((n = write(fd, text + off, len - off)) > 0 ||
-	    (n < 0 && errno == EINTR)))
-		off += n > 0 ? (size_t)n : 0;
-	if (fd >= 0 && close(fd) == 0 && off == len)
-		rename(tmp, path);
-	else
+	if (!written || rename(tmp, path) != 0)
 		unlink(tmp);
 	free(text);
 	free(tmp);

@@ -1,7 +1,8 @@
 /*
  * main.c: the command line. Options are GNU style (getopt_long, anywhere on the line); a
- * headless command (list, status, why, check, run, set, unset, inputs) runs without the
- * screen; with no command on a terminal the wizard opens.
+ * headless command (list, status, why, check, run, set, unset, inputs, report, bundle,
+ * tutorial, notes, replay) runs without the screen; with no command on a terminal the wizard
+ * opens. With --record the wizard runs in a child on a pseudo-terminal (record.c).
  */
 #include "config.h"
 
@@ -329,6 +330,11 @@ main(int argc, char **argv)
 			rc = EXIT_USAGE;
 		} else
 			rc = record_replay(argv[1], speed, idle);
+		goto out;
+	}
+	if (record != NULL && argc > 0 && strcmp(argv[0], "lint") == 0) {
+		fprintf(stderr, "dstack-wizard: --record does not go with lint\n");
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	if (argc > 0 && strcmp(argv[0], "lint") == 0) {
