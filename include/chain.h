@@ -193,6 +193,7 @@ struct step {
 	char *title;
 	char *summary;       /* one line; may be NULL */
 	char *guide;         /* may be NULL */
+	char *notes;         /* the presenter's notes (what to say, point at, be asked); or NULL */
 	enum place place;
 	unsigned effects;    /* EFFECT_* */
 

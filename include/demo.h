@@ -46,6 +46,13 @@ int demo_open(const struct demo_opts *o, struct demo **out, char **cause);
 void demo_close(struct demo **dp);
 
 const char *demo_sandbox(const struct demo *d);
+/* The speed and the injected failure (a step id, or NULL) in use; changing them (a running
+ * wizard's demo menu) applies to the commands started from then on, and writes them to the
+ * sandbox as --demo-speed and --demo-fail do. */
+double demo_speed(const struct demo *d);
+const char *demo_fail(const struct demo *d);
+void demo_set_speed(struct demo *d, double speed);
+void demo_set_fail(struct demo *d, const char *step);
 /* Why the demo host cannot serve this value of input name (allocated), or NULL if it can. */
 char *demo_refusal(const struct demo *d, const char *name, const char *value);
 /* The simulated server's file tree, the value of the root input. */

@@ -226,5 +226,32 @@ const char *engine_readonly(const struct engine *e);
 bool engine_is_demo(const struct engine *e);
 /* The demo host (demo.h), or NULL. */
 struct demo *engine_demo(const struct engine *e);
+/*
+ * The demo's settings while it runs (engine-demo.c): its speed (0 no waiting, 1 realistic),
+ * and the step whose best-known failure is injected (NULL: none). A change applies to the
+ * commands started from then on and is kept in the sandbox, as --demo-speed and --demo-fail
+ * are. -1 with *cause when this is not the demo, or the value is not one.
+ */
+double engine_demo_speed(const struct engine *e);
+const char *engine_demo_fail(const struct engine *e);
+int engine_demo_set_speed(struct engine *e, double speed, char **cause);
+int engine_demo_set_fail(struct engine *e, const char *id, char **cause);
+
+/*
+ * For the documents made from a profile (report, bundle, tutorial; engine-history.c).
+ * engine_dir: the profile's state directory (its state.json, logs/).
+ * engine_server_words: the server, in words ("ubuntu@host:22", "the demo host (simulated)").
+ * engine_where: where step s runs, in words, from the places of its commands for the release
+ * in use ("this machine", "ubuntu@host:22 and this machine", "by hand; checked on ..."). Each
+ * run of a step is kept in its state's history (struct state_attempt) with this.
+ * engine_redact: s[0..len) with every held secret as "****", in each form output may show it
+ * (as given, without its 0x, in lower and upper case); allocated, its length in *outlen.
+ */
+const char *engine_dir(const struct engine *e);
+char *engine_server_words(const struct engine *e);
+char *engine_where(const struct engine *e, size_t s);
+char *engine_redact(const struct engine *e, const char *s, size_t len, size_t *outlen);
+/* Keep a pre-flight's result (preflight.txt in the profile directory), for the bundle. */
+void engine_note_preflight(struct engine *e, bool ok, const char *report);
 
 #endif

@@ -44,6 +44,27 @@ struct state_input {
 	time_t at;                  /* when it was set */
 };
 
+/* The hint shown after a run: the cause in one line, and what to do (may be NULL). */
+struct state_hint {
+	char *say;
+	char *fix;
+};
+
+/* One run of a step, kept in its history (the last STATE_MAX_ATTEMPTS, oldest first). */
+#define STATE_MAX_ATTEMPTS 20
+struct state_attempt {
+	char *kind;            /* "check", or "action" (an action and the check after it) */
+	time_t started_at;
+	long duration_ms;
+	char *where;           /* where it ran, in words: "this machine", "ubuntu@host:22" */
+	char *outcome;         /* "done", "failed", "canceled", "stale" */
+	int exit_code;         /* of the failing command, or 0 */
+	char *message;         /* why it failed; may be NULL */
+	struct state_hint *hints;
+	size_t nhints;
+	char *log_path;        /* may be NULL */
+};
+
 struct state_step {
 	char *id;
 	enum saved_status status;
@@ -57,6 +78,8 @@ struct state_step {
 	char *job;             /* an action command supervised on the server, recorded before it
 	                          starts and cleared when its run ends: "<index>:<id>", the index
 	                          among the action's commands for the release; NULL if none */
+	struct state_attempt *attempts;   /* its runs, oldest first (at most STATE_MAX_ATTEMPTS) */
+	size_t nattempts;
 };
 
 struct state {
@@ -107,5 +130,7 @@ void state_unset_input(struct state *st, const char *name);
  */
 struct state_step *state_get_step(const struct state *st, const char *id);
 struct state_step *state_step(struct state *st, const char *id);
+/* Add a copy of a run to a step's history, dropping the oldest beyond STATE_MAX_ATTEMPTS. */
+void state_add_attempt(struct state_step *s, const struct state_attempt *a);
 
 #endif

@@ -14,6 +14,7 @@ struct tui_opts {
 	bool ascii;          /* ASCII marks and lines only (--ascii, or a non-UTF-8 codeset) */
 	const char *step;    /* --step ID: open at this step; NULL: the first step not done */
 	const char *target;  /* the --target given, for the title bar; NULL: no server */
+	bool presenter;      /* --presenter: the steps' notes in a pane beside (wide terminals) */
 };
 
 /*

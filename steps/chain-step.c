@@ -18,11 +18,11 @@
 
 enum {
 	TK_ID, TK_SECTION, TK_TITLE, TK_SUMMARY, TK_PLACE, TK_EFFECTS, TK_REQUIRES, TK_INPUTS,
-	TK_GUIDE, TK_CHECKLIST, TK_CHECK, TK_ACTION, TK_CAPTURE, TK_HINTS, TK__N
+	TK_GUIDE, TK_CHECKLIST, TK_CHECK, TK_ACTION, TK_CAPTURE, TK_HINTS, TK_NOTES, TK__N
 };
 static const char *const step_keys[] = {
 	"id", "section", "title", "summary", "place", "effects", "requires", "inputs", "guide",
-	"checklist", "check", "action", "capture", "hints"
+	"checklist", "check", "action", "capture", "hints", "notes"
 };
 
 enum { MK_NAME, MK_RUN, MK_HTTP, MK_TCP, MK_RPC, MK_CWD, MK_ENV, MK_STDIN, MK_EXPECT,
@@ -716,6 +716,7 @@ load_step(struct loader *ld, struct pstep *ps, const struct ynode *root)
 	st->title = ystr_req(ld, root, &f[TK_TITLE], "step", "title");
 	st->summary = ystr(ld, f[TK_SUMMARY].val);
 	st->guide = ystr(ld, f[TK_GUIDE].val);
+	st->notes = ystr(ld, f[TK_NOTES].val);
 	st->place = PLACE_LOCAL;
 	if (f[TK_PLACE].key == NULL)
 		err_node(ld, root, "step has no 'place'");

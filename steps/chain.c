@@ -446,6 +446,7 @@ step_clear(struct step *st)
 	free(st->title);
 	free(st->summary);
 	free(st->guide);
+	free(st->notes);
 	for (size_t i = 0; i < st->nrequires; i++)
 		free(st->requires[i]);
 	free(st->requires);

@@ -331,6 +331,40 @@ demo_close(struct demo **dp)
 	*dp = NULL;
 }
 
+/* The speed in use. */
+double
+demo_speed(const struct demo *d)
+{
+	return d->speed;
+}
+
+/* The step whose failure is injected, or NULL. */
+const char *
+demo_fail(const struct demo *d)
+{
+	return d->fail;
+}
+
+/* Change the speed, for this process's commands from now on and in the sandbox. */
+void
+demo_set_speed(struct demo *d, double speed)
+{
+	char buf[32];
+
+	d->speed = speed < 0 ? 0 : speed;
+	snprintf(buf, sizeof buf, "%g\n", d->speed);
+	demo_put(d, "demo-speed", buf);
+}
+
+/* Inject step's failure (NULL or "": none), from now on and in the sandbox. */
+void
+demo_set_fail(struct demo *d, const char *step)
+{
+	free(d->fail);
+	d->fail = step != NULL && *step != '\0' ? xstrdup(step) : NULL;
+	demo_put(d, "demo-fail", d->fail);
+}
+
 const char *
 demo_sandbox(const struct demo *d)
 {

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "util.h"
 
 #define CHECK_TIMEOUT_S   60
 #define ACTION_TIMEOUT_S  3600
@@ -81,6 +82,8 @@ struct engine {
 	int watch_fd;                /* inotify on the profile directory, or -1 */
 	void (*on_change)(void *data);
 	void *change_data;
+	struct strvec offered;       /* every secret value given in the environment, taken or
+	                                not (refused: another wallet's key), for engine_redact */
 };
 
 /* How expand() fills in a value. */
@@ -107,6 +110,10 @@ int take_secrets(struct engine *e, const struct engine_opts *o, char **cause);
 bool step_needs_server(const struct step *s);
 void mark_stale(struct engine *e, int from, int input, const char *why);
 bool running(const struct engine *e, size_t s);
+
+/* engine-history.c */
+void note_attempt(struct engine *e, const struct step_rt *rt, struct state_step *ss,
+    const struct run_result *res);
 
 /* engine-build.c */
 int build_cmd(const struct engine *e, const struct step *st, const struct command *c,

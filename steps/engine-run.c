@@ -229,6 +229,7 @@ engine_run_done(void *data, const struct run_result *res)
 			free(why);
 		}
 	}
+	note_attempt(e, rt, state_step(e->state, st->id), res);
 	rt_update_end(rt);
 	rt_finish(rt, res);
 	run_free(&finished);    /* the runner allows this from its done callback */
@@ -447,6 +448,7 @@ rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
 	ss->exit_code = -1;
 	free(ss->message);
 	ss->message = why;
+	note_attempt(e, rt, ss, &res);
 	rt_update_end(rt);
 	rt_finish(rt, &res);
 }
@@ -536,6 +538,7 @@ engine_preflight_done(void *data, bool ok, const char *report)
 {
 	struct engine *e = data;
 
+	engine_note_preflight(e, ok, report);
 	e->pf_ok = ok;
 	free(e->pf_report);
 	e->pf_report = xstrdup(report);

@@ -586,12 +586,34 @@ out:
 	return rc;
 }
 
+/* Keep a secret input's value given in the environment (NAME=VALUE), taken or not, for
+ * engine_redact. */
+static void
+secret_offered(struct engine *e, const char *entry)
+{
+	const char *name = entry + strlen(ENV_PREFIX), *eq = strchr(entry, '=');
+
+	if (eq == NULL || eq[1] == '\0')
+		return;
+	for (size_t i = 0; i < e->chain->ninputs; i++) {
+		const struct input_def *d = &e->chain->inputs[i];
+
+		if (d->secret && strlen(d->name) == (size_t)(eq - name) &&
+		    strncasecmp(name, d->name, (size_t)(eq - name)) == 0) {
+			sv_push(&e->offered, eq + 1);
+			return;
+		}
+	}
+}
+
 /* Take the secrets given to engine_open: the environment's, then the files'. */
 int
 take_secrets(struct engine *e, const struct engine_opts *o, char **cause)
 {
-	for (size_t i = 0; o->env_secrets != NULL && i < o->env_secrets->n; i++)
+	for (size_t i = 0; o->env_secrets != NULL && i < o->env_secrets->n; i++) {
+		secret_offered(e, o->env_secrets->v[i]);
 		secret_from_env(e, o->env_secrets->v[i]);
+	}
 	for (size_t i = 0; o->secret_files != NULL && i < o->secret_files->n; i++) {
 		if (secret_file(e, o->secret_files->v[i], cause) != 0)
 			return -1;

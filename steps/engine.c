@@ -375,6 +375,9 @@ engine_close(struct engine **ep)
 		free(e->secrets);
 	}
 	free(e->secret_src);
+	for (size_t i = 0; i < e->offered.n; i++)
+		secret_free(&e->offered.v[i]);
+	sv_free(&e->offered);
 	free(e->local);
 	demo_close(&e->demo);
 	profile_close(e);

@@ -10,9 +10,16 @@
  *	  "steps":  { "<id>": { "status": "done" | "failed" | "stale" | "none",
  *	                        "done_at": T, "started_at": T, "finished_at": T,
  *	                        "duration_ms": N, "exit_code": N, "message": "...", "log": "path",
- *	                        "job": "<index>:<id>" } } }
+ *	                        "job": "<index>:<id>",
+ *	                        "attempts": [ { "kind": "check" | "action", "started_at": T,
+ *	                                        "duration_ms": N, "where": "...", "outcome": "...",
+ *	                                        "exit_code": N, "message": "...",
+ *	                                        "hints": [ { "say": "...", "fix": "..." } ],
+ *	                                        "log": "path" } ] } } }
  *
  * Times are ISO 8601 UTC as iso_time() writes them; zero times and NULL strings are left out.
+ * A step's "attempts" are its last STATE_MAX_ATTEMPTS runs, oldest first (a longer list read
+ * keeps its last ones); an attempt's "kind" and "outcome" are required.
  * "schema", an input's "value" and "source" and a step's "status" are required; every other
  * field is optional, and unknown keys are ignored so that a newer wizard of the same schema can
  * add fields. A file of a newer schema is refused and left alone; a file that is not valid is
@@ -223,6 +230,23 @@ state_input_clear(struct state_input *in)
 	memset(in, 0, sizeof *in);
 }
 
+/* Free one attempt's strings. */
+static void
+state_attempt_clear(struct state_attempt *a)
+{
+	free(a->kind);
+	free(a->where);
+	free(a->outcome);
+	free(a->message);
+	for (size_t i = 0; i < a->nhints; i++) {
+		free(a->hints[i].say);
+		free(a->hints[i].fix);
+	}
+	free(a->hints);
+	free(a->log_path);
+	memset(a, 0, sizeof *a);
+}
+
 /* Free one step's strings. */
 static void
 state_step_clear(struct state_step *s)
@@ -231,6 +255,9 @@ state_step_clear(struct state_step *s)
 	free(s->message);
 	free(s->log_path);
 	free(s->job);
+	for (size_t i = 0; i < s->nattempts; i++)
+		state_attempt_clear(&s->attempts[i]);
+	free(s->attempts);
 	memset(s, 0, sizeof *s);
 }
 
@@ -354,6 +381,35 @@ state_step(struct state *st, const char *id)
 	s->id = xstrdup(id);
 	s->status = SAVED_NONE;
 	return s;
+}
+
+/* Add a copy of a run to a step's history; the oldest goes beyond STATE_MAX_ATTEMPTS. */
+void
+state_add_attempt(struct state_step *s, const struct state_attempt *a)
+{
+	struct state_attempt *n;
+
+	if (s->nattempts == STATE_MAX_ATTEMPTS) {
+		state_attempt_clear(&s->attempts[0]);
+		memmove(&s->attempts[0], &s->attempts[1], (s->nattempts - 1) * sizeof *s->attempts);
+		s->nattempts--;
+	} else
+		s->attempts = xreallocarray(s->attempts, s->nattempts + 1, sizeof *s->attempts);
+	n = &s->attempts[s->nattempts++];
+	n->kind = xstrdup(a->kind != NULL ? a->kind : "check");
+	n->started_at = a->started_at;
+	n->duration_ms = a->duration_ms;
+	n->where = xstrdup(a->where);
+	n->outcome = xstrdup(a->outcome != NULL ? a->outcome : "failed");
+	n->exit_code = a->exit_code;
+	n->message = xstrdup(a->message);
+	n->hints = xcalloc(a->nhints + 1, sizeof *n->hints);
+	for (size_t i = 0; i < a->nhints; i++) {
+		n->hints[i].say = xstrdup(a->hints[i].say != NULL ? a->hints[i].say : "");
+		n->hints[i].fix = xstrdup(a->hints[i].fix);
+	}
+	n->nhints = a->nhints;
+	n->log_path = xstrdup(a->log_path);
 }
 
 /* ---- Reading. ---- */
@@ -482,6 +538,83 @@ state_read_input(const cJSON *item, struct state_input *in, char **why)
 	return 0;
 }
 
+/* Read one attempt of a step's history into *a; -1 with the reason in *what. */
+static int
+state_read_attempt(const cJSON *item, struct state_attempt *a, const char **what)
+{
+	const cJSON *hints, *h;
+	double d;
+	size_t i;
+
+	if (!cJSON_IsObject(item))
+		return *what = "an attempt is not an object", -1;
+	if (state_get_string(item, "kind", &a->kind) != 0 || a->kind == NULL)
+		return *what = "an attempt's \"kind\" is missing or not a string", -1;
+	if (state_get_string(item, "outcome", &a->outcome) != 0 || a->outcome == NULL)
+		return *what = "an attempt's \"outcome\" is missing or not a string", -1;
+	if (state_get_time(item, "started_at", &a->started_at) != 0)
+		return *what = "an attempt's \"started_at\" is not an ISO 8601 UTC time", -1;
+	if (state_get_integer(item, "duration_ms", 0, STATE_MAX_DURATION, &d) != 0 ||
+	    d > (double)LONG_MAX)
+		return *what = "an attempt's \"duration_ms\" is not a whole number", -1;
+	a->duration_ms = (long)d;
+	if (state_get_integer(item, "exit_code", INT_MIN, INT_MAX, &d) != 0)
+		return *what = "an attempt's \"exit_code\" is not an integer", -1;
+	a->exit_code = (int)d;
+	if (state_get_string(item, "where", &a->where) != 0 ||
+	    state_get_string(item, "message", &a->message) != 0 ||
+	    state_get_string(item, "log", &a->log_path) != 0)
+		return *what = "an attempt's \"where\", \"message\" or \"log\" is not a string", -1;
+	hints = cJSON_GetObjectItemCaseSensitive(item, "hints");
+	if (hints == NULL)
+		return 0;
+	if (!cJSON_IsArray(hints))
+		return *what = "an attempt's \"hints\" is not a list", -1;
+	a->hints = xcalloc((size_t)cJSON_GetArraySize(hints) + 1, sizeof *a->hints);
+	i = 0;
+	cJSON_ArrayForEach(h, hints) {
+		struct state_hint *sh = &a->hints[i];
+
+		a->nhints = ++i;
+		if (!cJSON_IsObject(h) || state_get_string(h, "say", &sh->say) != 0 ||
+		    sh->say == NULL || state_get_string(h, "fix", &sh->fix) != 0)
+			return *what = "a hint of an attempt is not {\"say\": ..., \"fix\": ...}", -1;
+	}
+	return 0;
+}
+
+/* Read a step's "attempts" (optional), keeping the last STATE_MAX_ATTEMPTS. */
+static int
+state_read_attempts(const cJSON *item, struct state_step *s, char **why)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(item, "attempts"), *a;
+	const char *what = NULL;
+	size_t n, skip, i = 0;
+
+	if (list == NULL)
+		return 0;
+	if (!cJSON_IsArray(list))
+		return state_bad(why, "step", s->id, "\"attempts\" is not a list");
+	n = (size_t)cJSON_GetArraySize(list);
+	skip = n > STATE_MAX_ATTEMPTS ? n - STATE_MAX_ATTEMPTS : 0;
+	s->attempts = xcalloc(n - skip + 1, sizeof *s->attempts);
+	cJSON_ArrayForEach(a, list) {
+		struct state_attempt tmp = {0};
+
+		if (state_read_attempt(a, i >= skip ? &s->attempts[i - skip] : &tmp, &what) != 0) {
+			state_attempt_clear(&tmp);
+			if (i >= skip)
+				s->nattempts = i - skip + 1;
+			return state_bad(why, "step", s->id, "%s", what);
+		}
+		state_attempt_clear(&tmp);
+		i++;
+		if (i > skip)
+			s->nattempts = i - skip;
+	}
+	return 0;
+}
+
 /* Read one step ("id": {...}) into *s. */
 static int
 state_read_step(const cJSON *item, struct state_step *s, char **why)
@@ -533,7 +666,7 @@ state_read_step(const cJSON *item, struct state_step *s, char **why)
 		return state_bad(why, "step", id, "\"log\" is not a string");
 	if (state_get_string(item, "job", &s->job) != 0)
 		return state_bad(why, "step", id, "\"job\" is not a string");
-	return 0;
+	return state_read_attempts(item, s, why);
 }
 
 /* Compare two strings through pointers, for qsort. */
@@ -927,6 +1060,47 @@ state_add_string(cJSON *obj, const char *key, const char *s)
 		cJSON_AddStringToObject(obj, key, s);
 }
 
+/* Add a step's history to its object. */
+static void
+state_render_attempts(cJSON *obj, const struct state_step *s)
+{
+	cJSON *list = cJSON_AddArrayToObject(obj, "attempts"), *o, *hints, *h;
+	char num[32];
+
+	if (list == NULL)
+		fatal("out of memory (cJSON)");
+	for (size_t i = 0; i < s->nattempts; i++) {
+		const struct state_attempt *a = &s->attempts[i];
+		long ms = a->duration_ms < 0 ? 0 : a->duration_ms;
+
+		if ((o = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(list, o))
+			fatal("out of memory (cJSON)");
+		cJSON_AddStringToObject(o, "kind", a->kind != NULL ? a->kind : "check");
+		state_add_time(o, "started_at", a->started_at);
+		if ((double)ms > STATE_MAX_DURATION)
+			ms = (long)STATE_MAX_DURATION;
+		snprintf(num, sizeof num, "%ld", ms);
+		if (cJSON_AddRawToObject(o, "duration_ms", num) == NULL)
+			fatal("out of memory (cJSON)");
+		state_add_string(o, "where", a->where);
+		cJSON_AddStringToObject(o, "outcome", a->outcome != NULL ? a->outcome : "failed");
+		cJSON_AddNumberToObject(o, "exit_code", a->exit_code);
+		state_add_string(o, "message", a->message);
+		if (a->nhints > 0) {
+			if ((hints = cJSON_AddArrayToObject(o, "hints")) == NULL)
+				fatal("out of memory (cJSON)");
+			for (size_t k = 0; k < a->nhints; k++) {
+				if ((h = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(hints, h))
+					fatal("out of memory (cJSON)");
+				cJSON_AddStringToObject(h, "say", a->hints[k].say != NULL ?
+				    a->hints[k].say : "");
+				state_add_string(h, "fix", a->hints[k].fix);
+			}
+		}
+		state_add_string(o, "log", a->log_path);
+	}
+}
+
 /* Render the state as JSON text (allocated; ends with a newline). */
 static char *
 state_render(const struct state *st)
@@ -986,6 +1160,8 @@ state_render(const struct state *st)
 		state_add_string(obj, "message", s->message);
 		state_add_string(obj, "log", s->log_path);
 		state_add_string(obj, "job", s->job);
+		if (s->nattempts > 0)
+			state_render_attempts(obj, s);
 	}
 
 	text = cJSON_Print(root);

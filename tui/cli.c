@@ -1179,6 +1179,7 @@ on_preflight(void *data, bool ok, const char *report)
 		p += n + (p[n] == '\n');
 	}
 	fflush(stdout);
+	engine_note_preflight(cl->e, ok, report);
 	cl->pf_done = true;
 	cl->pf_ok = ok;
 }

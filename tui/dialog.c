@@ -110,6 +110,9 @@ help_doc(struct ui *ui, struct doc *d)
 	t = xprintf("%s", g->left_right);
 	help_key_line(d, t, "in the log: scroll sideways");
 	free(t);
+	if (engine_is_demo(ui->e))
+		help_key_line(d, "D", "the demo's controls: inject or clear the selected step's "
+		    "failure, change the speed");
 	help_key_line(d, "C-l", "redraw the screen");
 	help_key_line(d, "? F1", "this help");
 	help_key_line(d, "q C-c", "quit (asks first when a step is running)");

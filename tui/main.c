@@ -1,7 +1,8 @@
 /*
  * main.c: the command line. Options are GNU style (getopt_long, anywhere on the line); a
- * headless command (list, status, why, check, run, set, unset, inputs) runs without the
- * screen; with no command on a terminal the wizard opens.
+ * headless command (list, status, why, check, run, set, unset, inputs, report, bundle,
+ * tutorial, notes, replay) runs without the screen; with no command on a terminal the wizard
+ * opens. With --record the wizard runs in a child on a pseudo-terminal (record.c).
  */
 #include "config.h"
 
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli-docs.h"
 #include "engine.h"
+#include "record.h"
 #include "remote.h"
 #include "tui.h"
 #include "util.h"
@@ -48,6 +51,20 @@ usage(FILE *f)
 "                       come from DSTACK_WIZARD_<NAME> when it runs)\n"
 "  lint                 check the chain's step files: structure, bash -n, shellcheck;\n"
 "                       and, with shellcheck, the program the SSH transport sends\n"
+"  report [--output FILE]  the deployment report (Markdown): every step's runs, the\n"
+"                       hints shown, the values captured, the final status\n"
+"  bundle FILE.tar.gz   a support bundle: state, logs, report, pre-flight, versions,\n"
+"                       every secret given to this command taken out\n"
+"  tutorial [--output DIR] [--values]\n"
+"                       the chain as Markdown pages for the release in use, one per\n"
+"                       step (default DIR: tutorial); --values fills in the profile's\n"
+"                       values (never a secret's)\n"
+"  notes [STEP]         the presenter notes of STEP (or of every step)\n"
+"  notes --follow       in a second terminal: the notes of the step the wizard shows,\n"
+"                       following it as it moves (q quits)\n"
+"  replay FILE [--speed X] [--idle-limit S]\n"
+"                       play a recording made with --record in this terminal (space\n"
+"                       pauses, + and - go faster and slower, q quits)\n"
 "\n"
 "Options:\n"
 "  -p, --profile NAME   keep state under this profile (default: default)\n"
@@ -70,6 +87,8 @@ usage(FILE *f)
 "      --no-color       no colour (also when NO_COLOR is set)\n"
 "      --ascii          the wizard draws ASCII only (automatic when the locale is not UTF-8)\n"
 "      --step ID        open the wizard at step ID\n"
+"      --presenter      the wizard shows each step's presenter notes in a pane beside it\n"
+"                       (120 columns or more; narrower: use notes --follow)\n"
 "      --demo           walk the chain on the built-in simulated TDX host (profile 'demo');\n"
 "                       with --target USER@127.0.0.1:PORT its server steps go through that\n"
 "                       loopback sshd\n"
@@ -77,6 +96,12 @@ usage(FILE *f)
 "      --demo-fail ID   the demo injects step ID's best-known failure (implies --demo);\n"
 "                       'none' clears it. Both stay in the demo's sandbox until changed:\n"
 "                       a command that gives neither keeps the running ones\n"
+"      --record FILE    record what the wizard shows into FILE (asciicast v2, for\n"
+"                       asciinema play or replay); keys typed are not recorded\n"
+"      --speed X        with replay: play X times as fast (default 1)\n"
+"      --idle-limit S   with replay: cut every pause longer than S seconds to S\n"
+"      --output FILE|DIR  report's file (default: standard output), tutorial's directory\n"
+"      --values         with tutorial: the profile's values in the commands\n"
 "  -v, --verbose        more detail\n"
 "  -h, --help           show this help and exit\n"
 "  -V, --version        show the version and exit\n"
@@ -100,7 +125,8 @@ usage(FILE *f)
 
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
 	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
-	OPT_ACCEPT_NEW, OPT_SSH_CONFIG };
+	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_RECORD, OPT_SPEED, OPT_IDLE_LIMIT, OPT_OUTPUT,
+	OPT_VALUES, OPT_FOLLOW, OPT_PRESENTER };
 
 /* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
 static int
@@ -122,6 +148,21 @@ demo_option(struct engine_opts *eo, int c, const char *arg)
 		}
 	} else if (c == OPT_DEMO_FAIL)
 		eo->demo_fail = arg;
+	return 0;
+}
+
+/* --speed X, --idle-limit S: a positive number of at most 1000. */
+static int
+replay_option(const char *name, const char *arg, double *out)
+{
+	char *end;
+
+	*out = strtod(arg, &end);
+	if (end == arg || *end != '\0' || !isfinite(*out) || *out <= 0 || *out > 1000) {
+		fprintf(stderr, "dstack-wizard: %s wants a number above 0, at most 1000, not '%s'\n",
+		    name, arg);
+		return -1;
+	}
 	return 0;
 }
 
@@ -147,6 +188,13 @@ main(int argc, char **argv)
 		{ "demo", no_argument, NULL, OPT_DEMO },
 		{ "demo-speed", required_argument, NULL, OPT_DEMO_SPEED },
 		{ "demo-fail", required_argument, NULL, OPT_DEMO_FAIL },
+		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "speed", required_argument, NULL, OPT_SPEED },
+		{ "idle-limit", required_argument, NULL, OPT_IDLE_LIMIT },
+		{ "output", required_argument, NULL, OPT_OUTPUT },
+		{ "values", no_argument, NULL, OPT_VALUES },
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "presenter", no_argument, NULL, OPT_PRESENTER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -155,9 +203,13 @@ main(int argc, char **argv)
 	struct engine_opts eo = {0};
 	struct cli_opts co = {0};
 	struct tui_opts to = {0};
+	struct docs_opts dop = {0};
 	struct strvec secret_files = {0}, env_secrets = {0};
 	struct engine *e = NULL;
+	struct record *rec = NULL;
+	const char *record = NULL;
 	char *cause = NULL;
+	double speed = 0, idle = 0;
 	bool no_color = false;
 	enum engine_err err;
 	int c, rc;
@@ -222,6 +274,29 @@ main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_RECORD:
+			record = optarg;
+			break;
+		case OPT_OUTPUT:
+			dop.output = optarg;
+			break;
+		case OPT_VALUES:
+			dop.values = true;
+			break;
+		case OPT_FOLLOW:
+			dop.follow = true;
+			break;
+		case OPT_PRESENTER:
+			to.presenter = true;
+			break;
+		case OPT_SPEED:
+		case OPT_IDLE_LIMIT:
+			if (replay_option(c == OPT_SPEED ? "--speed" : "--idle-limit", optarg,
+			    c == OPT_SPEED ? &speed : &idle) != 0) {
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			break;
 		case 'v':
 			eo.verbose = true;
 			break;
@@ -243,6 +318,25 @@ main(int argc, char **argv)
 	argv += optind;
 	if (eo.demo && eo.profile == NULL)
 		eo.profile = "demo";
+	if ((speed > 0 || idle > 0) && (argc == 0 || strcmp(argv[0], "replay") != 0)) {
+		fprintf(stderr, "dstack-wizard: --speed and --idle-limit go with replay\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (argc > 0 && strcmp(argv[0], "replay") == 0) {
+		if (argc != 2 || record != NULL) {
+			fprintf(stderr, "dstack-wizard: usage: replay FILE [--speed X] "
+			    "[--idle-limit S]\n");
+			rc = EXIT_USAGE;
+		} else
+			rc = record_replay(argv[1], speed, idle);
+		goto out;
+	}
+	if (record != NULL && argc > 0 && strcmp(argv[0], "lint") == 0) {
+		fprintf(stderr, "dstack-wizard: --record does not go with lint\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (argc > 0 && strcmp(argv[0], "lint") == 0) {
 		char *dir = eo.chain_dir ? xstrdup(eo.chain_dir) :
 		    xprintf("%s/chain", engine_datadir());
@@ -252,9 +346,17 @@ main(int argc, char **argv)
 		free(dir);
 		goto out;
 	}
-	if (argc > 0 && !cli_is_command(argv[0])) {
+	if ((rc = docs_check(argc, argv, &dop)) != EXIT_OK)
+		goto out;
+	if (argc > 0 && !cli_is_command(argv[0]) && !docs_is_command(argv[0])) {
 		fprintf(stderr, "dstack-wizard: unknown command '%s'\nTry 'dstack-wizard --help'.\n",
 		    argv[0]);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (to.presenter && argc > 0) {
+		fprintf(stderr, "dstack-wizard: --presenter opens the interactive wizard; it does "
+		    "not go with '%s'\n", argv[0]);
 		rc = EXIT_USAGE;
 		goto out;
 	}
@@ -269,6 +371,23 @@ main(int argc, char **argv)
 		    "terminal\n");
 		rc = EXIT_USAGE;
 		goto out;
+	}
+	if (record != NULL) {
+		/* From here on the wizard runs in the child, on a pseudo-terminal. */
+		pid_t pid = record_fork(record, eo.demo ? "dstack-wizard --demo" : "dstack-wizard",
+		    &rec, &cause);
+
+		if (pid < 0) {
+			fprintf(stderr, "dstack-wizard: %s\n", cause);
+			free(cause);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (pid > 0) {
+			engine_env_free(&env_secrets);
+			sv_free(&secret_files);
+			return record_relay(&rec);
+		}
 	}
 	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	to.color = !no_color && (getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
@@ -294,6 +413,8 @@ main(int argc, char **argv)
 		to.target = remote_label(engine_remote(e));   /* the remembered target */
 	if (argc == 0 && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO))
 		rc = tui_run(e, &to);
+	else if (argc > 0 && docs_is_command(argv[0]))
+		rc = docs_run(e, argc, argv, &dop);
 	else if (argc == 0) {
 		char *status[] = { (char *)"status", NULL };
 

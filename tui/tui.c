@@ -424,6 +424,7 @@ ui_select(struct ui *ui, size_t s)
 		ui->info_scroll = 0;
 		ui->detail_scroll = 0;
 		logview_show(ui, s);
+		notes_follow_write(ui);
 	}
 	ui->pending_g = false;
 }
@@ -509,6 +510,8 @@ ui_common_key(struct ui *ui, struct ui_key k)
 		return UI_REDRAW;
 	case 'q':
 		return ui_quit(ui);
+	case 'D':
+		return demo_menu_open(ui);
 	}
 	return 0;
 }
@@ -552,6 +555,8 @@ dispatch_key(struct ui *ui, struct ui_key k)
 		return quit_key(ui, k);
 	case MODAL_SSH:
 		return ssh_dialog_key(ui, k);
+	case MODAL_DEMO:
+		return demo_menu_key(ui, k);
 	case MODAL_NONE:
 		break;
 	}
@@ -756,6 +761,8 @@ ui_draw(struct ui *ui)
 			overview_draw(ui);
 		else
 			step_draw(ui);
+		demo_banner_draw(ui);
+		notes_draw(ui);
 		switch (ui->modal) {
 		case MODAL_FORM:
 			form_draw(ui);
@@ -777,6 +784,9 @@ ui_draw(struct ui *ui)
 		case MODAL_SSH:
 			ssh_dialog_draw(ui);
 			cursor = ui->ssh.passphrase && !ui->help;
+			break;
+		case MODAL_DEMO:
+			demo_menu_draw(ui);
 			break;
 		case MODAL_NONE:
 			break;
@@ -809,6 +819,7 @@ ui_flush(struct ui *ui)
 {
 	if (ui->dirty & UI_RELAYOUT) {
 		getmaxyx(stdscr, ui->rows, ui->cols);
+		notes_layout(ui);
 		clearok(curscr, TRUE);
 	}
 	if (ui->dirty & (UI_REDRAW | UI_RELAYOUT))
@@ -889,6 +900,7 @@ term_open(struct ui *ui)
 	refresh();
 	theme_init(ui);
 	getmaxyx(stdscr, ui->rows, ui->cols);
+	notes_layout(ui);
 	return 0;
 }
 
@@ -958,6 +970,7 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	ui.color = o->color;
 	ui.ascii = o->ascii || tui_need_ascii();
 	ui.target = o->target;
+	ui.presenter = o->presenter;
 	ui.log.match = UINT64_MAX;
 	ui.log.step = SIZE_MAX;
 	if (ui.c->nsteps == 0) {
@@ -988,6 +1001,8 @@ tui_run(struct engine *e, const struct tui_opts *o)
 	else if (ui.rechecking)
 		ui_message(&ui, S_NORMAL, "re-checking %zu done step%s%s", ui.nrechecks,
 		    ui.nrechecks == 1 ? "" : "s", ui.g->ellipsis);
+	else if (ui.notes_narrow)
+		notes_say_narrow(&ui);
 
 	if (engine_remote(e) != NULL) {
 		struct ssh_cbs cbs = { ssh_dialog_hostkey, ssh_dialog_passphrase, NULL, &ui };

@@ -90,7 +90,7 @@ struct ui_key {
 
 enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP };
 enum ui_modal { MODAL_NONE, MODAL_CONFIRM, MODAL_REFUSAL, MODAL_FORM, MODAL_PROMPT, MODAL_QUIT,
-	MODAL_SSH };
+	MODAL_SSH, MODAL_DEMO };
 enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH };
 
 /* One field of the input form. */
@@ -204,6 +204,10 @@ struct ui {
 	bool rechecking;
 	uint64_t recheck_timer;
 	bool quitting;
+
+	bool presenter;            /* --presenter: the notes pane beside the screens */
+	int notes_w;               /* its width (cols is what is left), 0: no pane */
+	bool notes_narrow;         /* too narrow for it, and said so */
 };
 
 /* theme.c */
@@ -321,5 +325,17 @@ unsigned prompt_key(struct ui *ui, struct ui_key k);
 void quit_draw(struct ui *ui);
 unsigned quit_key(struct ui *ui, struct ui_key k);
 void toosmall_draw(struct ui *ui);
+
+/* notes.c: presenter notes (the pane; the file a follower watches). */
+void notes_layout(struct ui *ui);
+void notes_say_narrow(struct ui *ui);
+void notes_draw(struct ui *ui);
+void notes_follow_write(struct ui *ui);
+
+/* demo-menu.c: the demo's controls (D, --demo only), and the banner of an injected failure. */
+unsigned demo_menu_open(struct ui *ui);
+void demo_menu_draw(struct ui *ui);
+unsigned demo_menu_key(struct ui *ui, struct ui_key k);
+void demo_banner_draw(struct ui *ui);
 
 #endif

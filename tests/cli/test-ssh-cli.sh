@@ -152,6 +152,9 @@ ok "preflight: every item checked, exit 0" \
 	'wiz 0 "${C[@]}" preflight && out_has "ok +reachable" && out_has "ok +host-key: known \($fp_re\)" && out_has "ok +disk" && out_has "ready for the wizard"'
 ok "preflight with a key the server does not accept: exit 1, with how to fix it" \
 	'wiz 1 "${C[@]}" --identity "$SSHD_OTHER_KEY" preflight && out_has "FAIL login" && out_has "fix: add your public key"'
+ok "the last pre-flight's result goes into the support bundle" \
+	'wiz 0 "${C[@]}" bundle "$TMP/pf.tar.gz" && tar -xzOf "$TMP/pf.tar.gz" --wildcards "*/preflight.txt" >"$TMP/pf.txt" &&
+	 grep -qE "^pre-flight of .*127\.0\.0\.1.*: failed$" "$TMP/pf.txt" && grep -q "FAIL login" "$TMP/pf.txt"'
 ok "preflight without an SSH target is a usage error" 'wiz 2 "${C[@]}" --target local preflight && err_has "give --target"'
 ssh-keygen -q -t ed25519 -N "" -C other -f "$TMP/other_host"
 printf '[127.0.0.1]:%s %s\n' "$SSHD_PORT" "$(cut -d' ' -f1,2 "$TMP/other_host.pub")" >"$TMP/kh_changed"

@@ -33,6 +33,29 @@ fuzz_str_eq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* Tell whether two step histories are the same. */
+static int
+fuzz_attempts_equal(const struct state_step *x, const struct state_step *y)
+{
+	if (x->nattempts != y->nattempts)
+		return 0;
+	for (size_t i = 0; i < x->nattempts; i++) {
+		const struct state_attempt *a = &x->attempts[i], *b = &y->attempts[i];
+
+		if (!fuzz_str_eq(a->kind, b->kind) || a->started_at != b->started_at ||
+		    a->duration_ms != b->duration_ms || !fuzz_str_eq(a->where, b->where) ||
+		    !fuzz_str_eq(a->outcome, b->outcome) || a->exit_code != b->exit_code ||
+		    !fuzz_str_eq(a->message, b->message) || !fuzz_str_eq(a->log_path, b->log_path) ||
+		    a->nhints != b->nhints)
+			return 0;
+		for (size_t k = 0; k < a->nhints; k++)
+			if (!fuzz_str_eq(a->hints[k].say, b->hints[k].say) ||
+			    !fuzz_str_eq(a->hints[k].fix, b->hints[k].fix))
+				return 0;
+	}
+	return 1;
+}
+
 /* Tell whether two states hold the same inputs and steps, in the same order. */
 static int
 fuzz_state_equal(const struct state *a, const struct state *b)
@@ -54,7 +77,7 @@ fuzz_state_equal(const struct state *a, const struct state *b)
 		    x->done_at != y->done_at || x->started_at != y->started_at ||
 		    x->finished_at != y->finished_at || x->duration_ms != y->duration_ms ||
 		    x->exit_code != y->exit_code || !fuzz_str_eq(x->message, y->message) ||
-		    !fuzz_str_eq(x->log_path, y->log_path))
+		    !fuzz_str_eq(x->log_path, y->log_path) || !fuzz_attempts_equal(x, y))
 			return 0;
 	}
 	return 1;

@@ -292,6 +292,8 @@ test_good_chain(void **state)
 	/* prepare: listed input merged with the same one referenced. */
 	assert_string_equal(prep->summary, "Get ready.");
 	assert_string_equal(prep->guide, "Line one.\nLine two.\n");
+	assert_string_equal(prep->notes, "Say what the step is for.\nPoint at the check.\n");
+	assert_null(dep->notes);
 	assert_int_equal(prep->place, PLACE_LOCAL);
 	assert_int_equal(prep->effects, EFFECT_LONG);
 	assert_int_equal(prep->nrequires, 0);
@@ -669,7 +671,8 @@ test_wrong_kinds(void **state)
 	    "capture: [x]\n"                 /* 19 */
 	    "hints: {match: x}\n"            /* 20 */
 	    "effects: sudo\n"                /* 21 */
-	    "summary: {x: y}\n");            /* 22 */
+	    "summary: {x: y}\n"              /* 22 */
+	    "notes: [say this]\n");          /* 23 */
 	cause = load_fail(*state);
 	assert_line(cause, "s.yaml:3:8: expected a string, got a list");
 	assert_line(cause, "s.yaml:5:11: expected a list of step ids, got a mapping");
@@ -688,7 +691,8 @@ test_wrong_kinds(void **state)
 	assert_line(cause, "s.yaml:20:8: expected a list of hints, got a mapping");
 	assert_line(cause, "s.yaml:21:10: expected a list of effects, got a string");
 	assert_line(cause, "s.yaml:22:10: expected a string, got a mapping");
-	assert_int_equal(count_lines(cause), 14);
+	assert_line(cause, "s.yaml:23:8: expected a string, got a list");
+	assert_int_equal(count_lines(cause), 15);
 	free(cause);
 }
 

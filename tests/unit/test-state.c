@@ -472,7 +472,7 @@ test_unknown_keys(void **ctx)
 	    "{\"schema\": 1, \"future\": [1, 2, {\"x\": null}],\n"
 	    " \"inputs\": {\"a\": {\"value\": \"v\", \"source\": \"user\", \"hint\": true},\n"
 	    "             \"b\": {\"value\": \"w\", \"source\": \"capture\"}},\n"
-	    " \"steps\": {\"s\": {\"status\": \"done\", \"attempts\": 3, \"done_at\": "
+	    " \"steps\": {\"s\": {\"status\": \"done\", \"retries\": 3, \"done_at\": "
 	    "\"2026-11-24T10:02:00Z\"}},\n"
 	    " \"more\": \"stuff\"}\n";
 
@@ -491,6 +491,89 @@ test_unknown_keys(void **ctx)
 	/* The file was not touched. */
 	assert_int_equal(count_files(f->dir, ""), 1);
 	state_free(&st);
+}
+
+/* A step's history: the last STATE_MAX_ATTEMPTS runs, with their hints, round-trip. */
+static void
+test_attempts(void **ctx)
+{
+	struct fixture *f = *ctx;
+	struct state *st = state_new(f->path), *back;
+	struct state_step *s = state_step(st, "contract-deploy");
+	struct state_hint hints[2] = { { (char *)"npm cannot write", (char *)"npm config set "
+	    "prefix ~/.npm-global" }, { (char *)"the RPC refused | twice", NULL } };
+	char *text;
+	size_t len;
+
+	for (int i = 0; i < STATE_MAX_ATTEMPTS + 5; i++) {
+		struct state_attempt a = {0};
+		char kind[16], msg[32];
+
+		snprintf(kind, sizeof kind, "%s", i % 2 ? "check" : "action");
+		snprintf(msg, sizeof msg, "run %d", i);
+		a.kind = kind;
+		a.outcome = (char *)(i % 3 ? "done" : "failed");
+		a.started_at = 1795000000 + i;
+		a.duration_ms = 1000L * i;
+		a.where = (char *)"ubuntu@tdx:22 and this machine";
+		a.exit_code = i % 3 ? 0 : 1;
+		a.message = msg;
+		a.hints = hints;
+		a.nhints = (size_t)(i % 3);
+		a.log_path = i % 2 ? (char *)"/logs/x.log" : NULL;
+		state_add_attempt(s, &a);
+	}
+	assert_int_equal(s->nattempts, STATE_MAX_ATTEMPTS);
+	assert_string_equal(s->attempts[0].message, "run 5");
+	save_ok(st);
+	back = load_ok(f->path);
+	assert_int_equal(back->steps[0].nattempts, STATE_MAX_ATTEMPTS);
+	for (size_t i = 0; i < STATE_MAX_ATTEMPTS; i++) {
+		const struct state_attempt *a = &st->steps[0].attempts[i], *b = &back->steps[0].attempts[i];
+
+		assert_string_equal(a->kind, b->kind);
+		assert_string_equal(a->outcome, b->outcome);
+		assert_string_equal(a->where, b->where);
+		assert_string_equal(a->message, b->message);
+		assert_int_equal(a->started_at, b->started_at);
+		assert_int_equal(a->duration_ms, b->duration_ms);
+		assert_int_equal(a->exit_code, b->exit_code);
+		assert_int_equal(a->nhints, b->nhints);
+		for (size_t k = 0; k < a->nhints; k++) {
+			assert_string_equal(a->hints[k].say, b->hints[k].say);
+			if (a->hints[k].fix == NULL)
+				assert_null(b->hints[k].fix);
+			else
+				assert_string_equal(a->hints[k].fix, b->hints[k].fix);
+		}
+		if (a->log_path == NULL)
+			assert_null(b->log_path);
+		else
+			assert_string_equal(a->log_path, b->log_path);
+	}
+	state_free(&back);
+	state_free(&st);
+
+	/* A longer list read keeps its last ones. */
+	text = xstrdup("{\"schema\": 1, \"steps\": {\"s\": {\"status\": \"failed\", \"attempts\": [");
+	for (int i = 0; i < STATE_MAX_ATTEMPTS + 2; i++) {
+		char *t = xprintf("%s%s{\"kind\": \"check\", \"outcome\": \"failed\", "
+		    "\"exit_code\": %d}", text, i ? ", " : "", i);
+
+		free(text);
+		text = t;
+	}
+	len = strlen(text);
+	text = xrealloc(text, len + 8);
+	strcpy(text + len, "]}}}\n");
+	spit(f->path, text, strlen(text));
+	back = load_ok(f->path);
+	assert_int_equal(back->steps[0].nattempts, STATE_MAX_ATTEMPTS);
+	assert_int_equal(back->steps[0].attempts[0].exit_code, 2);
+	assert_int_equal(back->steps[0].attempts[STATE_MAX_ATTEMPTS - 1].exit_code,
+	    STATE_MAX_ATTEMPTS + 1);
+	state_free(&back);
+	free(text);
 }
 
 /* Load a bad file: expect it moved aside intact, an empty state and a notice with why. */
@@ -582,6 +665,13 @@ test_corrupt(void **ctx)
 		{ "{\"schema\": 1, \"steps\": {\"s\": {\"status\": \"running\"}}}",
 		  "step \"s\": \"status\" is not" },
 		{ "{\"schema\": 1, \"steps\": {\"s\": {}}}", "step \"s\": \"status\" is missing" },
+		{ "{\"schema\": 1, \"steps\": {\"s\": {\"status\": \"done\", \"attempts\": 3}}}",
+		  "step \"s\": \"attempts\" is not a list" },
+		{ "{\"schema\": 1, \"steps\": {\"s\": {\"status\": \"done\", \"attempts\": "
+		  "[{\"outcome\": \"done\"}]}}}", "an attempt's \"kind\" is missing" },
+		{ "{\"schema\": 1, \"steps\": {\"s\": {\"status\": \"done\", \"attempts\": "
+		  "[{\"kind\": \"check\", \"outcome\": \"done\", \"hints\": [\"x\"]}]}}}",
+		  "a hint of an attempt is not" },
 		{ "{\"schema\": 1, \"steps\": {\"s\": {\"status\": \"done\", \"duration_ms\": -1}}}",
 		  "\"duration_ms\" is not" },
 		{ "{\"schema\": 1, \"steps\": {\"s\": {\"status\": \"done\", \"duration_ms\": 1e300}}}",
@@ -1212,6 +1302,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attempts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backslash_u0000_is_text, setup, teardown),
