@@ -251,6 +251,22 @@ const char *engine_dir(const struct engine *e);
 char *engine_server_words(const struct engine *e);
 char *engine_where(const struct engine *e, size_t s);
 char *engine_redact(const struct engine *e, const char *s, size_t len, size_t *outlen);
+/*
+ * Time (engine-time.c). engine_estimate: how long step's action (and the check after it) is
+ * expected to take, in seconds: the mean of this profile's successful runs of it, else the
+ * step file's takes: figure, else 0 with EST_NONE. engine_elapsed_ms: how long its run has
+ * been going, -1 when it is not running. engine_time_left: the estimated seconds left for
+ * the chain (the steps not done, less what a running one has taken); *unknown counts the
+ * steps not done that have no estimate. engine_duration_words: "45 s", "12 min", "1 h 20
+ * min" (allocated).
+ */
+enum estimate_source { EST_NONE, EST_HISTORY, EST_STEP_FILE };
+const char *estimate_source_name(enum estimate_source s);  /* "none", "history", "step-file" */
+long engine_estimate(const struct engine *e, size_t step, enum estimate_source *src);
+long engine_elapsed_ms(const struct engine *e, size_t step);
+long engine_time_left(const struct engine *e, size_t *unknown);
+char *engine_duration_words(long secs);
+
 /* Keep a pre-flight's result (preflight.txt in the profile directory), for the bundle. */
 void engine_note_preflight(struct engine *e, bool ok, const char *report);
 

@@ -230,8 +230,9 @@ static int
 cmd_status(struct cli *cl, int argc, char **argv)
 {
 	const struct chain *c = engine_chain(cl->e);
-	size_t sec = (size_t)-1;
-	char *version;
+	size_t sec = (size_t)-1, unknown;
+	char *version, *words;
+	long left;
 
 	if (argc != 1)
 		return cli_extra_args(argc, argv, "status [--json]");
@@ -249,6 +250,8 @@ cmd_status(struct cli *cl, int argc, char **argv)
 			const struct state_step *ss = engine_step_state(cl->e, i);
 			cJSON *o = cJSON_CreateObject(), *bl;
 			struct blocker *b;
+			enum estimate_source src;
+			long est, el;
 			size_t nb;
 			char buf[32];
 
@@ -263,6 +266,12 @@ cmd_status(struct cli *cl, int argc, char **argv)
 				cJSON_AddStringToObject(o, "message", ss->message);
 			if (ss && ss->log_path)
 				cJSON_AddStringToObject(o, "log", ss->log_path);
+			est = engine_estimate(cl->e, i, &src);
+			if (src != EST_NONE)
+				cJSON_AddNumberToObject(o, "estimate_s", (double)est);
+			cJSON_AddStringToObject(o, "estimate_from", estimate_source_name(src));
+			if ((el = engine_elapsed_ms(cl->e, i)) >= 0)
+				cJSON_AddNumberToObject(o, "elapsed_ms", (double)el);
 			bl = cJSON_AddArrayToObject(o, "blockers");
 			nb = engine_blockers(cl->e, i, &b);
 			for (size_t k = 0; k < nb; k++)
@@ -270,6 +279,9 @@ cmd_status(struct cli *cl, int argc, char **argv)
 			blockers_free(&b, nb);
 			cJSON_AddItemToArray(steps, o);
 		}
+		left = engine_time_left(cl->e, &unknown);
+		cJSON_AddNumberToObject(root, "time_left_s", (double)left);
+		cJSON_AddNumberToObject(root, "steps_without_estimate", (double)unknown);
 		print_json(root);
 		free(version);
 		return EXIT_OK;
@@ -304,6 +316,16 @@ cmd_status(struct cli *cl, int argc, char **argv)
 		if ((s == ST_FAILED || s == ST_STALE) && ss && ss->message)
 			printf("           %s\n", ss->message);
 	}
+	left = engine_time_left(cl->e, &unknown);
+	words = engine_duration_words(left);
+	if (left > 0 || unknown == 0)
+		printf("\nestimated time left: %s", left > 0 ? words : "none");
+	else
+		printf("\nestimated time left: unknown");
+	if (unknown > 0)
+		printf(" (%zu step%s without an estimate)", unknown, unknown == 1 ? "" : "s");
+	putchar('\n');
+	free(words);
 	return EXIT_OK;
 }
 
