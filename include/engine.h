@@ -267,6 +267,19 @@ long engine_elapsed_ms(const struct engine *e, size_t step);
 long engine_time_left(const struct engine *e, size_t *unknown);
 char *engine_duration_words(long secs);
 
+/*
+ * Run the rest (engine-auto.c): what the wizard does next when it goes on by itself. The
+ * first step not done, in walking order, is *step: AUTO_GO runs its action; any other answer
+ * stops there, and *why (allocated) says why: AUTO_ALL_DONE (*step is nsteps), AUTO_BUSY
+ * (it runs now), AUTO_MANUAL (done by hand), AUTO_INPUT (an input or a secret is missing or
+ * invalid), AUTO_LOCKED (a required step is not done, or no server), AUTO_CONFIRM (it
+ * reboots the server or spends gas: it needs the operator's yes). A run that fails stops
+ * the caller.
+ */
+enum auto_next { AUTO_GO, AUTO_ALL_DONE, AUTO_BUSY, AUTO_MANUAL, AUTO_INPUT, AUTO_LOCKED,
+	AUTO_CONFIRM };
+enum auto_next engine_next_auto(const struct engine *e, size_t *step, char **why);
+
 /* Keep a pre-flight's result (preflight.txt in the profile directory), for the bundle. */
 void engine_note_preflight(struct engine *e, bool ok, const char *report);
 

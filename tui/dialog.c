@@ -113,6 +113,9 @@ help_doc(struct ui *ui, struct doc *d)
 	if (engine_is_demo(ui->e))
 		help_key_line(d, "D", "the demo's controls: inject or clear the selected step's "
 		    "failure, change the speed");
+	help_key_line(d, "R", "run the rest: each step that needs no one, in turn; stops at "
+	    "a failure, a MANUAL step, a missing input or a step that reboots or spends gas, "
+	    "and says why");
 	help_key_line(d, "C-l", "redraw the screen");
 	help_key_line(d, "? F1", "this help");
 	help_key_line(d, "q C-c", "quit (asks first when a step is running)");

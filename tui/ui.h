@@ -205,6 +205,11 @@ struct ui {
 	uint64_t recheck_timer;
 	bool quitting;
 
+	bool autorun;              /* running the rest: each ready step in turn, by itself */
+	size_t autorun_step;       /* the step it runs now */
+	uint64_t autorun_timer;    /* the next step is due */
+	uint64_t tick_timer;       /* a second passed while a step runs: redraw its time */
+
 	bool presenter;            /* --presenter: the notes pane beside the screens */
 	int notes_w;               /* its width (cols is what is left), 0: no pane */
 	bool notes_narrow;         /* too narrow for it, and said so */
@@ -267,6 +272,7 @@ void ui_message(struct ui *ui, enum ui_style st, const char *fmt, ...) DW_PRINTF
 unsigned ui_request_run(struct ui *ui, size_t step, enum run_kind kind);
 unsigned ui_start_run(struct ui *ui, size_t step, enum run_kind kind);
 unsigned ui_cancel(struct ui *ui);
+unsigned ui_run_rest(struct ui *ui);
 unsigned ui_quit(struct ui *ui);
 unsigned ui_quit_now(struct ui *ui, bool force);
 unsigned ui_common_key(struct ui *ui, struct ui_key k);
