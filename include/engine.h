@@ -280,6 +280,26 @@ enum auto_next { AUTO_GO, AUTO_ALL_DONE, AUTO_BUSY, AUTO_MANUAL, AUTO_INPUT, AUT
 	AUTO_CONFIRM };
 enum auto_next engine_next_auto(const struct engine *e, size_t *step, char **why);
 
+/*
+ * The finish (engine-summary.c): what the chain built and where to reach it, made from the
+ * profile's inputs and captured values, never a secret. engine_summary fills *out with the
+ * items the chain has (a chain without a step an item comes from leaves it out); value is
+ * NULL while an input it needs has no value. engine_next_steps: what to do next, a sentence
+ * each, into sv.
+ */
+struct summary_item {
+	const char *key;     /* for JSON: "kms_rpc_url", "kms_contract", "attestation", ... */
+	const char *label;   /* "KMS RPC", "DstackKms contract", ... */
+	size_t step;         /* the step that builds it */
+	bool done;           /* that step is done */
+	char *value;         /* the URL, address or verdict; NULL: not known yet */
+	char *link;          /* an address's Sepolia explorer page (not on the demo); or NULL */
+	const char *note;    /* e.g. "on the server only (loopback)"; or NULL */
+};
+size_t engine_summary(const struct engine *e, struct summary_item **out);
+void summary_items_free(struct summary_item **itp, size_t n);
+void engine_next_steps(const struct engine *e, struct strvec *sv);
+
 /* Keep a pre-flight's result (preflight.txt in the profile directory), for the bundle. */
 void engine_note_preflight(struct engine *e, bool ok, const char *report);
 

@@ -1238,6 +1238,70 @@ cmd_preflight(struct cli *cl, int argc, char **argv)
 	return cl->pf_ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/* summary [--json]: what the chain built and where to reach it, and what to do next. */
+static int
+cmd_summary(struct cli *cl, int argc, char **argv)
+{
+	const struct chain *c = engine_chain(cl->e);
+	struct summary_item *it;
+	struct strvec next = {0};
+	size_t n;
+
+	if (argc != 1)
+		return cli_extra_args(argc, argv, "summary [--json]");
+	n = engine_summary(cl->e, &it);
+	engine_next_steps(cl->e, &next);
+	if (cl->o->json) {
+		cJSON *root = cJSON_CreateObject(), *items = cJSON_AddObjectToObject(root, "built");
+		cJSON *nx = cJSON_AddArrayToObject(root, "next");
+		size_t done = 0;
+
+		for (size_t i = 0; i < c->nsteps; i++)
+			done += engine_status(cl->e, i) == ST_DONE;
+		cJSON_AddStringToObject(root, "profile", engine_profile(cl->e));
+		cJSON_AddNumberToObject(root, "steps", (double)c->nsteps);
+		cJSON_AddNumberToObject(root, "done", (double)done);
+		for (size_t i = 0; i < n; i++) {
+			cJSON *o = cJSON_AddObjectToObject(items, it[i].key);
+
+			cJSON_AddStringToObject(o, "label", it[i].label);
+			if (it[i].value != NULL)
+				cJSON_AddStringToObject(o, "value", it[i].value);
+			else
+				cJSON_AddNullToObject(o, "value");
+			if (it[i].link != NULL)
+				cJSON_AddStringToObject(o, "explorer", it[i].link);
+			if (it[i].note != NULL)
+				cJSON_AddStringToObject(o, "note", it[i].note);
+			cJSON_AddStringToObject(o, "step", c->steps[it[i].step].id);
+			cJSON_AddStringToObject(o, "status",
+			    step_status_name(engine_status(cl->e, it[i].step)));
+		}
+		for (size_t i = 0; i < next.n; i++)
+			cJSON_AddItemToArray(nx, cJSON_CreateString(next.v[i]));
+		print_json(root);
+	} else {
+		printf("What was built (profile %s):\n", engine_profile(cl->e));
+		for (size_t i = 0; i < n; i++) {
+			printf("  %-28s %s", it[i].label, it[i].value != NULL ? it[i].value :
+			    "(not known yet)");
+			if (!it[i].done && it[i].value != NULL && strcmp(it[i].key, "attestation") != 0)
+				printf(" (%s is not done)", c->steps[it[i].step].id);
+			putchar('\n');
+			if (it[i].note != NULL)
+				printf("  %-28s %s\n", "", it[i].note);
+			if (it[i].link != NULL)
+				printf("  %-28s %s\n", "", it[i].link);
+		}
+		printf("\nNext:\n");
+		for (size_t i = 0; i < next.n; i++)
+			printf("  - %s\n", next.v[i]);
+	}
+	summary_items_free(&it, n);
+	sv_free(&next);
+	return EXIT_OK;
+}
+
 /* export ansible DIR: the chain as an Ansible project (steps/export-ansible.c). */
 static int
 cmd_export(struct cli *cl, int argc, char **argv)
@@ -1264,7 +1328,7 @@ static const struct {
 	{ "list", cmd_list }, { "status", cmd_status }, { "inputs", cmd_inputs },
 	{ "why", cmd_why }, { "check", cmd_check }, { "run", cmd_run },
 	{ "set", cmd_set }, { "unset", cmd_unset }, { "preflight", cmd_preflight },
-	{ "export", cmd_export },
+	{ "export", cmd_export }, { "summary", cmd_summary },
 };
 
 bool

@@ -235,6 +235,7 @@ on_cmd_start(void *data, size_t step, enum run_kind kind, size_t index, const st
 
 static void recheck_next(void *data);
 static void autorun_next(void *data);
+static bool all_done(struct ui *ui);
 static int start_run(struct ui *ui, size_t s, enum run_kind kind, bool recheck, char **cause);
 static void autorun_stop(struct ui *ui, enum ui_style st, const char *fmt, ...) DW_PRINTF(3, 4);
 
@@ -290,7 +291,10 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
 	else if (res->canceled)
 		ui_message(ui, S_ERROR, "%s: %s canceled", st->id,
 		    kind == RUN_CHECK ? "check" : "action");
-	else if (now == ST_DONE)
+	else if (now == ST_DONE && all_done(ui) && ui->modal == MODAL_NONE) {
+		ui_message(ui, S_OK, "%s is done, and with it every step", st->id);
+		ui_open_finish(ui);
+	} else if (now == ST_DONE)
 		ui_message(ui, S_OK, "%s is done", st->id);
 	else
 		ui_message(ui, S_ERROR, "%s failed: %s", st->id, us->outcome);
@@ -305,6 +309,16 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
 	if (ui->quitting && !engine_busy(ui->e))
 		ui->dirty |= UI_QUIT;
 	ui->dirty |= UI_REDRAW;
+}
+
+/* Is every step done? */
+static bool
+all_done(struct ui *ui)
+{
+	for (size_t s = 0; s < ui->c->nsteps; s++)
+		if (engine_status(ui->e, s) != ST_DONE)
+			return false;
+	return true;
 }
 
 /* A second passed while a step runs: redraw its time; again while one runs. */
@@ -591,10 +605,8 @@ ui_next(struct ui *ui)
 	size_t next = ui->sel + 1, nb;
 	struct blocker *b;
 
-	if (next >= ui->c->nsteps) {
-		ui_message(ui, S_NORMAL, "%s is the last step", ui->c->steps[ui->sel].id);
-		return UI_REDRAW;
-	}
+	if (next >= ui->c->nsteps)
+		return ui_open_finish(ui);
 	nb = engine_blockers(ui->e, next, &b);
 	blockers_free(&b, nb);
 	if (nb > 0 && engine_status(ui->e, next) != ST_DONE) {
@@ -635,6 +647,8 @@ ui_common_key(struct ui *ui, struct ui_key k)
 		return ui_request_run(ui, ui->sel, RUN_ACTION);
 	case 'R':
 		return ui_run_rest(ui);
+	case 'F':
+		return ui_open_finish(ui);
 	case 'x':
 		return ui_cancel(ui);
 	case 'e':
@@ -712,6 +726,8 @@ dispatch_key(struct ui *ui, struct ui_key k)
 		return ui_quit(ui);
 	if (ui->screen == SCREEN_OVERVIEW)
 		return overview_key(ui, k);
+	if (ui->screen == SCREEN_FINISH)
+		return finish_key(ui, k);
 	return step_key(ui, k);
 }
 
@@ -907,6 +923,8 @@ ui_draw(struct ui *ui)
 	} else {
 		if (ui->screen == SCREEN_OVERVIEW)
 			overview_draw(ui);
+		else if (ui->screen == SCREEN_FINISH)
+			finish_draw(ui);
 		else
 			step_draw(ui);
 		demo_banner_draw(ui);

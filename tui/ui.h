@@ -88,7 +88,7 @@ struct ui_key {
 #define KEY_FN(k, code) ((k).fn && (k).c == (wint_t)(code))
 #define KEY_CTRL(ch) ((ch) & 0x1f)
 
-enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP };
+enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP, SCREEN_FINISH };
 enum ui_modal { MODAL_NONE, MODAL_CONFIRM, MODAL_REFUSAL, MODAL_FORM, MODAL_PROMPT, MODAL_QUIT,
 	MODAL_SSH, MODAL_DEMO };
 enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH };
@@ -291,6 +291,11 @@ unsigned overview_key(struct ui *ui, struct ui_key k);
 /* screen-step.c */
 void step_draw(struct ui *ui);
 unsigned step_key(struct ui *ui, struct ui_key k);
+
+/* screen-finish.c */
+void finish_draw(struct ui *ui);
+unsigned finish_key(struct ui *ui, struct ui_key k);
+unsigned ui_open_finish(struct ui *ui);
 
 /* view-log.c */
 struct logbuf *logview_buf(struct ui *ui, size_t step);
