@@ -149,6 +149,9 @@ void engine_input(const struct engine *e, size_t input, struct input_value *out)
 int engine_set_input(struct engine *e, const char *name, const char *value,
     enum engine_err *err, char **cause);
 int engine_unset_input(struct engine *e, const char *name, char **cause);
+/* Check a value as engine_set_input does, changing nothing (0, or -1 with *err and *cause). */
+int engine_check_input(const struct engine *e, const char *name, const char *value,
+    enum engine_err *err, char **cause);
 /* The name of a held secret whose value text contains (as given, without its 0x, in any
  * case), or NULL: such a text is refused as a non-secret value (engine_set_input) and hidden
  * where it is typed. */
@@ -299,6 +302,18 @@ struct summary_item {
 size_t engine_summary(const struct engine *e, struct summary_item **out);
 void summary_items_free(struct summary_item **itp, size_t n);
 void engine_next_steps(const struct engine *e, struct strvec *sv);
+
+/*
+ * Answers files (engine-answers.c, answers.h). engine_apply_answers: check every input the
+ * file gives as engine_set_input does, each problem as "file:line:column: ..." (all of them,
+ * -1 with EERR_REFUSED), and set them only when every one is taken. engine_export_answers:
+ * write path (0600) with the remembered target and every input the operator set, never a
+ * secret (each secret input is named in a comment with where it is given instead).
+ */
+struct answers;
+int engine_apply_answers(struct engine *e, const struct answers *a, enum engine_err *err,
+    char **cause);
+int engine_export_answers(const struct engine *e, const char *path, char **cause);
 
 /* Keep a pre-flight's result (preflight.txt in the profile directory), for the bundle. */
 void engine_note_preflight(struct engine *e, bool ok, const char *report);

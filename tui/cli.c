@@ -902,7 +902,19 @@ cmd_inputs(struct cli *cl, int argc, char **argv)
 	cJSON *root;
 
 	if (argc != 1)
-		return cli_extra_args(argc, argv, "inputs [--json], which lists every input");
+		return cli_extra_args(argc, argv, "inputs [--json] | inputs --export FILE");
+	if (cl->o->export_file != NULL) {
+		char *cause = NULL;
+
+		if (engine_export_answers(cl->e, cl->o->export_file, &cause) != 0) {
+			fprintf(stderr, "dstack-wizard: inputs --export: %s\n", cause);
+			free(cause);
+			return EXIT_BAD_FILE;
+		}
+		printf("==> wrote the answers file %s (the target and the inputs you set; no "
+		    "secret)\n", cl->o->export_file);
+		return EXIT_OK;
+	}
 	root = cl->o->json ? cJSON_CreateArray() : NULL;
 
 	for (size_t i = 0; i < c->ninputs; i++) {
