@@ -1,8 +1,8 @@
 /*
  * main.c: the command line. Options are GNU style (getopt_long, anywhere on the line); a
- * headless command (list, status, why, check, run, set, unset, inputs, report, bundle,
- * tutorial, notes, replay) runs without the screen; with no command on a terminal the wizard
- * opens. With --record the wizard runs in a child on a pseudo-terminal (record.c).
+ * headless command (list, status, why, check, run, summary, set, unset, inputs, report,
+ * bundle, tutorial, notes, replay) runs without the screen; with no command on a terminal
+ * the wizard opens. With --record the wizard runs in a child on a pseudo-terminal (record.c).
  */
 #include "config.h"
 
@@ -44,9 +44,12 @@ usage(FILE *f)
 "                       eight at once, each step's output printed whole, in order)\n"
 "  run STEP [--yes]     run a step's action, then its check\n"
 "  run --all [--yes]    run every step that is not done, in order, stopping at a failure\n"
+"  summary [--json]     what was built and where to reach it (KMS and gateway URLs,\n"
+"                       contract addresses, the app's URL, the attestation verdict)\n"
 "  set NAME VALUE       set an input (validated; secrets are refused here)\n"
 "  unset NAME           forget an input's value\n"
 "  inputs [--json]      every input, its value, where it came from, and whether it is valid\n"
+"  inputs --export FILE write an answers file from the profile (no secret in it)\n"
 "  export ansible DIR   write the chain for the release in use as an Ansible project\n"
 "                       (site.yml, a task file per step, the profile's inputs; secrets\n"
 "                       come from DSTACK_WIZARD_<NAME> when it runs)\n"
@@ -82,7 +85,11 @@ usage(FILE *f)
 "      --ssh-config FILE  the ssh config file for ssh -G (-F; default: ssh's own; 'none'\n"
 "                       for none)\n"
 "      --secret-file NAME=PATH  read the secret input NAME from PATH (mode 0600 required)\n"
-"      --json           JSON output (list, status, inputs)\n"
+"      --answers FILE   take the target and inputs from FILE (YAML: target:, inputs:\n"
+"                       NAME: VALUE) before anything runs; each value checked as set\n"
+"                       checks it, problems as FILE:LINE:COLUMN; never a secret\n"
+"      --export FILE    with inputs: write an answers file\n"
+"      --json           JSON output (list, status, inputs, summary)\n"
 "  -y, --yes            do not ask for confirmation\n"
 "      --all            with run: every step that is not done\n"
 "      --no-color       no colour (also when NO_COLOR is set)\n"
@@ -115,7 +122,7 @@ usage(FILE *f)
 "\n"
 "Exit status: 0 ok; 1 a check or an action failed; 2 usage error; 3 refused (a step is\n"
 "locked, an input is invalid, or the server's host key is unknown or changed); 4 bad\n"
-"chain file, or a state file that cannot be read or written.\n"
+"chain or answers file, or a state file that cannot be read or written.\n"
 "\n"
 "State: $XDG_STATE_HOME/dstack-wizard/PROFILE/state.json (default ~/.local/state/...),\n"
 "with a log file per run under logs/. Several processes may share a profile: each change\n"
