@@ -132,7 +132,7 @@ ov_time_left(struct ui *ui, int y, int x, int end)
 	if (secs <= 0)
 		return;
 	words = engine_duration_words(secs);
-	t = xprintf(" ~%s%s left ", words, unknown > 0 ? "+" : "");
+	t = xprintf(" chain: ~%s%s left ", words, unknown > 0 ? "+" : "");
 	w = text_width(t, strlen(t));
 	if (end - w >= x)
 		draw_str(ui, y, end - w, w, t, S_HEADING);

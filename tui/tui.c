@@ -302,9 +302,11 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
 		if (now == ST_DONE && unsaved == NULL && !ui->quitting) {
 			if (ui->autorun_timer == 0)
 				ui->autorun_timer = loop_add_timer(ui->loop, 0, autorun_next, ui);
-		} else
-			autorun_stop(ui, S_ERROR, "run the rest stopped: %s %s", st->id,
-			    res->canceled ? "was canceled" : "failed");
+		} else if (res->canceled)
+			autorun_stop(ui, S_ERROR, "run the rest stopped: %s was canceled", st->id);
+		else
+			autorun_stop(ui, S_ERROR, "run the rest stopped: %s failed: %s", st->id,
+			    us->outcome);
 	}
 	if (ui->quitting && !engine_busy(ui->e))
 		ui->dirty |= UI_QUIT;

@@ -11,7 +11,7 @@ t_rest_stops() {
 	headless "${C[@]}" set work_dir "$W" || return 1
 	start 80 24 -- "${C[@]}" && wait_for "0/7 done" &&
 		# Before anything ran: the step file's figures, and their sum as the time left.
-		wait_for "takes about 1 min (typical on real hardware)" && has "~9 min+ left" &&
+		wait_for "takes about 1 min (typical on real hardware)" && has "chain: ~9 min+ left" &&
 		keys R && wait_for "running the rest: build" &&
 		# The slow step shows its elapsed time against its estimate while it runs.
 		wait_for "time: 0:01 of about 2 min" &&
