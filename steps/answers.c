@@ -81,13 +81,19 @@ answers_scalar(struct answers_ctx *ax, const yaml_node_t *n, const char *what)
 		answers_err(ax, n, "%s must be a value, got %s", what, answers_kind(n));
 		return NULL;
 	}
-	if (answers_null(n)) {
-		answers_err(ax, n, "%s has no value", what);
+	if (answers_null(n) || n->data.scalar.length == 0) {
+		answers_err(ax, n, "%s has no value (leave an input out to keep it unset)", what);
 		return NULL;
 	}
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length) {
-		answers_err(ax, n, "%s holds a NUL byte", what);
-		return NULL;
+	for (size_t i = 0; i < n->data.scalar.length; i++) {
+		unsigned char c = n->data.scalar.value[i];
+
+		/* One line each: a problem is reported on one line, and values are one-liners. */
+		if (c < 0x20 || c == 0x7f) {
+			answers_err(ax, n, "%s holds a control character (a line break, a tab, ...)",
+			    what);
+			return NULL;
+		}
 	}
 	return (const char *)n->data.scalar.value;
 }

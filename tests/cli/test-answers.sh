@@ -23,12 +23,15 @@ ok "every bad value is named at file:line:column, with set's reasons; nothing is
 	 [ "$(wc -l <"$TMP/err")" -eq 4 ] &&
 	 wiz 0 inputs && out_has "^base_domain +domain +- "'
 
-printf 'target: local\ninputs:\n  base_domain: [a]\ntaget: x\n---\nmore: 1\n' >"$TMP/shape.yaml"
-ok "unknown keys, a list for a value, a second document: refused before anything opens" \
+printf 'target: local\ninputs:\n  base_domain: [a]\n  "": x\n  zone: ""\ntaget: x\n---\nmore: 1\n' \
+	>"$TMP/shape.yaml"
+ok "unknown keys, a list or nothing for a value, a second document: refused before anything opens" \
 	'wiz 4 --answers "$TMP/shape.yaml" status &&
 	 err_has "shape\.yaml:3:16: input .base_domain. must be a value, got a list" &&
-	 err_has "shape\.yaml:4:1: unknown key .taget. \(did you mean .target.\?\)" &&
-	 err_has "shape\.yaml:6:1: a second document: an answers file holds one"'
+	 err_has "shape\.yaml:4:3: an input.s name has no value" &&
+	 err_has "shape\.yaml:5:9: input .zone. has no value \(leave an input out to keep it unset\)" &&
+	 err_has "shape\.yaml:6:1: unknown key .taget. \(did you mean .target.\?\)" &&
+	 err_has "shape\.yaml:8:1: a second document: an answers file holds one"'
 
 printf 'inputs:\n  base_domain: "a\n' >"$TMP/syntax.yaml"
 ok "a YAML syntax error names its place" \
@@ -37,6 +40,12 @@ ok "a YAML syntax error names its place" \
 printf 'target: "bad host:99999"\n' >"$TMP/target.yaml"
 ok "a target that is not [user@]host[:port] is refused at its place" \
 	'wiz 4 --answers "$TMP/target.yaml" status && err_has "target\.yaml:1:9: target: "'
+printf 'target: "lo\\ncal"\ninputs:\n  base_domain: "a\\tb"\n' >"$TMP/lines.yaml"
+ok "a line break or a tab in a value is refused: every problem is one line" \
+	'wiz 4 --answers "$TMP/lines.yaml" status &&
+	 err_has "lines\.yaml:1:9: target holds a control character" &&
+	 err_has "lines\.yaml:3:16: input .base_domain. holds a control character" &&
+	 [ "$(wc -l <"$TMP/err")" -eq 2 ]'
 
 cat >"$TMP/good.yaml" <<'A'
 # The server and the names.
