@@ -76,6 +76,12 @@ help_doc(struct ui *ui, struct doc *d)
 		    "requires are done and its inputs are valid; the pane below says what is "
 		    "missing.", g->mark[ST_DONE], g->mark[ST_FAILED], g->mark[ST_READY],
 		    g->mark[ST_LOCKED], g->mark[ST_STALE], g->mark[ST_RUNNING], g->mark[ST_CHECKING]);
+	} else if (ui->screen == SCREEN_FINISH) {
+		doc_add(d, S_HEADING, "The finish");
+		t = xstrdup("What the chain built and where to reach it: the KMS's RPC and auth-api, "
+		    "the contracts (with their Sepolia explorer pages), the gateway's RPC and app "
+		    "URLs, the hello-world app and the attestation verdict, all from the values the "
+		    "steps captured; then what to do next. Esc goes back to the overview.");
 	} else {
 		doc_add(d, S_HEADING, "The step screen");
 		t = xstrdup("The step's guide, what it requires, its inputs, and the exact commands of "
@@ -113,6 +119,11 @@ help_doc(struct ui *ui, struct doc *d)
 	if (engine_is_demo(ui->e))
 		help_key_line(d, "D", "the demo's controls: inject or clear the selected step's "
 		    "failure, change the speed");
+	help_key_line(d, "R", "run the rest: each step that needs no one, in turn; stops at "
+	    "a failure, a MANUAL step, a missing input or a step that reboots or spends gas, "
+	    "and says why");
+	help_key_line(d, "F", "the finish: what was built and where to reach it (n on the "
+	    "last step too)");
 	help_key_line(d, "C-l", "redraw the screen");
 	help_key_line(d, "? F1", "this help");
 	help_key_line(d, "q C-c", "quit (asks first when a step is running)");
