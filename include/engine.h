@@ -7,7 +7,9 @@
  *   ready    can run, never ran (or its record was cleared)
  *   checking its check is running     running  its action is running
  *   done     its last check passed    failed   its last action or check failed
- *   stale    was done, but a step it requires re-ran or an input it uses changed since
+ *   canceled its last run was canceled
+ *   stale    was done, but a step it requires re-ran or an input it uses changed since (and
+ *            that is not undone yet: that step done again, that input back to its value)
  */
 #ifndef DW_ENGINE_H
 #define DW_ENGINE_H
@@ -34,6 +36,7 @@ enum step_status {
 	ST_DONE,
 	ST_FAILED,
 	ST_STALE,
+	ST_CANCELED,
 };
 const char *step_status_name(enum step_status s);   /* "locked", "ready", ... */
 

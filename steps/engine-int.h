@@ -108,7 +108,8 @@ int take_secrets(struct engine *e, const struct engine_opts *o, char **cause);
 
 /* engine-gate.c */
 bool step_needs_server(const struct step *s);
-void mark_stale(struct engine *e, int from, int input, const char *why);
+void mark_stale(struct engine *e, int from, int input, const char *was, const char *why);
+void clear_stale(struct engine *e, int done);
 bool running(const struct engine *e, size_t s);
 
 /* engine-history.c */

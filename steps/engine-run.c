@@ -207,6 +207,7 @@ engine_run_done(void *data, const struct run_result *res)
 	ss->log_path = xstrdup(rt->log_path);
 	free(ss->message);
 	ss->message = NULL;
+	state_clear_causes(ss);
 	if (cause != NULL) {
 		ss->status = SAVED_FAILED;
 		ss->message = cause;
@@ -215,17 +216,21 @@ engine_run_done(void *data, const struct run_result *res)
 	} else if (check && res->ok && !res->canceled) {
 		gone = undone_requirement(e, st);
 		ss->status = gone == NULL ? SAVED_DONE : SAVED_STALE;
-		if (gone != NULL)
+		if (gone != NULL) {
 			ss->message = xprintf("%s is no longer done", gone);
+			state_add_cause(ss, gone, NULL, NULL, ss->message);
+		}
 		ss->done_at = ss->finished_at;
 		ss->exit_code = 0;
+		if (gone == NULL)
+			clear_stale(e, (int)rt->index);
 	} else {
-		ss->status = SAVED_FAILED;
+		ss->status = res->canceled ? SAVED_CANCELED : SAVED_FAILED;
 		ss->message = failure_message(res, rt->cmds, check, &ss->exit_code);
 		if (was_done) {
 			char *why = xprintf("%s is no longer done", st->id);
 
-			mark_stale(e, (int)rt->index, -1, why);
+			mark_stale(e, (int)rt->index, -1, NULL, why);
 			free(why);
 		}
 	}
@@ -433,7 +438,7 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 
 /* A step's run could not start: record why, and end it. */
 static void
-rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
+rt_fail_early(struct engine *e, struct step_rt *rt, enum saved_status status, char *why)
 {
 	struct state_step *ss;
 	struct run_result res;
@@ -441,7 +446,8 @@ rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
 	memset(&res, 0, sizeof res);
 	update_begin(e);
 	ss = state_step(e->state, e->chain->steps[rt->index].id);
-	ss->status = SAVED_FAILED;
+	ss->status = status;
+	state_clear_causes(ss);
 	ss->started_at = rt->started;
 	ss->finished_at = time(NULL);
 	ss->duration_ms = (long)(now_ms() - rt->t0);
@@ -498,12 +504,12 @@ rt_preflight_over(struct engine *e, struct step_rt *rt, bool ok, const char *rep
 	if (!ok) {
 		size_t n = fail != NULL ? strcspn(fail + 5, "\n") : 0;
 
-		rt_fail_early(e, rt, xprintf("the pre-flight of %s failed: %.*s",
+		rt_fail_early(e, rt, SAVED_FAILED, xprintf("the pre-flight of %s failed: %.*s",
 		    remote_label(e->remote), (int)n, fail != NULL ? fail + 5 : "?"));
 		return;
 	}
 	if (start_pass(e, rt->index, rt->in_check, &cause) != 0)
-		rt_fail_early(e, rt, cause);
+		rt_fail_early(e, rt, SAVED_FAILED, cause);
 }
 
 /* The pre-flight is over (called from the loop, not from the pre-flight's own callback, so
@@ -620,7 +626,7 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		update_begin(e);
 		ss = state_step(e->state, st->id);
 		ss->started_at = rt->started;
-		mark_stale(e, (int)s, -1, why);
+		mark_stale(e, (int)s, -1, NULL, why);
 		free(why);
 		if (update_end(e, cause) != 0) {
 			*err = EERR_BAD_FILE;
@@ -657,6 +663,7 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		update_begin(e);
 		ss = state_step(e->state, st->id);
 		ss->status = SAVED_FAILED;
+		state_clear_causes(ss);
 		free(ss->message);
 		ss->message = xstrdup(*cause);
 		update_end(e, NULL);
@@ -678,7 +685,8 @@ engine_cancel(struct engine *e, size_t s)
 			others |= e->rt[k].waiting;
 		if (!others && e->pf_timer == 0)
 			remote_preflight_free(&e->pf);
-		rt_fail_early(e, &e->rt[s], xstrdup("canceled during the pre-flight"));
+		rt_fail_early(e, &e->rt[s], SAVED_CANCELED,
+		    xstrdup("canceled during the pre-flight"));
 		return;
 	}
 	if (running(e, s))

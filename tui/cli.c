@@ -67,6 +67,7 @@ color_of(const struct cli_opts *o, enum step_status s)
 	case ST_FAILED:
 		return "\033[31m";
 	case ST_STALE:
+	case ST_CANCELED:
 		return "\033[33m";
 	case ST_LOCKED:
 		return "\033[2m";
@@ -301,7 +302,7 @@ cmd_status(struct cli *cl, int argc, char **argv)
 		if (s == ST_DONE && ss && ss->done_at)
 			printf(" (done %s)", short_time(ss->done_at, buf, sizeof buf));
 		putchar('\n');
-		if ((s == ST_FAILED || s == ST_STALE) && ss && ss->message)
+		if ((s == ST_FAILED || s == ST_STALE || s == ST_CANCELED) && ss && ss->message)
 			printf("           %s\n", ss->message);
 	}
 	return EXIT_OK;

@@ -70,12 +70,13 @@ help_doc(struct ui *ui, struct doc *d)
 		doc_add(d, S_HEADING, "The overview");
 		t = xprintf("Every section with its progress, and every step with its status: %s done, "
 		    "%s failed, %s ready, %s locked (something it needs is missing), %s stale (it "
-		    "needs a re-run: something it depends on changed), %s running, %s checking. "
+		    "needs a re-run: something it depends on changed), %s running, %s checking, %s canceled. "
 		    "LOCAL steps run on this machine, SERVER steps on the TDX host, MANUAL steps are "
 		    "yours to do: the wizard checks their effect. A step runs only when the steps it "
 		    "requires are done and its inputs are valid; the pane below says what is "
 		    "missing.", g->mark[ST_DONE], g->mark[ST_FAILED], g->mark[ST_READY],
-		    g->mark[ST_LOCKED], g->mark[ST_STALE], g->mark[ST_RUNNING], g->mark[ST_CHECKING]);
+		    g->mark[ST_LOCKED], g->mark[ST_STALE], g->mark[ST_RUNNING], g->mark[ST_CHECKING],
+		    g->mark[ST_CANCELED]);
 	} else {
 		doc_add(d, S_HEADING, "The step screen");
 		t = xstrdup("The step's guide, what it requires, its inputs, and the exact commands of "

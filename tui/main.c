@@ -35,7 +35,7 @@ usage(FILE *f)
 "With no COMMAND on a terminal, the interactive wizard opens (at the first step that is\n"
 "not done; F1 or ? shows its keys). Commands:\n"
 "  list [--json]        the steps, in order, with where each runs\n"
-"  status [--json]      every step's status (locked, ready, done, failed, stale, ...)\n"
+"  status [--json]      every step's status (ready, done, failed, canceled, stale, ...)\n"
 "  preflight            check the SSH connection to the --target server and what the\n"
 "                       wizard needs there (sudo, OS, clock, disk)\n"
 "  why STEP             what keeps STEP from running\n"

@@ -72,7 +72,7 @@ enum ui_style {
 
 /* Marks and lines: Unicode, or ASCII for --ascii and non-UTF-8 terminals. */
 struct ui_glyphs {
-	const char *mark[ST_STALE + 1];   /* by enum step_status */
+	const char *mark[ST_CANCELED + 1];   /* by enum step_status */
 	const char *bar_full, *bar_empty;
 	const char *bullet, *ok, *bad, *warn, *ellipsis, *dot, *more_up, *more_down;
 	const char *up_down, *left_right, *pointer;
