@@ -43,6 +43,8 @@ const char *step_status_name(enum step_status s);   /* "locked", "ready", ... */
 enum run_kind {
 	RUN_CHECK,    /* the step's check probes */
 	RUN_ACTION,   /* its action, then (if the action succeeded) its check */
+	RUN_REPLACE,  /* its replace: commands (what the action deployed is removed), then its
+	                 action and its check */
 };
 
 struct engine_opts {
@@ -178,8 +180,18 @@ size_t engine_missing_secrets(const struct engine *e, size_t step, size_t **out)
 bool engine_step_uses(const struct engine *e, size_t step, size_t k);
 
 /*
- * Start a check or an action of step in the engine's loop. Refused (-1, *err EERR_REFUSED,
- * *cause listing every blocker, one per line) when the step is locked or already running.
+ * What step s deployed was made from other values of its made_from: inputs than they hold
+ * now: says so ("deployed for base_domain=old.example, now new.example"; allocated), else
+ * NULL (no made_from:, nothing recorded, or the same values).
+ */
+char *engine_mismatch(const struct engine *e, size_t s);
+
+/*
+ * Start a check, an action or a replacement of step in the engine's loop. Refused (-1, *err
+ * EERR_REFUSED, *cause listing every blocker, one per line) when the step is locked or
+ * already running; an action also when engine_mismatch says what it deployed was made from
+ * other values (its action would keep it: RUN_REPLACE removes it first); RUN_REPLACE when
+ * the step has no replace: commands.
  */
 int engine_start(struct engine *e, size_t step, enum run_kind kind,
     const struct engine_cbs *cbs, enum engine_err *err, char **cause);

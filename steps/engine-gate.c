@@ -178,6 +178,34 @@ clear_stale(struct engine *e, int done)
 	free(again);
 }
 
+/* What step s deployed was made from other values than its made_from: inputs hold now? */
+char *
+engine_mismatch(const struct engine *e, size_t s)
+{
+	const struct step *st = &e->chain->steps[s];
+	const struct state_step *ss = engine_step_state(e, s);
+	struct strbuf sb = {0};
+
+	if (ss == NULL || ss->nmade == 0)
+		return NULL;
+	for (size_t k = 0; k < st->nmade_from; k++) {
+		const char *name = e->chain->inputs[st->made_from[k]].name;
+		enum value_source src;
+		char *now;
+
+		for (size_t j = 0; j < ss->nmade; j++) {
+			if (strcmp(ss->made[j].name, name) != 0)
+				continue;
+			now = value_of(e, st->made_from[k], &src, 0);
+			if (now == NULL || strcmp(now, ss->made[j].value) != 0)
+				sb_addf(&sb, "%s%s=%s, now %s", sb.len ? "; " : "deployed for ", name,
+				    ss->made[j].value, now != NULL ? now : "(no value)");
+			free(now);
+		}
+	}
+	return sb.len ? sb_detach(&sb) : NULL;
+}
+
 /* The saved record of a step, or NULL. */
 const struct state_step *
 engine_step_state(const struct engine *e, size_t step)

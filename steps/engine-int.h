@@ -31,6 +31,7 @@ struct step_rt {
 	struct run *run;
 	enum run_kind kind;          /* what the caller asked for */
 	bool in_check;               /* the current pass is the check */
+	bool in_replace;             /* the current pass is the replace: commands */
 	struct run_cmd *cmds;
 	size_t ncmds;
 	size_t skip;                 /* action commands left out before cmds[0]: they ran before

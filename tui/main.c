@@ -42,6 +42,8 @@ usage(FILE *f)
 "  check [STEP]...      run checks (no STEP: every step whose requirements hold, up to\n"
 "                       eight at once, each step's output printed whole, in order)\n"
 "  run STEP [--yes]     run a step's action, then its check\n"
+"  run STEP --replace   remove what the step deployed (made from other input values), then\n"
+"                       run its action and its check\n"
 "  run --all [--yes]    run every step that is not done, in order, stopping at a failure\n"
 "  set NAME VALUE       set an input (validated; secrets are refused here)\n"
 "  unset NAME           forget an input's value\n"
@@ -84,6 +86,7 @@ usage(FILE *f)
 "      --json           JSON output (list, status, inputs)\n"
 "  -y, --yes            do not ask for confirmation\n"
 "      --all            with run: every step that is not done\n"
+"      --replace        with run STEP: replace what the step deployed\n"
 "      --no-color       no colour (also when NO_COLOR is set)\n"
 "      --ascii          the wizard draws ASCII only (automatic when the locale is not UTF-8)\n"
 "      --step ID        open the wizard at step ID\n"
@@ -126,7 +129,7 @@ usage(FILE *f)
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
 	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
 	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_RECORD, OPT_SPEED, OPT_IDLE_LIMIT, OPT_OUTPUT,
-	OPT_VALUES, OPT_FOLLOW, OPT_PRESENTER };
+	OPT_VALUES, OPT_FOLLOW, OPT_PRESENTER, OPT_REPLACE };
 
 /* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
 static int
@@ -182,6 +185,7 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "all", no_argument, NULL, OPT_ALL },
+		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 		{ "ascii", no_argument, NULL, OPT_ASCII },
 		{ "step", required_argument, NULL, OPT_STEP },
@@ -256,6 +260,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_ALL:
 			co.all = true;
+			break;
+		case OPT_REPLACE:
+			co.replace = true;
 			break;
 		case OPT_NO_COLOR:
 			no_color = true;
