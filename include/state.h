@@ -160,9 +160,9 @@ struct state_step *state_get_step(const struct state *st, const char *id);
 struct state_step *state_step(struct state *st, const char *id);
 /* Add a copy of a run to a step's history, dropping the oldest beyond STATE_MAX_ATTEMPTS. */
 void state_add_attempt(struct state_step *s, const struct state_attempt *a);
-/* Add a copy of a cause of staleness (step or input, was, why may be NULL) unless one for
+/* Add a copy of a cause of staleness (step or input; was and why may be NULL) unless one for
  * the same step or input is there (the first is kept: it holds the value the step was done
- * with); remove causes (every one when step and input are both NULL). */
+ * with); remove the k-th cause; remove them all. */
 void state_add_cause(struct state_step *s, const char *step, const char *input,
     const char *was, const char *why);
 void state_remove_cause(struct state_step *s, size_t k);

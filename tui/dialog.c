@@ -70,11 +70,11 @@ help_doc(struct ui *ui, struct doc *d)
 		doc_add(d, S_HEADING, "The overview");
 		t = xprintf("Every section with its progress, and every step with its status: %s done, "
 		    "%s failed, %s ready, %s locked (something it needs is missing), %s stale (it "
-		    "needs a re-run: something it depends on changed), %s running, %s checking, %s canceled. "
-		    "LOCAL steps run on this machine, SERVER steps on the TDX host, MANUAL steps are "
-		    "yours to do: the wizard checks their effect. A step runs only when the steps it "
-		    "requires are done and its inputs are valid; the pane below says what is "
-		    "missing.", g->mark[ST_DONE], g->mark[ST_FAILED], g->mark[ST_READY],
+		    "needs a re-run: something it depends on changed), %s running, %s checking, "
+		    "%s canceled. LOCAL steps run on this machine, SERVER steps on the TDX host, "
+		    "MANUAL steps are yours to do: the wizard checks their effect. A step runs only "
+		    "when the steps it requires are done and its inputs are valid; the pane below "
+		    "says what is missing.", g->mark[ST_DONE], g->mark[ST_FAILED], g->mark[ST_READY],
 		    g->mark[ST_LOCKED], g->mark[ST_STALE], g->mark[ST_RUNNING], g->mark[ST_CHECKING],
 		    g->mark[ST_CANCELED]);
 	} else {
@@ -100,8 +100,7 @@ help_doc(struct ui *ui, struct doc *d)
 	help_key_line(d, "Esc", "back to the overview, close a window");
 	help_key_line(d, "c", "run the step's check: is it done?");
 	if (ui->screen == SCREEN_OVERVIEW)
-		help_key_line(d, "C", "re-check every stale, failed or canceled step (several at "
-		    "once)");
+		help_key_line(d, "C", "re-check every stale, failed or canceled step");
 	help_key_line(d, "r", "run the step's action, then its check (asks first)");
 	help_key_line(d, "x", "cancel the running step");
 	help_key_line(d, "e", "edit the step's inputs");

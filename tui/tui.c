@@ -129,9 +129,8 @@ ui_step_note(struct ui *ui, size_t s, char *buf, size_t len)
 		    fmt_time(ui->steps[s].drift_done_at, t, sizeof t));
 	else if (st == ST_DONE && ss != NULL && ss->done_at != 0)
 		snprintf(buf, len, "done %s", fmt_time(ss->done_at, t, sizeof t));
-	else if ((st == ST_FAILED || st == ST_STALE || (st == ST_CANCELED &&
-	    ss != NULL && ss->message != NULL && strcmp(ss->message, "canceled") != 0)) &&
-	    ss != NULL && ss->message != NULL)
+	else if (ss != NULL && ss->message != NULL && (st == ST_FAILED || st == ST_STALE ||
+	    (st == ST_CANCELED && strcmp(ss->message, "canceled") != 0)))
 		snprintf(buf, len, "%s", ss->message);
 	return buf;
 }

@@ -16,9 +16,9 @@ t_overview() {
 ok "the overview at 80x24: sections, marks, badges, the selected step's blockers" t_overview
 
 t_help() {
-	keys '?' && wait_for "Keys" && has "cancel the running step" && has "The overview" &&
-		keys Escape && wait_gone "cancel the running step" && keys F1 && wait_for "Keys" &&
-		keys q && wait_gone "cancel the running step"
+	keys '?' && wait_for "Keys" && has "run the step's check" && has "The overview" &&
+		keys Escape && wait_gone "run the step's check" && keys F1 && wait_for "Keys" &&
+		keys q && wait_gone "run the step's check"
 }
 ok "? and F1 open the help with the key map; Esc and q close it" t_help
 
