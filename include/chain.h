@@ -213,6 +213,16 @@ struct step {
 	size_t ncheck;
 	struct command *action;
 	size_t naction;
+	/*
+	 * made_from: the inputs what the action deploys (a CVM) is made from. The state keeps
+	 * their values when the action starts; when they differ now, the action would keep the
+	 * old thing, so it is refused and replace: offered: those commands remove the thing, and
+	 * then the action runs (run STEP --replace; the TUI asks). Both or neither are given.
+	 */
+	size_t *made_from;   /* indices into chain->inputs (non-secret, used by the step) */
+	size_t nmade_from;
+	struct command *replace;
+	size_t nreplace;
 	struct capture *captures;
 	size_t ncaptures;
 	struct hint *hints;

@@ -20,6 +20,7 @@ struct cli_opts {
 	bool json;        /* list, status, inputs: --json */
 	bool yes;         /* run --yes: no confirmation */
 	bool all;         /* run --all / check --all */
+	bool replace;     /* run --replace: remove what the step deployed, then run its action */
 	bool color;       /* colour in text output */
 	const char *export_file;   /* inputs --export FILE: write an answers file */
 };

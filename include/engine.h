@@ -7,7 +7,9 @@
  *   ready    can run, never ran (or its record was cleared)
  *   checking its check is running     running  its action is running
  *   done     its last check passed    failed   its last action or check failed
- *   stale    was done, but a step it requires re-ran or an input it uses changed since
+ *   canceled its last run was canceled
+ *   stale    was done, but a step it requires re-ran or an input it uses changed since (and
+ *            that is not undone yet: that step done again, that input back to its value)
  */
 #ifndef DW_ENGINE_H
 #define DW_ENGINE_H
@@ -34,12 +36,15 @@ enum step_status {
 	ST_DONE,
 	ST_FAILED,
 	ST_STALE,
+	ST_CANCELED,
 };
 const char *step_status_name(enum step_status s);   /* "locked", "ready", ... */
 
 enum run_kind {
 	RUN_CHECK,    /* the step's check probes */
 	RUN_ACTION,   /* its action, then (if the action succeeded) its check */
+	RUN_REPLACE,  /* its replace: commands (what the action deployed is removed), then its
+	                 action and its check */
 };
 
 struct engine_opts {
@@ -178,8 +183,18 @@ size_t engine_missing_secrets(const struct engine *e, size_t step, size_t **out)
 bool engine_step_uses(const struct engine *e, size_t step, size_t k);
 
 /*
- * Start a check or an action of step in the engine's loop. Refused (-1, *err EERR_REFUSED,
- * *cause listing every blocker, one per line) when the step is locked or already running.
+ * What step s deployed was made from other values of its made_from: inputs than they hold
+ * now: says so ("deployed for base_domain=old.example, now new.example"; allocated), else
+ * NULL (no made_from:, nothing recorded, or the same values).
+ */
+char *engine_mismatch(const struct engine *e, size_t s);
+
+/*
+ * Start a check, an action or a replacement of step in the engine's loop. Refused (-1, *err
+ * EERR_REFUSED, *cause listing every blocker, one per line) when the step is locked or
+ * already running; an action also when engine_mismatch says what it deployed was made from
+ * other values (its action would keep it: RUN_REPLACE removes it first); RUN_REPLACE when
+ * the step has no replace: commands.
  */
 int engine_start(struct engine *e, size_t step, enum run_kind kind,
     const struct engine_cbs *cbs, enum engine_err *err, char **cause);

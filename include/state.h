@@ -33,8 +33,10 @@ enum saved_status {
 	SAVED_DONE,    /* its check passed */
 	SAVED_FAILED,  /* its action or check failed */
 	SAVED_STALE,   /* was done, but something it depends on changed since */
+	SAVED_CANCELED,/* its last run was canceled (older files say "failed" with exit code 0) */
 };
-const char *saved_status_name(enum saved_status s);    /* "none", "done", "failed", "stale" */
+/* "none", "done", "failed", "stale", "canceled" */
+const char *saved_status_name(enum saved_status s);
 
 struct state_input {
 	char *name;
@@ -65,6 +67,25 @@ struct state_attempt {
 	char *log_path;        /* may be NULL */
 };
 
+/*
+ * One reason why a stale step is stale: a step it requires re-ran or is no longer done
+ * (step), or an input it uses changed (input, with the value stored when the step was done:
+ * was, NULL when it had none). A reason goes when what caused it is undone: that step is done
+ * again, that input holds that value again; a step with no reason left is done again.
+ */
+struct state_cause {
+	char *step;            /* a step id, or NULL */
+	char *input;           /* an input name, or NULL */
+	char *was;
+	char *why;             /* in words: "vmm-service re-ran", "input base_domain changed" */
+};
+
+/* A name and a value. */
+struct state_pair {
+	char *name;
+	char *value;
+};
+
 struct state_step {
 	char *id;
 	enum saved_status status;
@@ -80,6 +101,13 @@ struct state_step {
 	                          among the action's commands for the release; NULL if none */
 	struct state_attempt *attempts;   /* its runs, oldest first (at most STATE_MAX_ATTEMPTS) */
 	size_t nattempts;
+	/* Why it is stale: empty when it is not, or when an older wizard did not say. */
+	struct state_cause *causes;
+	size_t ncauses;
+	/* The values of its made_from: inputs (chain.h) its action last ran with; empty if none
+	 * were recorded. */
+	struct state_pair *made;
+	size_t nmade;
 };
 
 struct state {
@@ -132,5 +160,15 @@ struct state_step *state_get_step(const struct state *st, const char *id);
 struct state_step *state_step(struct state *st, const char *id);
 /* Add a copy of a run to a step's history, dropping the oldest beyond STATE_MAX_ATTEMPTS. */
 void state_add_attempt(struct state_step *s, const struct state_attempt *a);
+/* Add a copy of a cause of staleness (step or input; was and why may be NULL) unless one for
+ * the same step or input is there (the first is kept: it holds the value the step was done
+ * with); remove the k-th cause; remove them all. */
+void state_add_cause(struct state_step *s, const char *step, const char *input,
+    const char *was, const char *why);
+void state_remove_cause(struct state_step *s, size_t k);
+void state_clear_causes(struct state_step *s);
+/* Forget a step's made_from values, and add one (copies). */
+void state_clear_made(struct state_step *s);
+void state_add_made(struct state_step *s, const char *name, const char *value);
 
 #endif

@@ -19,11 +19,12 @@
 enum {
 	TK_ID, TK_SECTION, TK_TITLE, TK_SUMMARY, TK_PLACE, TK_EFFECTS, TK_REQUIRES, TK_INPUTS,
 	TK_GUIDE, TK_CHECKLIST, TK_CHECK, TK_ACTION, TK_CAPTURE, TK_HINTS, TK_NOTES, TK_TAKES,
-	TK__N
+	TK_MADE_FROM, TK_REPLACE, TK__N
 };
 static const char *const step_keys[] = {
 	"id", "section", "title", "summary", "place", "effects", "requires", "inputs", "guide",
-	"checklist", "check", "action", "capture", "hints", "notes", "takes"
+	"checklist", "check", "action", "capture", "hints", "notes", "takes", "made_from",
+	"replace"
 };
 
 enum { MK_NAME, MK_RUN, MK_HTTP, MK_TCP, MK_RPC, MK_CWD, MK_ENV, MK_STDIN, MK_EXPECT,
@@ -733,6 +734,70 @@ load_step_inputs(struct loader *ld, struct step *st, const struct ynode *list)
 	}
 }
 
+/*
+ * Decode made_from: (names of non-secret inputs the step uses) and replace: (commands); both
+ * or neither, and only on a step with an action.
+ */
+static void
+load_made_from(struct loader *ld, struct step *st, const struct field *made,
+    const struct field *replace)
+{
+	const struct ynode *list = made->val;
+
+	if ((made->key == NULL) != (replace->key == NULL)) {
+		const struct field *f = made->key != NULL ? made : replace;
+
+		err_node(ld, f->key, "'%s' needs '%s' beside it (what the action deploys is made "
+		    "from made_from:, and replace: removes it)", made->key != NULL ? "made_from" :
+		    "replace", made->key != NULL ? "replace" : "made_from");
+		return;
+	}
+	if (made->key == NULL)
+		return;
+	if (st->naction == 0)
+		err_node(ld, made->key, "'made_from' is for a step with an action");
+	if (ynull(replace->val) || (replace->val->kind == Y_SEQ && replace->val->n == 0))
+		err_node(ld, replace->key, "'replace' is empty");
+	load_commands(ld, st, replace->val, &st->replace, &st->nreplace);
+	if (!ylist(ld, list, "a list of input names"))
+		return;
+	st->made_from = xcalloc(list->n + 1, sizeof *st->made_from);
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *item = list->kids[i];
+		bool used = false;
+		int idx;
+
+		if (item->kind != Y_SCALAR || ynull(item)) {
+			err_node(ld, item, "expected an input name, got %s", ykind_name(item));
+			continue;
+		}
+		if (!ld->inputs_ok)
+			continue;
+		if ((idx = chain_input_index(ld->c, item->s)) < 0) {
+			err_node(ld, item, "'%s' is not a defined input", q(ld, item->s));
+			continue;
+		}
+		for (size_t j = 0; j < st->ninputs; j++)
+			used = used || st->inputs[j] == (size_t)idx;
+		for (size_t j = 0; j < st->nmade_from; j++)
+			if (st->made_from[j] == (size_t)idx) {
+				err_node(ld, item, "input '%s' is listed twice in made_from", item->s);
+				used = false;
+				idx = -1;
+			}
+		if (idx < 0)
+			continue;
+		if (ld->c->inputs[idx].secret)
+			err_node(ld, item, "'%s' is a secret: made_from values are kept in the state "
+			    "file, so they cannot be secrets", item->s);
+		else if (!used)
+			err_node(ld, item, "'%s' is not an input of this step (list it in inputs: or "
+			    "use it in a command)", item->s);
+		else
+			st->made_from[st->nmade_from++] = (size_t)idx;
+	}
+}
+
 /* Decode a step's mapping into ps. */
 static void
 load_step(struct loader *ld, struct pstep *ps, const struct ynode *root)
@@ -806,6 +871,7 @@ load_step(struct loader *ld, struct pstep *ps, const struct ynode *root)
 		    "step done");
 	load_commands(ld, st, f[TK_CHECK].val, &st->check, &st->ncheck);
 	load_commands(ld, st, f[TK_ACTION].val, &st->action, &st->naction);
+	load_made_from(ld, st, &f[TK_MADE_FROM], &f[TK_REPLACE]);
 	load_captures(ld, st, f[TK_CAPTURE].val);
 	load_hints(ld, st, f[TK_HINTS].val);
 }

@@ -457,6 +457,8 @@ step_clear(struct step *st)
 	free(st->checklist);
 	commands_free(st->check, st->ncheck);
 	commands_free(st->action, st->naction);
+	commands_free(st->replace, st->nreplace);
+	free(st->made_from);
 	for (size_t i = 0; i < st->ncaptures; i++) {
 		free(st->captures[i].name);
 		rx_free(&st->captures[i].re);

@@ -275,8 +275,10 @@ engine_commands(const struct engine *e, size_t s, enum run_kind kind, struct run
     size_t *n, char **cause)
 {
 	const struct step *st = &e->chain->steps[s];
-	const struct command *cmds = kind == RUN_CHECK ? st->check : st->action;
-	size_t count = kind == RUN_CHECK ? st->ncheck : st->naction, m = 0;
+	const struct command *cmds = kind == RUN_CHECK ? st->check : kind == RUN_REPLACE ?
+	    st->replace : st->action;
+	size_t count = kind == RUN_CHECK ? st->ncheck : kind == RUN_REPLACE ? st->nreplace :
+	    st->naction, m = 0;
 	struct run_cmd *rc = xcalloc(count ? count : 1, sizeof *rc);
 	char *version = engine_version(e);
 

@@ -7,13 +7,16 @@
  * status keeps a step's history (done, failed, stale) and shows locked/ready otherwise.
  *
  * Staleness. When an action starts, when a done step's check fails, or when an input changes,
- * every done step that depends on it (through requires, or by using the input) becomes stale.
+ * every done step that depends on it (through requires, or by using the input) becomes stale,
+ * and keeps why. It is done again when every cause is undone: each step that re-ran or failed
+ * is done again, each input holds the value it was done with again.
  */
 #include "config.h"
 
 #include "engine.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "demo.h"
 #include "engine-int.h"
@@ -74,35 +77,133 @@ step_needs_server(const struct step *s)
 	return false;
 }
 
-/* Mark every done step that depends on step `from` (or uses input `input`) stale. */
+/* Give a stale step that knows why it is stale one more cause; make a done step stale. */
+static void
+add_cause(struct state_step *ss, const char *step, const char *input, const char *was,
+    const char *why)
+{
+	if (ss->status == SAVED_DONE) {
+		ss->status = SAVED_STALE;
+		state_clear_causes(ss);
+		free(ss->message);
+		ss->message = xstrdup(why);
+	} else if (ss->status != SAVED_STALE || ss->ncauses == 0)
+		return;
+	state_add_cause(ss, step, input, was, why);
+}
+
+/*
+ * Mark every done step that depends on step `from` stale; or every one that uses input
+ * `input` (whose stored value was `was` before it changed), and every one that depends on such
+ * a step (its cause is that step: it is undone when that step is done again). Each keeps why.
+ */
 void
-mark_stale(struct engine *e, int from, int input, const char *why)
+mark_stale(struct engine *e, int from, int input, const char *was, const char *why)
 {
 	const struct chain *c = e->chain;
 	char *version = engine_version(e);
 
 	for (size_t k = 0; k < c->nsteps; k++) {
-		bool hit = false;
-		struct state_step *ss;
+		struct state_step *ss = state_get_step(e->state, c->steps[k].id);
 
+		if (ss == NULL)
+			continue;
 		if (from >= 0 && (size_t)from != k && chain_depends_on(c, k, (size_t)from))
-			hit = true;
-		if (input >= 0) {
-			if (step_uses_input(c, &c->steps[k], (size_t)input, version))
-				hit = true;
-			for (size_t j = 0; j < c->nsteps && !hit; j++)
-				if (step_uses_input(c, &c->steps[j], (size_t)input, version) &&
-				    chain_depends_on(c, k, j))
-					hit = true;
+			add_cause(ss, c->steps[from].id, NULL, NULL, why);
+		if (input < 0)
+			continue;
+		if (step_uses_input(c, &c->steps[k], (size_t)input, version)) {
+			add_cause(ss, NULL, c->inputs[input].name, was, why);
+			continue;
 		}
-		ss = state_get_step(e->state, c->steps[k].id);
-		if (hit && ss != NULL && ss->status == SAVED_DONE) {
-			ss->status = SAVED_STALE;
-			free(ss->message);
-			ss->message = xstrdup(why);
-		}
+		for (size_t j = 0; j < c->nsteps; j++)
+			if (step_uses_input(c, &c->steps[j], (size_t)input, version) &&
+			    chain_depends_on(c, k, j))
+				add_cause(ss, c->steps[j].id, NULL, NULL, why);
 	}
 	free(version);
+}
+
+/*
+ * Take back the causes of staleness that are undone: step `done` is done again (-1: none),
+ * an input holds again the value a step was done with. A stale step with no cause left is
+ * done again (and so undoes the causes it was); one with causes left says the first.
+ */
+void
+clear_stale(struct engine *e, int done)
+{
+	const struct chain *c = e->chain;
+	bool *again = xcalloc(c->nsteps + 1, sizeof *again);
+	bool more = true;
+
+	if (done >= 0)
+		again[done] = true;
+	while (more) {
+		more = false;
+		for (size_t k = 0; k < c->nsteps; k++) {
+			struct state_step *ss = state_get_step(e->state, c->steps[k].id);
+			size_t before;
+
+			if (ss == NULL || ss->status != SAVED_STALE || ss->ncauses == 0)
+				continue;
+			before = ss->ncauses;
+			for (size_t i = ss->ncauses; i-- > 0;) {
+				const struct state_cause *cs = &ss->causes[i];
+				const struct state_input *in;
+				int r;
+
+				if (cs->step != NULL) {
+					r = chain_step_index(c, cs->step);
+					if (r >= 0 && again[r])
+						state_remove_cause(ss, i);
+					continue;
+				}
+				in = state_get_input(e->state, cs->input);
+				if ((in == NULL && cs->was == NULL) || (in != NULL &&
+				    cs->was != NULL && strcmp(in->value, cs->was) == 0))
+					state_remove_cause(ss, i);
+			}
+			if (ss->ncauses == before)
+				continue;
+			free(ss->message);
+			ss->message = NULL;
+			if (ss->ncauses == 0) {
+				state_clear_causes(ss);
+				ss->status = SAVED_DONE;
+				again[k] = more = true;
+			} else if (ss->causes[0].why != NULL)
+				ss->message = xstrdup(ss->causes[0].why);
+		}
+	}
+	free(again);
+}
+
+/* What step s deployed was made from other values than its made_from: inputs hold now? */
+char *
+engine_mismatch(const struct engine *e, size_t s)
+{
+	const struct step *st = &e->chain->steps[s];
+	const struct state_step *ss = engine_step_state(e, s);
+	struct strbuf sb = {0};
+
+	if (ss == NULL || ss->nmade == 0)
+		return NULL;
+	for (size_t k = 0; k < st->nmade_from; k++) {
+		const char *name = e->chain->inputs[st->made_from[k]].name;
+		enum value_source src;
+		char *now;
+
+		for (size_t j = 0; j < ss->nmade; j++) {
+			if (strcmp(ss->made[j].name, name) != 0)
+				continue;
+			now = value_of(e, st->made_from[k], &src, 0);
+			if (now == NULL || strcmp(now, ss->made[j].value) != 0)
+				sb_addf(&sb, "%s%s=%s, now %s", sb.len ? "; " : "deployed for ", name,
+				    ss->made[j].value, now != NULL ? now : "(no value)");
+			free(now);
+		}
+	}
+	return sb.len ? sb_detach(&sb) : NULL;
 }
 
 /* The saved record of a step, or NULL. */
@@ -322,6 +423,8 @@ engine_status(const struct engine *e, size_t s)
 			return ST_DONE;
 		case SAVED_FAILED:
 			return ST_FAILED;
+		case SAVED_CANCELED:
+			return ST_CANCELED;
 		case SAVED_STALE:
 			return ST_STALE;
 		case SAVED_NONE:

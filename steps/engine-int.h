@@ -34,6 +34,7 @@ struct step_rt {
 	struct run *run;
 	enum run_kind kind;          /* what the caller asked for */
 	bool in_check;               /* the current pass is the check */
+	bool in_replace;             /* the current pass is the replace: commands */
 	struct run_cmd *cmds;
 	size_t ncmds;
 	size_t skip;                 /* action commands left out before cmds[0]: they ran before
@@ -111,7 +112,8 @@ int take_secrets(struct engine *e, const struct engine_opts *o, char **cause);
 
 /* engine-gate.c */
 bool step_needs_server(const struct step *s);
-void mark_stale(struct engine *e, int from, int input, const char *why);
+void mark_stale(struct engine *e, int from, int input, const char *was, const char *why);
+void clear_stale(struct engine *e, int done);
 bool running(const struct engine *e, size_t s);
 
 /* engine-history.c */

@@ -29,7 +29,8 @@ engine_log(struct engine *e, size_t s)
 
 /* The first failing command's label and reason, plus the first hint. */
 static char *
-failure_message(const struct run_result *res, const struct run_cmd *cmds, bool check, int *code)
+failure_message(const struct run_result *res, const struct run_cmd *cmds, const char *what,
+    int *code)
 {
 	struct strbuf sb = {0};
 
@@ -45,18 +46,18 @@ failure_message(const struct run_result *res, const struct run_cmd *cmds, bool c
 			continue;
 		*code = cr->how == TJOB_EXITED ? cr->code : -1;
 		if (cmds[i].label)
-			sb_addf(&sb, "%s failed: %s: ", check ? "check" : "action", cmds[i].label);
+			sb_addf(&sb, "%s failed: %s: ", what, cmds[i].label);
 		else {
 			/* The first line of the command, for a one-line message. */
 			size_t n = strcspn(cmds[i].display, "\n");
 
-			sb_addf(&sb, "%s failed: %.*s%s: ", check ? "check" : "action", (int)n,
+			sb_addf(&sb, "%s failed: %.*s%s: ", what, (int)n,
 			    cmds[i].display, cmds[i].display[n] ? " ..." : "");
 		}
 		sb_adds(&sb, cr->reason ? cr->reason : "failed");
 	}
 	if (sb.len == 0)
-		sb_adds(&sb, check ? "check failed" : "action failed");
+		sb_addf(&sb, "%s failed", what);
 	if (res->nhints > 0)
 		sb_addf(&sb, "; hint: %s", res->hints[0].hint->say);
 	return sb_detach(&sb);
@@ -74,7 +75,7 @@ rt_drop_secrets(struct step_rt *rt)
 	rt->nsecrets = 0;
 }
 
-static int start_pass(struct engine *e, size_t s, bool check, char **cause);
+static int start_pass(struct engine *e, size_t s, enum run_kind pass, char **cause);
 
 /* Store a captured value as its input (if valid and new) and say so in the log; returns
  * whether the input changed. A value that could not be saved fails the run (rt->unsaved). */
@@ -183,14 +184,23 @@ engine_run_done(void *data, const struct run_result *res)
 	char *cause = NULL;
 
 	rt->run = NULL;
-	if (!check) {
+	if (rt->in_replace) {
+		/* What the action deployed is removed: the action now deploys it anew. */
+		if (res->ok && !res->canceled) {
+			if (start_pass(e, rt->index, RUN_ACTION, &cause) == 0) {
+				run_free(&finished);
+				return;
+			}
+			logbuf_push(rt->log, STREAM_META, cause, strlen(cause));
+		}
+	} else if (!check) {
 		/* The action's supervised command, if any, is over (however it ended). */
 		update_begin(e);
 		freep(&state_step(e->state, st->id)->job);
 		rt_update_end(rt);
 		apply_captures(e, rt, res);
 		if (res->ok && !res->canceled && rt->unsaved == NULL) {
-			if (start_pass(e, rt->index, true, &cause) == 0) {
+			if (start_pass(e, rt->index, RUN_CHECK, &cause) == 0) {
 				run_free(&finished);
 				return;
 			}
@@ -207,25 +217,36 @@ engine_run_done(void *data, const struct run_result *res)
 	ss->log_path = xstrdup(rt->log_path);
 	free(ss->message);
 	ss->message = NULL;
+	state_clear_causes(ss);
 	if (cause != NULL) {
 		ss->status = SAVED_FAILED;
 		ss->message = cause;
 		ss->exit_code = -1;
 		cause = NULL;
 	} else if (check && res->ok && !res->canceled) {
+		char *other = engine_mismatch(e, rt->index);
+
 		gone = undone_requirement(e, st);
-		ss->status = gone == NULL ? SAVED_DONE : SAVED_STALE;
-		if (gone != NULL)
+		ss->status = gone == NULL && other == NULL ? SAVED_DONE : SAVED_STALE;
+		if (gone != NULL) {
 			ss->message = xprintf("%s is no longer done", gone);
+			state_add_cause(ss, gone, NULL, NULL, ss->message);
+		} else if (other != NULL)
+			ss->message = xprintf("it was %s: replace it (run %s --replace)", other,
+			    st->id);
+		free(other);
 		ss->done_at = ss->finished_at;
 		ss->exit_code = 0;
+		if (ss->status == SAVED_DONE)
+			clear_stale(e, (int)rt->index);
 	} else {
-		ss->status = SAVED_FAILED;
-		ss->message = failure_message(res, rt->cmds, check, &ss->exit_code);
+		ss->status = res->canceled ? SAVED_CANCELED : SAVED_FAILED;
+		ss->message = failure_message(res, rt->cmds, check ? "check" : rt->in_replace ?
+		    "replace" : "action", &ss->exit_code);
 		if (was_done) {
 			char *why = xprintf("%s is no longer done", st->id);
 
-			mark_stale(e, (int)rt->index, -1, why);
+			mark_stale(e, (int)rt->index, -1, NULL, why);
 			free(why);
 		}
 	}
@@ -264,7 +285,7 @@ rt_cmd_start(void *data, size_t index, const struct run_cmd *cmd)
 	struct step_rt *rt = data;
 
 	/* A command that outlives this wizard is recorded first: a later run re-attaches. */
-	if (!rt->in_check && cmd->tc.supervised) {
+	if (!rt->in_check && !rt->in_replace && cmd->tc.supervised) {
 		struct state_step *ss;
 
 		update_begin(rt->e);
@@ -274,8 +295,8 @@ rt_cmd_start(void *data, size_t index, const struct run_cmd *cmd)
 		rt_update_end(rt);
 	}
 	if (rt->cbs.cmd_start)
-		rt->cbs.cmd_start(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
-		    index, cmd);
+		rt->cbs.cmd_start(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK :
+		    rt->in_replace ? RUN_REPLACE : RUN_ACTION, index, cmd);
 }
 
 static void
@@ -290,7 +311,8 @@ rt_cmd_end(void *data, size_t index, const struct cmd_result *res)
 	 * A value captured by one action command is used by the commands after it (a contract
 	 * address, an app id): store it now and prepare the remaining commands again.
 	 */
-	if (!rt->in_check && res->ok && index + 1 < rt->ncmds && rt->run != NULL) {
+	if (!rt->in_check && !rt->in_replace && res->ok && index + 1 < rt->ncmds &&
+	    rt->run != NULL) {
 		for (size_t i = 0; i < rt->ncaps; i++) {
 			const char *v = run_capture(rt->run, i);
 
@@ -313,8 +335,8 @@ rt_cmd_end(void *data, size_t index, const struct cmd_result *res)
 		}
 	}
 	if (rt->cbs.cmd_end)
-		rt->cbs.cmd_end(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK : RUN_ACTION,
-		    index, res);
+		rt->cbs.cmd_end(rt->cbs.data, rt->index, rt->in_check ? RUN_CHECK :
+		    rt->in_replace ? RUN_REPLACE : RUN_ACTION, index, res);
 }
 
 /* Keep the step's captures and hints that are for the release in use. */
@@ -375,10 +397,34 @@ reattach(struct engine *e, struct step_rt *rt, const struct step *st)
 	free(note);
 }
 
-/* Start one pass (action or check) of a step. */
-static int
-start_pass(struct engine *e, size_t s, bool check, char **cause)
+/* Record the values of a step's made_from: inputs, as its action starts. */
+static void
+record_made(struct engine *e, struct step_rt *rt, const struct step *st)
 {
+	struct state_step *ss;
+
+	if (st->nmade_from == 0)
+		return;
+	update_begin(e);
+	ss = state_step(e->state, st->id);
+	state_clear_made(ss);
+	for (size_t k = 0; k < st->nmade_from; k++) {
+		enum value_source src;
+		char *v = value_of(e, st->made_from[k], &src, 0);
+
+		if (v != NULL)
+			state_add_made(ss, e->chain->inputs[st->made_from[k]].name, v);
+		free(v);
+	}
+	rt_update_end(rt);
+}
+
+/* Start one pass (replace, action or check) of a step. */
+static int
+start_pass(struct engine *e, size_t s, enum run_kind pass, char **cause)
+{
+	bool check = pass == RUN_CHECK;
+	const char *title = check ? "check" : pass == RUN_REPLACE ? "replace" : "action";
 	const struct step *st = &e->chain->steps[s];
 	struct step_rt *rt = &e->rt[s];
 	struct run_opts ro = {0};
@@ -391,10 +437,9 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 	run_cmds_free(&rt->cmds, rt->ncmds);
 	rt->ncmds = 0;
 	rt->skip = 0;
-	if (engine_commands(e, s, check ? RUN_CHECK : RUN_ACTION, &rt->cmds, &rt->ncmds,
-	    cause) != 0)
+	if (engine_commands(e, s, pass, &rt->cmds, &rt->ncmds, cause) != 0)
 		return -1;
-	if (!check)
+	if (pass == RUN_ACTION)
 		reattach(e, rt, st);
 	logdir = xprintf("%s/logs", e->dir);
 	if (mkdir_p(logdir, 0700, cause) != 0) {
@@ -403,16 +448,19 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-	logpath = xprintf("%s/%s-%s-%s-%d-%u.log", logdir, st->id, check ? "check" : "action",
-	    stamp, (int)getpid(), serial++);
+	logpath = xprintf("%s/%s-%s-%s-%d-%u.log", logdir, st->id, title, stamp, (int)getpid(),
+	    serial++);
 	free(logdir);
 
 	rt->in_check = check;
+	rt->in_replace = pass == RUN_REPLACE;
+	if (pass == RUN_ACTION)
+		record_made(e, rt, st);
 	ro.log_path = logpath;
-	ro.title = check ? "check" : "action";
+	ro.title = title;
 	ro.secrets = (const char *const *)rt->secrets;
 	ro.nsecrets = rt->nsecrets;
-	if (!check) {
+	if (pass == RUN_ACTION) {
 		ro.captures = rt->caps;
 		ro.ncaptures = rt->ncaps;
 	}
@@ -433,7 +481,7 @@ start_pass(struct engine *e, size_t s, bool check, char **cause)
 
 /* A step's run could not start: record why, and end it. */
 static void
-rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
+rt_fail_early(struct engine *e, struct step_rt *rt, enum saved_status status, char *why)
 {
 	struct state_step *ss;
 	struct run_result res;
@@ -441,7 +489,8 @@ rt_fail_early(struct engine *e, struct step_rt *rt, char *why)
 	memset(&res, 0, sizeof res);
 	update_begin(e);
 	ss = state_step(e->state, e->chain->steps[rt->index].id);
-	ss->status = SAVED_FAILED;
+	ss->status = status;
+	state_clear_causes(ss);
 	ss->started_at = rt->started;
 	ss->finished_at = time(NULL);
 	ss->duration_ms = (long)(now_ms() - rt->t0);
@@ -498,12 +547,13 @@ rt_preflight_over(struct engine *e, struct step_rt *rt, bool ok, const char *rep
 	if (!ok) {
 		size_t n = fail != NULL ? strcspn(fail + 5, "\n") : 0;
 
-		rt_fail_early(e, rt, xprintf("the pre-flight of %s failed: %.*s",
+		rt_fail_early(e, rt, SAVED_FAILED, xprintf("the pre-flight of %s failed: %.*s",
 		    remote_label(e->remote), (int)n, fail != NULL ? fail + 5 : "?"));
 		return;
 	}
-	if (start_pass(e, rt->index, rt->in_check, &cause) != 0)
-		rt_fail_early(e, rt, cause);
+	if (start_pass(e, rt->index, rt->in_check ? RUN_CHECK : rt->in_replace ? RUN_REPLACE :
+	    RUN_ACTION, &cause) != 0)
+		rt_fail_early(e, rt, SAVED_FAILED, cause);
 }
 
 /* The pre-flight is over (called from the loop, not from the pre-flight's own callback, so
@@ -546,7 +596,29 @@ engine_preflight_done(void *data, bool ok, const char *report)
 		e->pf_timer = loop_add_timer(e->loop, 0, engine_preflight_over, e);
 }
 
-/* Start a check or an action of a step, if the gate allows it. */
+/*
+ * Refuse an action whose step deployed a thing made from other values than its inputs hold
+ * now (the action would keep it), and a replacement for a step without replace: commands.
+ */
+static int
+replace_gate(struct engine *e, size_t s, enum run_kind kind, char **cause)
+{
+	const struct step *st = &e->chain->steps[s];
+	char *other;
+
+	if (kind == RUN_REPLACE && st->nreplace == 0)
+		return set_cause(cause, "%s has no replace: commands (only a step whose action "
+		    "deploys a thing made from its inputs has them)", st->id);
+	if (kind != RUN_ACTION || (other = engine_mismatch(e, s)) == NULL)
+		return 0;
+	set_cause(cause, "%s was %s: its action would keep what is deployed. Replace it "
+	    "(headless: run %s --replace; interactive: r, then Replace): its replace commands "
+	    "remove it, then the action deploys it again", st->id, other, st->id);
+	free(other);
+	return -1;
+}
+
+/* Start a check, an action or a replacement of a step, if the gate allows it. */
 int
 engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine_cbs *cbs,
     enum engine_err *err, char **cause)
@@ -557,6 +629,7 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 	struct blocker *b;
 	size_t nb, *miss, nmiss;
 	struct state_step *ss;
+	enum run_kind pass;
 	bool check;
 
 	*err = EERR_REFUSED;
@@ -564,6 +637,8 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		return set_cause(cause, "%s", e->readonly);
 	if (running(e, s))
 		return set_cause(cause, "%s is already running", st->id);
+	if (replace_gate(e, s, kind, cause) != 0)
+		return -1;
 	nb = engine_blockers(e, s, &b);
 	if (nb > 0) {
 		struct strbuf sb = {0};
@@ -612,7 +687,8 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 	rt->started = time(NULL);
 	rt->t0 = now_ms();
 	rt_select(e, rt, st);
-	check = kind == RUN_CHECK || nth_action(e, st, 0) == NULL;
+	check = kind == RUN_CHECK || (kind == RUN_ACTION && nth_action(e, st, 0) == NULL);
+	pass = check ? RUN_CHECK : kind;
 	if (!check) {
 		/* An action changes what the steps after it found: they are stale from now. */
 		char *why = xprintf("%s re-ran", st->id);
@@ -620,7 +696,7 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		update_begin(e);
 		ss = state_step(e->state, st->id);
 		ss->started_at = rt->started;
-		mark_stale(e, (int)s, -1, why);
+		mark_stale(e, (int)s, -1, NULL, why);
 		free(why);
 		if (update_end(e, cause) != 0) {
 			*err = EERR_BAD_FILE;
@@ -644,6 +720,7 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 		}
 		if (step_needs_server(st) && !remote_checked(e->remote)) {
 			rt->in_check = check;
+			rt->in_replace = pass == RUN_REPLACE;
 			rt->waiting = true;
 			if (e->pf == NULL)
 				e->pf = remote_preflight(e->remote, engine_preflight_done, e);
@@ -651,12 +728,13 @@ engine_start(struct engine *e, size_t s, enum run_kind kind, const struct engine
 			return 0;
 		}
 	}
-	if (start_pass(e, s, check, cause) != 0) {
+	if (start_pass(e, s, pass, cause) != 0) {
 		*err = EERR_FAILED;
 		rt_drop_secrets(rt);
 		update_begin(e);
 		ss = state_step(e->state, st->id);
 		ss->status = SAVED_FAILED;
+		state_clear_causes(ss);
 		free(ss->message);
 		ss->message = xstrdup(*cause);
 		update_end(e, NULL);
@@ -678,7 +756,8 @@ engine_cancel(struct engine *e, size_t s)
 			others |= e->rt[k].waiting;
 		if (!others && e->pf_timer == 0)
 			remote_preflight_free(&e->pf);
-		rt_fail_early(e, &e->rt[s], xstrdup("canceled during the pre-flight"));
+		rt_fail_early(e, &e->rt[s], SAVED_CANCELED,
+		    xstrdup("canceled during the pre-flight"));
 		return;
 	}
 	if (running(e, s))

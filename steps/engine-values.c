@@ -191,22 +191,32 @@ engine_input(const struct engine *e, size_t i, struct input_value *out)
 	out->value = v;
 }
 
-/* Set an input's stored value (user or capture); marks dependents stale if it changed. */
+/*
+ * Set an input's stored value (user or capture). When the value changed, the steps that
+ * depend on it are stale, and those that were done with this value are no longer stale for it.
+ */
 int
 store_input(struct engine *e, int idx, const char *value, enum value_source src,
     const char *from_step, char **cause)
 {
 	const struct input_def *d = &e->chain->inputs[idx];
 	const struct state_input *old;
-	char *why;
+	char *why, *was;
 
 	update_begin(e);
 	old = state_get_input(e->state, d->name);
 	if (old == NULL || strcmp(old->value, value) != 0 || old->source != src) {
+		bool changed = old == NULL || strcmp(old->value, value) != 0;
+
+		was = old != NULL ? xstrdup(old->value) : NULL;
 		state_set_input(e->state, d->name, value, src, from_step, time(NULL));
-		why = xprintf("input %s changed", d->name);
-		mark_stale(e, -1, idx, why);
-		free(why);
+		if (changed) {
+			why = xprintf("input %s changed", d->name);
+			mark_stale(e, -1, idx, was, why);
+			free(why);
+			clear_stale(e, -1);
+		}
+		free(was);
 	}
 	return update_end(e, cause);
 }
@@ -336,10 +346,14 @@ engine_unset_input(struct engine *e, const char *name, char **cause)
 		return set_cause(cause, "unknown input '%s'", name);
 	update_begin(e);
 	if (state_get_input(e->state, name) != NULL) {
+		char *was = xstrdup(state_get_input(e->state, name)->value);
+
 		state_unset_input(e->state, name);
 		why = xprintf("input %s changed", name);
-		mark_stale(e, -1, idx, why);
+		mark_stale(e, -1, idx, was, why);
 		free(why);
+		free(was);
+		clear_stale(e, -1);
 	}
 	return update_end(e, cause);
 }

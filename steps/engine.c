@@ -31,7 +31,7 @@ const char *
 step_status_name(enum step_status s)
 {
 	static const char *names[] = { "locked", "ready", "checking", "running", "done", "failed",
-	    "stale" };
+	    "stale", "canceled" };
 
 	return (size_t)s < nitems(names) ? names[s] : "?";
 }

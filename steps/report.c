@@ -24,7 +24,7 @@ report_head(struct engine *e, struct strbuf *sb)
 {
 	const struct chain *c = engine_chain(e);
 	char *version = engine_version(e), *server = engine_server_words(e), t[64];
-	size_t count[ST_STALE + 1] = {0};
+	size_t count[ST_CANCELED + 1] = {0};
 
 	for (size_t i = 0; i < c->nsteps; i++)
 		count[engine_status(e, i)]++;
@@ -39,7 +39,7 @@ report_head(struct engine *e, struct strbuf *sb)
 	sb_addf(sb, " |\n| Written | %s, by %s %s |\n", md_time(time(NULL), t, sizeof t),
 	    PACKAGE_NAME, PACKAGE_VERSION);
 	sb_addf(sb, "| Status | %zu of %zu steps done", count[ST_DONE], c->nsteps);
-	for (int s = ST_LOCKED; s <= ST_STALE; s++)
+	for (int s = ST_LOCKED; s <= ST_CANCELED; s++)
 		if (s != ST_DONE && count[s] > 0)
 			sb_addf(sb, ", %zu %s", count[s], step_status_name((enum step_status)s));
 	sb_adds(sb, " |\n\n");
@@ -168,7 +168,8 @@ report_step(struct engine *e, struct strbuf *sb, size_t i)
 	sb_addf(sb, ". Status: **%s**", step_status_name(status));
 	if (status == ST_DONE && ss != NULL && ss->done_at != 0)
 		sb_addf(sb, " (its check passed %s)", md_time(ss->done_at, t, sizeof t));
-	else if (ss != NULL && ss->message != NULL && (status == ST_FAILED || status == ST_STALE)) {
+	else if (ss != NULL && ss->message != NULL && (status == ST_FAILED || status == ST_STALE ||
+	    status == ST_CANCELED)) {
 		sb_adds(sb, ": ");
 		md_text(sb, ss->message);
 	}

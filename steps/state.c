@@ -7,10 +7,13 @@
  *	{ "schema": 1, "target": "user@host:port",
  *	  "inputs": { "<name>": { "value": "...", "source": "user" | "capture",
  *	                          "from_step": "<id>", "at": "2026-11-24T10:02:00Z" } },
- *	  "steps":  { "<id>": { "status": "done" | "failed" | "stale" | "none",
+ *	  "steps":  { "<id>": { "status": "done" | "failed" | "canceled" | "stale" | "none",
  *	                        "done_at": T, "started_at": T, "finished_at": T,
  *	                        "duration_ms": N, "exit_code": N, "message": "...", "log": "path",
  *	                        "job": "<index>:<id>",
+ *	                        "stale_by": [ { "step": "<id>", "why": "..." } |
+ *	                                      { "input": "<name>", "was": "...", "why": "..." } ],
+ *	                        "made_from": { "<name>": "<value>" },
  *	                        "attempts": [ { "kind": "check" | "action", "started_at": T,
  *	                                        "duration_ms": N, "where": "...", "outcome": "...",
  *	                                        "exit_code": N, "message": "...",
@@ -19,7 +22,9 @@
  *
  * Times are ISO 8601 UTC as iso_time() writes them; zero times and NULL strings are left out.
  * A step's "attempts" are its last STATE_MAX_ATTEMPTS runs, oldest first (a longer list read
- * keeps its last ones); an attempt's "kind" and "outcome" are required.
+ * keeps its last ones); an attempt's "kind" and "outcome" are required. A cause in "stale_by"
+ * names a step or an input ("was" left out: the input had no value). A "canceled" step was
+ * written as "failed" with exit code 0 by wizards before it, and is read as they wrote it.
  * "schema", an input's "value" and "source" and a step's "status" are required; every other
  * field is optional, and unknown keys are ignored so that a newer wizard of the same schema can
  * add fields. A file of a newer schema is refused and left alone; a file that is not valid is
@@ -104,6 +109,8 @@ saved_status_name(enum saved_status s)
 		return "failed";
 	case SAVED_STALE:
 		return "stale";
+	case SAVED_CANCELED:
+		return "canceled";
 	}
 	return "unknown";
 }
@@ -258,7 +265,77 @@ state_step_clear(struct state_step *s)
 	for (size_t i = 0; i < s->nattempts; i++)
 		state_attempt_clear(&s->attempts[i]);
 	free(s->attempts);
+	state_clear_causes(s);
+	state_clear_made(s);
 	memset(s, 0, sizeof *s);
+}
+
+/* Add a cause of staleness to a step, unless it has one for the same step or input. */
+void
+state_add_cause(struct state_step *s, const char *step, const char *input, const char *was,
+    const char *why)
+{
+	struct state_cause *c;
+
+	for (size_t i = 0; i < s->ncauses; i++) {
+		c = &s->causes[i];
+		if ((step != NULL && c->step != NULL && strcmp(c->step, step) == 0) ||
+		    (input != NULL && c->input != NULL && strcmp(c->input, input) == 0))
+			return;
+	}
+	s->causes = xreallocarray(s->causes, s->ncauses + 1, sizeof *s->causes);
+	c = &s->causes[s->ncauses++];
+	c->step = step != NULL ? xstrdup(step) : NULL;
+	c->input = input != NULL ? xstrdup(input) : NULL;
+	c->was = was != NULL ? xstrdup(was) : NULL;
+	c->why = why != NULL ? xstrdup(why) : NULL;
+}
+
+/* Remove the k-th cause of a step's staleness. */
+void
+state_remove_cause(struct state_step *s, size_t k)
+{
+	struct state_cause *c = &s->causes[k];
+
+	free(c->step);
+	free(c->input);
+	free(c->was);
+	free(c->why);
+	memmove(c, c + 1, (s->ncauses - k - 1) * sizeof *c);
+	s->ncauses--;
+}
+
+/* Forget every cause of a step's staleness. */
+void
+state_clear_causes(struct state_step *s)
+{
+	while (s->ncauses > 0)
+		state_remove_cause(s, s->ncauses - 1);
+	free(s->causes);
+	s->causes = NULL;
+}
+
+/* Forget the values a step's action last ran with. */
+void
+state_clear_made(struct state_step *s)
+{
+	for (size_t i = 0; i < s->nmade; i++) {
+		free(s->made[i].name);
+		free(s->made[i].value);
+	}
+	free(s->made);
+	s->made = NULL;
+	s->nmade = 0;
+}
+
+/* Add a value a step's action ran with. */
+void
+state_add_made(struct state_step *s, const char *name, const char *value)
+{
+	s->made = xreallocarray(s->made, s->nmade + 1, sizeof *s->made);
+	s->made[s->nmade].name = xstrdup(name);
+	s->made[s->nmade].value = xstrdup(value);
+	s->nmade++;
 }
 
 /* Free a state. */
@@ -615,6 +692,56 @@ state_read_attempts(const cJSON *item, struct state_step *s, char **why)
 	return 0;
 }
 
+/* Read a step's "stale_by" (optional). */
+static int
+state_read_causes(const cJSON *item, struct state_step *s, char **why)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(item, "stale_by"), *c;
+
+	if (list == NULL)
+		return 0;
+	if (!cJSON_IsArray(list))
+		return state_bad(why, "step", s->id, "\"stale_by\" is not a list");
+	cJSON_ArrayForEach(c, list) {
+		char *step = NULL, *input = NULL, *was = NULL, *text = NULL;
+		int bad;
+
+		bad = !cJSON_IsObject(c) || state_get_string(c, "step", &step) != 0 ||
+		    state_get_string(c, "input", &input) != 0 ||
+		    state_get_string(c, "was", &was) != 0 || state_get_string(c, "why", &text) != 0 ||
+		    (step == NULL) == (input == NULL) || (step != NULL && was != NULL);
+		if (!bad)
+			state_add_cause(s, step, input, was, text);
+		free(step);
+		free(input);
+		free(was);
+		free(text);
+		if (bad)
+			return state_bad(why, "step", s->id, "a cause in \"stale_by\" is not an "
+			    "object naming one step or one input");
+	}
+	return 0;
+}
+
+/* Read a step's "made_from" (optional). */
+static int
+state_read_made(const cJSON *item, struct state_step *s, char **why)
+{
+	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(item, "made_from"), *v;
+
+	if (obj == NULL)
+		return 0;
+	if (!cJSON_IsObject(obj))
+		return state_bad(why, "step", s->id, "\"made_from\" is not an object");
+	cJSON_ArrayForEach(v, obj) {
+		if (!cJSON_IsString(v) || v->valuestring == NULL || v->string == NULL)
+			return state_bad(why, "step", s->id, "a value in \"made_from\" is not a "
+			    "string");
+		state_add_made(s, v->string, v->valuestring);
+	}
+	return 0;
+}
+
 /* Read one step ("id": {...}) into *s. */
 static int
 state_read_step(const cJSON *item, struct state_step *s, char **why)
@@ -640,9 +767,11 @@ state_read_step(const cJSON *item, struct state_step *s, char **why)
 		s->status = SAVED_FAILED;
 	else if (strcmp(status->valuestring, "stale") == 0)
 		s->status = SAVED_STALE;
+	else if (strcmp(status->valuestring, "canceled") == 0)
+		s->status = SAVED_CANCELED;
 	else {
-		return state_bad(why, "step", id,
-		    "\"status\" is not \"none\", \"done\", \"failed\" or \"stale\"");
+		return state_bad(why, "step", id, "\"status\" is not \"none\", \"done\", "
+		    "\"failed\", \"canceled\" or \"stale\"");
 	}
 
 	if (state_get_time(item, "done_at", &s->done_at) != 0)
@@ -666,6 +795,8 @@ state_read_step(const cJSON *item, struct state_step *s, char **why)
 		return state_bad(why, "step", id, "\"log\" is not a string");
 	if (state_get_string(item, "job", &s->job) != 0)
 		return state_bad(why, "step", id, "\"job\" is not a string");
+	if (state_read_causes(item, s, why) != 0 || state_read_made(item, s, why) != 0)
+		return -1;
 	return state_read_attempts(item, s, why);
 }
 
@@ -1060,6 +1191,28 @@ state_add_string(cJSON *obj, const char *key, const char *s)
 		cJSON_AddStringToObject(obj, key, s);
 }
 
+/* Add a step's causes of staleness to its object. */
+static void
+state_render_causes(cJSON *obj, const struct state_step *s)
+{
+	cJSON *list, *o;
+
+	if (s->ncauses == 0)
+		return;
+	if ((list = cJSON_AddArrayToObject(obj, "stale_by")) == NULL)
+		fatal("out of memory (cJSON)");
+	for (size_t i = 0; i < s->ncauses; i++) {
+		const struct state_cause *c = &s->causes[i];
+
+		if ((o = cJSON_CreateObject()) == NULL || !cJSON_AddItemToArray(list, o))
+			fatal("out of memory (cJSON)");
+		state_add_string(o, "step", c->step);
+		state_add_string(o, "input", c->input);
+		state_add_string(o, "was", c->was);
+		state_add_string(o, "why", c->why);
+	}
+}
+
 /* Add a step's history to its object. */
 static void
 state_render_attempts(cJSON *obj, const struct state_step *s)
@@ -1160,6 +1313,15 @@ state_render(const struct state *st)
 		state_add_string(obj, "message", s->message);
 		state_add_string(obj, "log", s->log_path);
 		state_add_string(obj, "job", s->job);
+		state_render_causes(obj, s);
+		if (s->nmade > 0) {
+			cJSON *made = cJSON_AddObjectToObject(obj, "made_from");
+
+			if (made == NULL)
+				fatal("out of memory (cJSON)");
+			for (size_t k = 0; k < s->nmade; k++)
+				cJSON_AddStringToObject(made, s->made[k].name, s->made[k].value);
+		}
 		if (s->nattempts > 0)
 			state_render_attempts(obj, s);
 	}

@@ -199,6 +199,10 @@ cli_lint(const char *chain_dir)
 			if (st->action[k].run)
 				problems += lint_script(st, &st->action[k], "action", k, tmp, shellcheck) +
 				    lint_values(c, st, &st->action[k], "action", k);
+		for (size_t k = 0; k < st->nreplace; k++)
+			if (st->replace[k].run)
+				problems += lint_script(st, &st->replace[k], "replace", k, tmp,
+				    shellcheck) + lint_values(c, st, &st->replace[k], "replace", k);
 	}
 	if (shellcheck)
 		problems += lint_agent(tmp);

@@ -65,6 +65,7 @@ color_of(const struct cli_opts *o, enum step_status s)
 	case ST_FAILED:
 		return "\033[31m";
 	case ST_STALE:
+	case ST_CANCELED:
 		return "\033[33m";
 	case ST_LOCKED:
 		return "\033[2m";
@@ -292,7 +293,7 @@ cmd_status(struct cli *cl, int argc, char **argv)
 		const struct step *st = &c->steps[i];
 		enum step_status s = engine_status(cl->e, i);
 		const struct state_step *ss = engine_step_state(cl->e, i);
-		char buf[32];
+		char buf[32], *other;
 
 		if (st->section != sec) {
 			size_t total = 0, done = 0;
@@ -311,8 +312,13 @@ cmd_status(struct cli *cl, int argc, char **argv)
 		if (s == ST_DONE && ss && ss->done_at)
 			printf(" (done %s)", short_time(ss->done_at, buf, sizeof buf));
 		putchar('\n');
-		if ((s == ST_FAILED || s == ST_STALE) && ss && ss->message)
+		if ((s == ST_FAILED || s == ST_STALE || s == ST_CANCELED) && ss && ss->message)
 			printf("           %s\n", ss->message);
+		/* Said once: a passing check says it in the message already. */
+		if ((other = engine_mismatch(cl->e, i)) != NULL &&
+		    (ss->message == NULL || strstr(ss->message, "--replace") == NULL))
+			printf("           %s: replace it (run %s --replace)\n", other, st->id);
+		free(other);
 	}
 	left = engine_time_left(cl->e, &unknown);
 	words = engine_duration_words(left);
@@ -508,6 +514,9 @@ run_summary(struct cli *cl, size_t s, bool ok, const char *unsaved)
 	else if (ok)
 		out(cl, s, "==> %s is %sdone%s\n", st->id, color_of(cl->o, ST_DONE),
 		    color_end(cl->o));
+	else if (ss != NULL && ss->status == SAVED_CANCELED)
+		out(cl, s, "==> %s %scanceled%s\n", st->id, color_of(cl->o, ST_CANCELED),
+		    color_end(cl->o));
 	else
 		out(cl, s, "==> %s %sfailed%s: %s\n", st->id, color_of(cl->o, ST_FAILED),
 		    color_end(cl->o), ss && ss->message ? ss->message : "failed");
@@ -603,7 +612,8 @@ drive(struct cli *cl, size_t s, enum run_kind kind)
 	cl->done = cl->ok = false;
 	freep(&cl->unsaved);
 	cl->step = s;
-	printf("==> %s of %s: %s\n", kind == RUN_CHECK ? "check" : "action", st->id, st->title);
+	printf("==> %s of %s: %s\n", kind == RUN_CHECK ? "check" : kind == RUN_REPLACE ?
+	    "replacement" : "action", st->id, st->title);
 	fflush(stdout);
 	if (engine_start(cl->e, s, kind, &cbs, &err, &cause) != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
@@ -741,26 +751,32 @@ cmd_check(struct cli *cl, int argc, char **argv)
 	return rc;
 }
 
-/* Show what an action will run, and ask unless --yes. */
+/* Show what an action (after a replacement's commands) will run, and ask unless --yes. */
 static int
-approve(struct cli *cl, size_t s)
+approve(struct cli *cl, size_t s, enum run_kind kind)
 {
 	const struct step *st = &engine_chain(cl->e)->steps[s];
 	struct run_cmd *cmds;
-	size_t n;
+	size_t n, shown = 0;
 	char *cause = NULL, *q;
 	bool yes;
 
 	for (size_t k = 0; k < st->nchecklist; k++)
 		printf("  [ ] %s\n", st->checklist[k]);
-	if (engine_commands(cl->e, s, RUN_ACTION, &cmds, &n, &cause) == 0) {
-		if (n > 0)
+	for (int pass = kind == RUN_REPLACE ? RUN_REPLACE : RUN_ACTION; pass >= RUN_ACTION;
+	    pass--) {
+		if (engine_commands(cl->e, s, (enum run_kind)pass, &cmds, &n, &cause) != 0) {
+			freep(&cause);
+			continue;
+		}
+		if (n > 0 && shown == 0)
 			printf("%s will run:\n", st->id);
+		if (n > 0 && pass == RUN_REPLACE)
+			printf("  (to remove what it deployed)\n");
 		for (size_t k = 0; k < n; k++)
-			printf("  %zu. %s\n", k + 1, cmds[k].display);
+			printf("  %zu. %s\n", ++shown, cmds[k].display);
 		run_cmds_free(&cmds, n);
-	} else
-		free(cause);
+	}
 	if (st->effects & EFFECT_SUDO)
 		printf("  note: it runs commands as root (sudo)\n");
 	if (st->effects & EFFECT_TRANSACTION)
@@ -774,18 +790,26 @@ approve(struct cli *cl, size_t s)
 		    st->id);
 		return EXIT_USAGE;
 	}
-	q = xprintf(st->place == PLACE_MANUAL ? "Have you done the above for %s? Check it now?" :
+	q = xprintf(kind == RUN_REPLACE ? "Remove what %s deployed, and deploy it again?" :
+	    st->place == PLACE_MANUAL ? "Have you done the above for %s? Check it now?" :
 	    "Run the action of %s?", st->id);
 	yes = confirm(q);
 	free(q);
 	return yes ? EXIT_OK : EXIT_REFUSED;
 }
 
-/* Run one step's action then check, after the gate and the operator agree. */
+/*
+ * Run one step's action then check, after the gate and the operator agree. A step whose
+ * deployed thing was made from other input values is refused, naming --replace, unless
+ * --replace is given: then its replace: commands run first.
+ */
 static int
 run_one(struct cli *cl, size_t s)
 {
+	const struct step *st = &engine_chain(cl->e)->steps[s];
+	enum run_kind kind = cl->o->replace && !cl->o->all ? RUN_REPLACE : RUN_ACTION;
 	struct blocker *b;
+	char *other;
 	size_t nb;
 	int rc;
 
@@ -798,11 +822,23 @@ run_one(struct cli *cl, size_t s)
 		blockers_free(&b, nb);
 		return EXIT_REFUSED;
 	}
+	if (kind == RUN_REPLACE && st->nreplace == 0) {
+		fprintf(stderr, "dstack-wizard: %s has no replace: commands (--replace is for a "
+		    "step whose action deploys a thing made from its inputs)\n", st->id);
+		return EXIT_USAGE;
+	}
+	if (kind == RUN_ACTION && (other = engine_mismatch(cl->e, s)) != NULL) {
+		fprintf(stderr, "dstack-wizard: %s was %s: its action would keep what is "
+		    "deployed; run %s --replace to remove it and deploy it again\n", st->id, other,
+		    st->id);
+		free(other);
+		return EXIT_REFUSED;
+	}
 	if ((rc = need_secrets(cl, s)) != EXIT_OK)
 		return rc;
-	if ((rc = approve(cl, s)) != EXIT_OK)
+	if ((rc = approve(cl, s, kind)) != EXIT_OK)
 		return rc;
-	return drive(cl, s, RUN_ACTION);
+	return drive(cl, s, kind);
 }
 
 /* run ID | run --all: the action then the check. */
@@ -813,7 +849,7 @@ cmd_run(struct cli *cl, int argc, char **argv)
 	int idx, rc;
 
 	if (cl->o->all) {
-		if (argc != 1) {
+		if (argc != 1 || cl->o->replace) {
 			fprintf(stderr, "dstack-wizard: usage: run --all (no step ids)\n");
 			return EXIT_USAGE;
 		}
@@ -827,7 +863,8 @@ cmd_run(struct cli *cl, int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (argc != 2) {
-		fprintf(stderr, "dstack-wizard: usage: run STEP [--yes] | run --all [--yes]\n");
+		fprintf(stderr, "dstack-wizard: usage: run STEP [--yes] [--replace] | run --all "
+		    "[--yes]\n");
 		return EXIT_USAGE;
 	}
 	if ((idx = find_step(cl->e, argv[1])) < 0)

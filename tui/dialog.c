@@ -70,12 +70,13 @@ help_doc(struct ui *ui, struct doc *d)
 		doc_add(d, S_HEADING, "The overview");
 		t = xprintf("Every section with its progress, and every step with its status: %s done, "
 		    "%s failed, %s ready, %s locked (something it needs is missing), %s stale (it "
-		    "needs a re-run: something it depends on changed), %s running, %s checking. "
-		    "LOCAL steps run on this machine, SERVER steps on the TDX host, MANUAL steps are "
-		    "yours to do: the wizard checks their effect. A step runs only when the steps it "
-		    "requires are done and its inputs are valid; the pane below says what is "
-		    "missing.", g->mark[ST_DONE], g->mark[ST_FAILED], g->mark[ST_READY],
-		    g->mark[ST_LOCKED], g->mark[ST_STALE], g->mark[ST_RUNNING], g->mark[ST_CHECKING]);
+		    "needs a re-run: something it depends on changed), %s running, %s checking, "
+		    "%s canceled. LOCAL steps run on this machine, SERVER steps on the TDX host, "
+		    "MANUAL steps are yours to do: the wizard checks their effect. A step runs only "
+		    "when the steps it requires are done and its inputs are valid; the pane below "
+		    "says what is missing.", g->mark[ST_DONE], g->mark[ST_FAILED], g->mark[ST_READY],
+		    g->mark[ST_LOCKED], g->mark[ST_STALE], g->mark[ST_RUNNING], g->mark[ST_CHECKING],
+		    g->mark[ST_CANCELED]);
 	} else if (ui->screen == SCREEN_FINISH) {
 		doc_add(d, S_HEADING, "The finish");
 		t = xstrdup("What the chain built and where to reach it: the KMS's RPC and auth-api, "
@@ -104,6 +105,8 @@ help_doc(struct ui *ui, struct doc *d)
 	help_key_line(d, "Tab", "switch panes (the step's page / its log)");
 	help_key_line(d, "Esc", "back to the overview, close a window");
 	help_key_line(d, "c", "run the step's check: is it done?");
+	if (ui->screen == SCREEN_OVERVIEW)
+		help_key_line(d, "C", "re-check every stale, failed or canceled step");
 	help_key_line(d, "r", "run the step's action, then its check (asks first)");
 	help_key_line(d, "x", "cancel the running step");
 	help_key_line(d, "e", "edit the step's inputs");
@@ -203,10 +206,20 @@ confirm_doc(struct ui *ui, struct doc *d)
 	size_t s = ui->confirm.step;
 	const struct step *st = &ui->c->steps[s];
 	const struct ui_glyphs *g = ui->g;
-	char *t;
+	char *t, *other;
 
 	doc_newline(d);
 	doc_add(d, S_HEADING, st->title);
+	if (ui->confirm.kind == RUN_REPLACE) {
+		other = engine_mismatch(ui->e, s);
+		t = xprintf("%s It was %s: its action would keep what is deployed. Replacing it "
+		    "removes it first:", g->warn, other != NULL ? other : "deployed before");
+		doc_newline(d);
+		doc_wrap(d, S_STALE, 0, t);
+		free(t);
+		free(other);
+		confirm_commands(ui, d, s, RUN_REPLACE);
+	}
 	for (size_t k = 0; k < st->nchecklist; k++) {
 		t = xprintf("[ ] %s", st->checklist[k]);
 		doc_hang(d, S_NORMAL, 2, 4, t);
@@ -260,7 +273,9 @@ confirm_draw(struct ui *ui)
 	if (h > ui->rows - 4)
 		h = ui->rows - 4;
 	body = h - 4;
-	if (st->naction > 0)
+	if (ui->confirm.kind == RUN_REPLACE)
+		title = xprintf("Replace what %s deployed?", st->id);
+	else if (st->naction > 0)
 		title = xprintf("Run the action of %s?", st->id);
 	else
 		title = xprintf("Done by hand? Check %s now?", st->id);
@@ -269,7 +284,8 @@ confirm_draw(struct ui *ui)
 	ui->confirm.scroll = doc_clamp(&d, body, ui->confirm.scroll);
 	doc_draw(ui, &d, y + 1, x + 2, body, w - 4, ui->confirm.scroll);
 	doc_free(&d);
-	draw_str(ui, y + h - 2, x + 2, w - 4, st->naction > 0 ? "y or Enter: run it     n or Esc: "
+	draw_str(ui, y + h - 2, x + 2, w - 4, ui->confirm.kind == RUN_REPLACE ? "y: replace it     "
+	    "n, Esc or Enter: cancel" : st->naction > 0 ? "y or Enter: run it     n or Esc: "
 	    "do not run it" : "y or Enter: check it now     n or Esc: not yet", S_HEADING);
 }
 
@@ -278,17 +294,20 @@ unsigned
 confirm_key(struct ui *ui, struct ui_key k)
 {
 	size_t s = ui->confirm.step;
+	/* A replacement removes what runs: only y does it, Enter cancels. */
+	bool enter = KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER);
+	bool replace = ui->confirm.kind == RUN_REPLACE;
 
-	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y') || KEY_IS(k, '\r') || KEY_IS(k, '\n') ||
-	    KEY_FN(k, KEY_ENTER)) {
+	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y') || (enter && !replace)) {
 		ui->modal = MODAL_NONE;
 		ui->screen = SCREEN_STEP;
 		ui_select(ui, s);
 		return ui_start_run(ui, s, ui->confirm.kind);
 	}
-	if (KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q')) {
+	if (KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q') || enter) {
 		ui->modal = MODAL_NONE;
-		ui_message(ui, S_NORMAL, "%s: not run", ui->c->steps[s].id);
+		ui_message(ui, S_NORMAL, "%s: not %s", ui->c->steps[s].id, replace ? "replaced" :
+		    "run");
 		return UI_REDRAW;
 	}
 	if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k'))

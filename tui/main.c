@@ -36,13 +36,15 @@ usage(FILE *f)
 "With no COMMAND on a terminal, the interactive wizard opens (at the first step that is\n"
 "not done; F1 or ? shows its keys). Commands:\n"
 "  list [--json]        the steps, in order, with where each runs\n"
-"  status [--json]      every step's status (locked, ready, done, failed, stale, ...)\n"
+"  status [--json]      every step's status (ready, done, failed, canceled, stale, ...)\n"
 "  preflight            check the SSH connection to the --target server and what the\n"
 "                       wizard needs there (sudo, OS, clock, disk)\n"
 "  why STEP             what keeps STEP from running\n"
 "  check [STEP]...      run checks (no STEP: every step whose requirements hold, up to\n"
 "                       eight at once, each step's output printed whole, in order)\n"
 "  run STEP [--yes]     run a step's action, then its check\n"
+"  run STEP --replace   remove what the step deployed (made from other input values), then\n"
+"                       run its action and its check\n"
 "  run --all [--yes]    run every step that is not done, in order, stopping at a failure\n"
 "  summary [--json]     what was built and where to reach it (KMS and gateway URLs,\n"
 "                       contract addresses, the app's URL, the attestation verdict)\n"
@@ -92,6 +94,7 @@ usage(FILE *f)
 "      --json           JSON output (list, status, inputs, summary)\n"
 "  -y, --yes            do not ask for confirmation\n"
 "      --all            with run: every step that is not done\n"
+"      --replace        with run STEP: replace what the step deployed\n"
 "      --no-color       no colour (also when NO_COLOR is set)\n"
 "      --ascii          the wizard draws ASCII only (automatic when the locale is not UTF-8)\n"
 "      --step ID        open the wizard at step ID\n"
@@ -134,7 +137,7 @@ usage(FILE *f)
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
 	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
 	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_RECORD, OPT_SPEED, OPT_IDLE_LIMIT, OPT_OUTPUT,
-	OPT_VALUES, OPT_FOLLOW, OPT_PRESENTER, OPT_ANSWERS, OPT_EXPORT };
+	OPT_VALUES, OPT_FOLLOW, OPT_PRESENTER, OPT_ANSWERS, OPT_EXPORT, OPT_REPLACE };
 
 /* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
 static int
@@ -190,6 +193,7 @@ main(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "yes", no_argument, NULL, 'y' },
 		{ "all", no_argument, NULL, OPT_ALL },
+		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ "no-color", no_argument, NULL, OPT_NO_COLOR },
 		{ "ascii", no_argument, NULL, OPT_ASCII },
 		{ "step", required_argument, NULL, OPT_STEP },
@@ -267,6 +271,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_ALL:
 			co.all = true;
+			break;
+		case OPT_REPLACE:
+			co.replace = true;
 			break;
 		case OPT_NO_COLOR:
 			no_color = true;

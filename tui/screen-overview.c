@@ -342,5 +342,7 @@ overview_key(struct ui *ui, struct ui_key k)
 		ui->pane = 0;
 		return UI_REDRAW;
 	}
+	if (KEY_IS(k, 'C'))
+		return ui_recheck_bad(ui);
 	return ui_common_key(ui, k);
 }

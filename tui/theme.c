@@ -17,6 +17,7 @@ static const struct ui_glyphs glyphs_utf8 = {
 		[ST_DONE] = "\xe2\x9c\x93",       /* ✓ */
 		[ST_FAILED] = "\xe2\x9c\x97",     /* ✗ */
 		[ST_STALE] = "\xe2\x86\xbb",      /* ↻ */
+		[ST_CANCELED] = "\xe2\x8a\x97",   /* ⊗ */
 	},
 	.bar_full = "\xe2\x96\x88",           /* █ */
 	.bar_empty = "\xe2\x96\x91",          /* ░ */
@@ -44,6 +45,7 @@ static const struct ui_glyphs glyphs_ascii = {
 		[ST_DONE] = "+",
 		[ST_FAILED] = "x",
 		[ST_STALE] = "~",
+		[ST_CANCELED] = "c",
 	},
 	.bar_full = "#",
 	.bar_empty = ".",
@@ -117,6 +119,7 @@ style_of_status(enum step_status s)
 	case ST_FAILED:
 		return S_FAILED;
 	case ST_STALE:
+	case ST_CANCELED:
 		return S_STALE;
 	}
 	return S_NORMAL;

@@ -129,7 +129,8 @@ ui_step_note(struct ui *ui, size_t s, char *buf, size_t len)
 		    fmt_time(ui->steps[s].drift_done_at, t, sizeof t));
 	else if (st == ST_DONE && ss != NULL && ss->done_at != 0)
 		snprintf(buf, len, "done %s", fmt_time(ss->done_at, t, sizeof t));
-	else if ((st == ST_FAILED || st == ST_STALE) && ss != NULL && ss->message != NULL)
+	else if (ss != NULL && ss->message != NULL && (st == ST_FAILED || st == ST_STALE ||
+	    (st == ST_CANCELED && strcmp(ss->message, "canceled") != 0)))
 		snprintf(buf, len, "%s", ss->message);
 	return buf;
 }
@@ -278,8 +279,12 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
 		ui->rechecked++;
 		ui->recheck_running--;
 		if (!res->ok && !res->canceled) {
-			us->drift = true;
-			us->drift_done_at = ss ? ss->done_at : 0;
+			if (ui->recheck_key)
+				us->recheck_fail = true;
+			else {
+				us->drift = true;
+				us->drift_done_at = ss ? ss->done_at : 0;
+			}
 			ui->recheck_fails++;
 		}
 		if (unsaved != NULL)
@@ -462,7 +467,7 @@ ui_start_run(struct ui *ui, size_t s, enum run_kind kind)
 		return UI_REDRAW;
 	}
 	ui_message(ui, S_NORMAL, "%s: %s started (x cancels)", ui->c->steps[s].id,
-	    kind == RUN_CHECK ? "check" : "action");
+	    kind == RUN_CHECK ? "check" : kind == RUN_REPLACE ? "replacement" : "action");
 	return UI_REDRAW;
 }
 
@@ -499,8 +504,15 @@ ui_request_run(struct ui *ui, size_t s, enum run_kind kind)
 		    "never written), then Enter", st->id, ui->c->inputs[first].name);
 		return form_open(ui, s, first, true, kind);
 	}
-	if (kind == RUN_ACTION)
+	if (kind == RUN_ACTION) {
+		/* What it deployed was made from other values: its action would keep it. */
+		char *other = engine_mismatch(ui->e, s);
+
+		if (other != NULL && st->nreplace > 0)
+			kind = RUN_REPLACE;
+		free(other);
 		return confirm_open(ui, s, kind);
+	}
 	return ui_start_run(ui, s, kind);
 }
 
@@ -806,13 +818,22 @@ recheck_over(struct ui *ui)
 	if (ui->rechecked < ui->nrechecks)
 		snprintf(of, sizeof of, " of %zu", ui->nrechecks);
 	for (size_t s = 0; s < ui->c->nsteps; s++) {
-		if (!ui->steps[s].drift)
+		if (!(ui->recheck_key ? ui->steps[s].recheck_fail : ui->steps[s].drift))
 			continue;
 		sb_addf(&names, "%s%s", first == SIZE_MAX ? "" : ", ", ui->c->steps[s].id);
 		if (first == SIZE_MAX)
 			first = s;
 	}
-	if (first != SIZE_MAX) {
+	if (ui->recheck_key) {
+		ui_message(ui, first != SIZE_MAX ? S_ERROR : S_OK, "re-checked %zu%s stale or "
+		    "failed step%s: %zu done now%s%s%s", ui->rechecked, of,
+		    ui->nrechecks == 1 ? "" : "s", ui->rechecked - ui->recheck_fails,
+		    first != SIZE_MAX ? "; still failing: " : "", sb_str(&names),
+		    ui->rechecked < ui->nrechecks ? " (the others need a secret, a server, or a "
+		    "step before them)" : "");
+		if (first != SIZE_MAX)
+			ui_select(ui, first);
+	} else if (first != SIZE_MAX) {
 		ui_message(ui, S_ERROR, "re-checked %zu%s done step%s: %zu fail%s now: %s",
 		    ui->rechecked, of, ui->nrechecks == 1 ? "" : "s", ui->recheck_fails,
 		    ui->recheck_fails == 1 ? "s" : "", sb_str(&names));
@@ -826,9 +847,10 @@ recheck_over(struct ui *ui)
 }
 
 /*
- * Start re-checks of the steps whose saved status is done, in chain order, up to
- * UI_RECHECKS_AT_ONCE at a time (checks only read; a step may be checked while the steps it
- * requires are). Called again as each ends.
+ * Start re-checks of the steps whose saved status is done (at start-up), or stale, failed or
+ * canceled (the operator's, C), in chain order, up to UI_RECHECKS_AT_ONCE at a time (checks
+ * only read; a step may be checked while the steps it requires are, and one that requires a
+ * step not done whose check runs waits for it). Called again as each ends.
  */
 static void
 recheck_next(void *data)
@@ -837,15 +859,27 @@ recheck_next(void *data)
 
 	ui->recheck_timer = 0;
 	while (ui->recheck_pos < ui->nrechecks && ui->recheck_running < UI_RECHECKS_AT_ONCE) {
-		size_t s = ui->rechecks[ui->recheck_pos++], nb, *miss, nmiss;
+		size_t s = ui->rechecks[ui->recheck_pos], nb, *miss, nmiss;
 		const struct state_step *ss = engine_step_state(ui->e, s);
 		struct blocker *b;
 		char *cause = NULL;
+		bool wait = false;
 
-		if (ss == NULL || ss->status != SAVED_DONE || ui_running(ui, s))
+		/* The operator's re-check checks each step it named, even one that turned done
+		 * meanwhile (a step it requires was done again): C asked for a check. */
+		if (ss == NULL || ui_running(ui, s) || (ui->recheck_key ?
+		    ss->status == SAVED_NONE : ss->status != SAVED_DONE)) {
+			ui->recheck_pos++;
 			continue;
+		}
 		nb = engine_blockers(ui->e, s, &b);
+		for (size_t k = 0; k < nb; k++)
+			wait |= b[k].kind == BLOCK_STEP && ui_running(ui, b[k].index) &&
+			    ui->steps[b[k].index].recheck;
 		blockers_free(&b, nb);
+		if (wait)
+			break;
+		ui->recheck_pos++;
 		nmiss = engine_missing_secrets(ui->e, s, &miss);
 		free(miss);
 		if (nb > 0 || nmiss > 0)
@@ -856,6 +890,38 @@ recheck_next(void *data)
 	}
 	if (ui->rechecking && ui->recheck_pos == ui->nrechecks && ui->recheck_running == 0)
 		recheck_over(ui);
+}
+
+/* C: re-check every stale, failed or canceled step, several at once, as at start-up. */
+unsigned
+ui_recheck_bad(struct ui *ui)
+{
+	if (engine_readonly(ui->e) != NULL) {
+		ui_message(ui, S_ERROR, "%s", engine_readonly(ui->e));
+		return UI_REDRAW;
+	}
+	if (ui->rechecking) {
+		ui_message(ui, S_NORMAL, "a re-check is going on already");
+		return UI_REDRAW;
+	}
+	ui->nrechecks = ui->recheck_pos = ui->rechecked = ui->recheck_fails = 0;
+	for (size_t s = 0; s < ui->c->nsteps; s++) {
+		enum step_status st = engine_status(ui->e, s);
+
+		ui->steps[s].recheck_fail = false;
+		if (st == ST_STALE || st == ST_FAILED || st == ST_CANCELED)
+			ui->rechecks[ui->nrechecks++] = s;
+	}
+	if (ui->nrechecks == 0) {
+		ui_message(ui, S_NORMAL, "no step is stale, failed or canceled");
+		return UI_REDRAW;
+	}
+	ui->recheck_key = ui->rechecking = true;
+	ui_message(ui, S_NORMAL, "re-checking %zu stale or failed step%s%s", ui->nrechecks,
+	    ui->nrechecks == 1 ? "" : "s", ui->g->ellipsis);
+	if (ui->recheck_timer == 0)
+		ui->recheck_timer = loop_add_timer(ui->loop, 0, recheck_next, ui);
+	return UI_REDRAW;
 }
 
 /* Another process changed the state (it is read again): show what it holds now, and the

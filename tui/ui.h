@@ -72,7 +72,7 @@ enum ui_style {
 
 /* Marks and lines: Unicode, or ASCII for --ascii and non-UTF-8 terminals. */
 struct ui_glyphs {
-	const char *mark[ST_STALE + 1];   /* by enum step_status */
+	const char *mark[ST_CANCELED + 1];   /* by enum step_status */
 	const char *bar_full, *bar_empty;
 	const char *bullet, *ok, *bad, *warn, *ellipsis, *dot, *more_up, *more_down;
 	const char *up_down, *left_right, *pointer;
@@ -135,6 +135,7 @@ struct ui_step {
 	bool recheck;              /* the run going on is the start-up re-check */
 	bool drift;                /* was done, and its re-check fails now */
 	time_t drift_done_at;
+	bool recheck_fail;         /* its check failed in the operator's re-check (C) */
 	char *cmd;                 /* the command running now (display form) */
 	char *outcome;             /* how the last run ended */
 	struct ui_hint *hints;
@@ -202,6 +203,8 @@ struct ui {
 	size_t *rechecks;
 	size_t nrechecks, recheck_pos, rechecked, recheck_fails, recheck_running;
 	bool rechecking;
+	bool recheck_key;          /* the re-check going on is the operator's (C): of the stale,
+	                              failed and canceled steps, not of the done ones */
 	uint64_t recheck_timer;
 	bool quitting;
 
@@ -270,6 +273,7 @@ int doc_clamp(const struct doc *d, int h, int scroll);
 /* tui.c: actions shared by the screens. */
 void ui_message(struct ui *ui, enum ui_style st, const char *fmt, ...) DW_PRINTF(3, 4);
 unsigned ui_request_run(struct ui *ui, size_t step, enum run_kind kind);
+unsigned ui_recheck_bad(struct ui *ui);
 unsigned ui_start_run(struct ui *ui, size_t step, enum run_kind kind);
 unsigned ui_cancel(struct ui *ui);
 unsigned ui_run_rest(struct ui *ui);

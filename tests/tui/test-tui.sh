@@ -16,9 +16,9 @@ t_overview() {
 ok "the overview at 80x24: sections, marks, badges, the selected step's blockers" t_overview
 
 t_help() {
-	keys '?' && wait_for "Keys" && has "cancel the running step" && has "The overview" &&
-		keys Escape && wait_gone "cancel the running step" && keys F1 && wait_for "Keys" &&
-		keys q && wait_gone "cancel the running step"
+	keys '?' && wait_for "Keys" && has "run the step's check" && has "The overview" &&
+		keys Escape && wait_gone "run the step's check" && keys F1 && wait_for "Keys" &&
+		keys q && wait_gone "run the step's check"
 }
 ok "? and F1 open the help with the key map; Esc and q close it" t_help
 
@@ -108,18 +108,18 @@ t_full_log() {
 	keys l && wait_for "l split" && lacks "Check  (c runs it" && has "tick" && keys C-c &&
 		wait_for "Cancel it and quit?" && keys n && wait_gone "Cancel it and quit?" &&
 		has "tick" && lacks "canceled" && keys x &&
-		wait_for "iota: action canceled" && keys l && wait_for "l full" && has "Status ✗ failed"
+		wait_for "iota: action canceled" && keys l && wait_for "l full" && has "Status ⊗ canceled"
 }
 ok "l gives the log the whole screen and back; C-c asks as q does (n keeps the step running)" \
 	t_full_log
 
 t_cancel() {
 	keys r y && wait_for "Log · action of iota: running" && wait_for "tick 2" && keys x &&
-		wait_for "iota: action canceled" && has "✗ failed" &&
-		grep -q '"message":[[:space:]]*"canceled' "$STATE" &&
+		wait_for "iota: action canceled" && has "⊗ canceled" &&
+		grep -q '"status":[[:space:]]*"canceled' "$STATE" &&
 		! running_here 'seq 1 400'
 }
-ok "x cancels the running step: its process is gone and it is failed (canceled)" t_cancel
+ok "x cancels the running step: its process is gone and it is canceled (its own status)" t_cancel
 
 t_quit_asks() {
 	keys Escape g e t a Enter r && wait_for "Run the action of eta?" && keys y &&
@@ -190,7 +190,7 @@ ok "on start, done steps are re-checked; one that fails now is named and selecte
 
 t_overview_wide() {
 	tm resize-window -t w -x 120 -y 40 && wait_for "Engine test chain" && keys End &&
-		wait_for "▸ ✗ iota" && golden overview-120x40 && keys q && wait_for "[exit 0]"
+		wait_for "▸ ⊗ iota" && golden overview-120x40 && keys q && wait_for "[exit 0]"
 }
 ok "the overview at 120x40" t_overview_wide
 

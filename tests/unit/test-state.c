@@ -447,6 +447,65 @@ test_round_trip(void **ctx)
 	state_free(&st);
 }
 
+static void expect_moved_aside(const struct fixture *f, const char *text, size_t len,
+    const char *why);
+
+/*
+ * Why a step is stale, the values its action ran with, and a canceled run are read back the
+ * same; a cause is kept once per step or input (the first, with the value the step was done
+ * with); a cause that names neither, or both, is not valid.
+ */
+static void
+test_causes_and_made(void **ctx)
+{
+	struct fixture *f = *ctx;
+	struct state *st = state_new(f->path), *back;
+	struct state_step *s, *b;
+	static const char both[] = "{ \"schema\": 1, \"steps\": { \"a\": { \"status\": "
+	    "\"stale\", \"stale_by\": [ { \"step\": \"x\", \"input\": \"y\" } ] } } }";
+	static const char made[] = "{ \"schema\": 1, \"steps\": { \"a\": { \"status\": "
+	    "\"done\", \"made_from\": { \"d\": 1 } } } }";
+
+	s = state_step(st, "gw");
+	s->status = SAVED_STALE;
+	state_add_cause(s, "kms", NULL, NULL, "kms re-ran");
+	state_add_cause(s, NULL, "base_domain", "old.example", "input base_domain changed");
+	state_add_cause(s, NULL, "base_domain", "newer.example", "input base_domain changed");
+	state_add_cause(s, NULL, "unset_before", NULL, NULL);
+	assert_int_equal(s->ncauses, 3);
+	assert_string_equal(s->causes[1].was, "old.example");
+	state_add_made(s, "base_domain", "old.example");
+	state_add_made(s, "rpc \"domain\"", "a\nb");
+	s = state_step(st, "slow");
+	s->status = SAVED_CANCELED;
+	save_ok(st);
+	back = load_ok(f->path);
+	b = state_get_step(back, "gw");
+	assert_non_null(b);
+	assert_int_equal(b->ncauses, 3);
+	assert_string_equal(b->causes[0].step, "kms");
+	assert_null(b->causes[0].input);
+	assert_string_equal(b->causes[1].input, "base_domain");
+	assert_string_equal(b->causes[1].was, "old.example");
+	assert_string_equal(b->causes[1].why, "input base_domain changed");
+	assert_null(b->causes[2].was);
+	assert_null(b->causes[2].why);
+	assert_int_equal(b->nmade, 2);
+	assert_string_equal(b->made[1].name, "rpc \"domain\"");
+	assert_string_equal(b->made[1].value, "a\nb");
+	assert_int_equal(state_get_step(back, "slow")->status, SAVED_CANCELED);
+	assert_string_equal(saved_status_name(SAVED_CANCELED), "canceled");
+	state_remove_cause(b, 0);
+	assert_string_equal(b->causes[0].input, "base_domain");
+	state_clear_causes(b);
+	state_clear_made(b);
+	assert_int_equal(b->ncauses + b->nmade, 0);
+	state_free(&back);
+	state_free(&st);
+	expect_moved_aside(f, both, sizeof both - 1, "a cause in \"stale_by\"");
+	expect_moved_aside(f, made, sizeof made - 1, "a value in \"made_from\" is not a string");
+}
+
 /* A missing file is an empty state with its path; loading does not create the file. */
 static void
 test_missing_file(void **ctx)
@@ -1313,6 +1372,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_temp_left, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_temps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_causes_and_made, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup_shm, teardown),
 	};
 
