@@ -10,6 +10,7 @@
 #include "ui.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,9 +105,13 @@ help_doc(struct ui *ui, struct doc *d)
 	help_key_line(d, "n / p", "next / previous step (next refuses a locked step and says why)");
 	help_key_line(d, "g", "go to a step by the start of its id");
 	help_key_line(d, "l", "the log on the whole screen, or back");
-	help_key_line(d, "/", "search the log; then n / N: older / newer match");
+	help_key_line(d, "/ ?", "search the log towards newer / older lines, as in less; then "
+	    "n: again the same way, N: the other way (in the log, ? searches: F1 is the help)");
 	help_key_line(d, "gg / G", "in the log: the top / the end (G follows new output)");
 	help_key_line(d, "f", "in the log: follow new output, or stop");
+	help_key_line(d, "o", "in the log: the output only (no echoed commands, no lines of the "
+	    "wizard's own), or everything");
+	help_key_line(d, "s", "in the log: save what it shows to a new file (0600)");
 	t = xprintf("%s", g->left_right);
 	help_key_line(d, t, "in the log: scroll sideways");
 	free(t);
@@ -400,6 +405,13 @@ prompt_open(struct ui *ui, enum ui_prompt kind)
 	ui->prompt.kind = kind;
 	ui->prompt.len = 0;
 	ui->prompt.buf[0] = '\0';
+	if (kind == PROMPT_SAVE) {
+		char *name = logview_save_name(ui);
+
+		snprintf(ui->prompt.buf, sizeof ui->prompt.buf, "%s", name);
+		ui->prompt.len = strlen(ui->prompt.buf);
+		free(name);
+	}
 	return UI_REDRAW;
 }
 
@@ -425,7 +437,9 @@ void
 prompt_draw(struct ui *ui)
 {
 	int y = ui->rows - 2, x;
-	const char *label = ui->prompt.kind == PROMPT_GOTO ? "Go to step: " : "Search the log: /";
+	static const char *const labels[] = { "Go to step: ", "Search newer lines: /",
+		"Search older lines: ?", "Save the log to: " };
+	const char *label = labels[ui->prompt.kind];
 
 	draw_fill(ui, y, 0, ui->cols, S_NORMAL);
 	x = 1 + draw_str(ui, y, 1, ui->cols - 2, label, S_HEADING);
@@ -449,8 +463,11 @@ prompt_key(struct ui *ui, struct ui_key k)
 	}
 	if (KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER)) {
 		ui->modal = MODAL_NONE;
-		if (ui->prompt.kind == PROMPT_SEARCH)
-			return logview_search(ui, ui->prompt.buf, true);
+		if (ui->prompt.kind == PROMPT_SEARCH || ui->prompt.kind == PROMPT_SEARCH_BACK)
+			return logview_search(ui, ui->prompt.buf,
+			    ui->prompt.kind == PROMPT_SEARCH_BACK);
+		if (ui->prompt.kind == PROMPT_SAVE)
+			return logview_save(ui, ui->prompt.buf);
 		if (ui->prompt.len > 0) {
 			int idx = goto_find(ui, ui->prompt.buf);
 

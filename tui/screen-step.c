@@ -283,10 +283,10 @@ step_draw(struct ui *ui)
 	}
 	draw_msgline(ui);
 	if (ui->pane == 1 || ui->log.full) {
-		const char *keys[] = { "Tab", "info", "gg/G", "top/end", "/", "search",
-		    ui->log.search ? "n/N" : "f", ui->log.search ? "match" : "follow", "l",
-		    ui->log.full ? "split" : "full", "x", "cancel", "Esc", "back", "?", "help",
-		    NULL };
+		const char *keys[] = { "Tab", "info", "/?", "search", ui->log.search ? "n/N" :
+		    "f", ui->log.search ? "match" : "follow", "o", ui->log.output_only ? "all" :
+		    "output", "s", "save", "l", ui->log.full ? "split" : "full", "x", "cancel",
+		    "Esc", "back", "F1", "help", NULL };
 
 		draw_keybar(ui, keys);
 	} else {

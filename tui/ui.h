@@ -91,7 +91,7 @@ struct ui_key {
 enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP };
 enum ui_modal { MODAL_NONE, MODAL_CONFIRM, MODAL_REFUSAL, MODAL_FORM, MODAL_PROMPT, MODAL_QUIT,
 	MODAL_SSH, MODAL_DEMO };
-enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH };
+enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH, PROMPT_SEARCH_BACK, PROMPT_SAVE };
 
 /* One field of the input form. */
 struct ui_field {
@@ -119,7 +119,9 @@ struct ui_logview {
 	uint64_t top;              /* first line shown when not following */
 	int hscroll;
 	bool full;                 /* full screen */
+	bool output_only;          /* hide the wizard's own lines (echoed commands, results) */
 	char *search;              /* current pattern; NULL: none */
+	bool back;                 /* it was searched for towards older lines (?) */
 	uint64_t match;            /* seq of the current match; UINT64_MAX: none */
 	int height;                /* rows at the last draw, for paging */
 };
@@ -292,6 +294,8 @@ void logview_show(struct ui *ui, size_t step);
 void logview_draw(struct ui *ui, int y, int h);
 unsigned logview_key(struct ui *ui, struct ui_key k);
 unsigned logview_search(struct ui *ui, const char *pattern, bool older);
+char *logview_save_name(struct ui *ui);
+unsigned logview_save(struct ui *ui, const char *name);
 void logview_free(struct ui *ui);
 
 /* form.c */
