@@ -1,7 +1,8 @@
 /*
  * dialog.c: the small windows over a screen: the help (F1 or ?) with the key map and the
- * current screen's help; the confirmation before an action (its commands, checklist and
- * effects: sudo, transactions, reboot); the refusal of a locked step, naming every blocker
+ * current screen's help; the review before an action (what it does that cannot be taken
+ * back first, then its checklist and its commands, with Cancel as the default when it
+ * reboots the server or spends gas); the refusal of a locked step, naming every blocker
  * and offering to go to the first; the one-line prompts (go to a step, search the log); the
  * quit question while a step runs; and the "terminal too small" screen.
  */
@@ -99,7 +100,9 @@ help_doc(struct ui *ui, struct doc *d)
 	help_key_line(d, "Tab", "switch panes (the step's page / its log)");
 	help_key_line(d, "Esc", "back to the overview, close a window");
 	help_key_line(d, "c", "run the step's check: is it done?");
-	help_key_line(d, "r", "run the step's action, then its check (asks first)");
+	help_key_line(d, "r", "run the step's action, then its check, after a review: what it "
+	    "does that cannot be undone first (a reboot, gas, root), then its commands with their "
+	    "values; y runs, Enter takes the marked button, which is Cancel for a reboot or gas");
 	help_key_line(d, "x", "cancel the running step");
 	help_key_line(d, "e", "edit the step's inputs");
 	help_key_line(d, "n / p", "next / previous step (next refuses a locked step and says why)");
@@ -157,7 +160,15 @@ help_key(struct ui *ui, struct ui_key k)
 	return UI_REDRAW;
 }
 
-/* Ask before an action. */
+/* Does running the step need a deliberate yes (it reboots the server or spends gas)? */
+static bool
+confirm_risky(const struct step *st)
+{
+	return (st->effects & (EFFECT_REBOOT | EFFECT_TRANSACTION)) != 0;
+}
+
+/* Ask before an action: the review. Cancel has the focus when the step reboots the server
+ * or spends gas. */
 unsigned
 confirm_open(struct ui *ui, size_t s, enum run_kind kind)
 {
@@ -165,12 +176,45 @@ confirm_open(struct ui *ui, size_t s, enum run_kind kind)
 	ui->confirm.step = s;
 	ui->confirm.kind = kind;
 	ui->confirm.scroll = 0;
+	ui->confirm.run_focus = !confirm_risky(&ui->c->steps[s]);
 	return UI_REDRAW;
+}
+
+/*
+ * A command as the review shows it: each run of more than CONFIRM_HEX_MAX hex digits (a
+ * bytecode, a quote, a key) shortened to its first and last digits, so that the commands
+ * stay readable; an address (40 digits) or a 64-digit hash stays whole. Allocated.
+ */
+#define CONFIRM_HEX_MAX 64
+#define CONFIRM_HEX_KEEP 10
+static char *
+confirm_elide(struct ui *ui, const char *s, bool *elided)
+{
+	struct strbuf sb = {0};
+
+	while (*s != '\0') {
+		size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+		if (n > CONFIRM_HEX_MAX) {
+			sb_addf(&sb, "%.*s%s%.*s", CONFIRM_HEX_KEEP, s, ui->g->ellipsis,
+			    CONFIRM_HEX_KEEP, s + n - CONFIRM_HEX_KEEP);
+			*elided = true;
+		} else if (n > 0)
+			sb_add(&sb, s, n);
+		s += n;
+		/* The rest of a word that is not all hex, then what follows it. */
+		n = strcspn(s, "0123456789abcdefABCDEF");
+		if (n == 0 && *s != '\0')
+			n = 1;
+		sb_add(&sb, s, n);
+		s += n;
+	}
+	return sb_detach(&sb);
 }
 
 /* Add numbered commands to a document. */
 static void
-confirm_commands(struct ui *ui, struct doc *d, size_t s, enum run_kind kind)
+confirm_commands(struct ui *ui, struct doc *d, size_t s, enum run_kind kind, bool *elided)
 {
 	struct run_cmd *cmds;
 	size_t n;
@@ -182,113 +226,170 @@ confirm_commands(struct ui *ui, struct doc *d, size_t s, enum run_kind kind)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char *t = xprintf("%zu. %s", i + 1, cmds[i].display);
+		char *shown = confirm_elide(ui, cmds[i].display, elided), *num, *line, *p;
+		int hang;
 
-		doc_hang(d, S_CMD, 2, 3, t);
-		free(t);
+		/* Every line of a script under the first, after the number. */
+		num = xprintf("%zu. ", i + 1);
+		hang = (int)strlen(num);
+		for (p = shown, line = num; p != NULL; ) {
+			char *nl = strchr(p, '\n');
+			char *t = xprintf("%s%.*s", line, nl ? (int)(nl - p) : (int)strlen(p), p);
+
+			doc_hang(d, S_CMD, line == num ? 2 : 2 + hang, hang, t);
+			free(t);
+			line = "";
+			p = nl ? nl + 1 : NULL;
+		}
+		free(num);
+		free(shown);
 	}
 	run_cmds_free(&cmds, n);
 }
 
-/* The confirmation's text. */
+/* Add one warning. */
+static void
+confirm_warn(struct ui *ui, struct doc *d, const char *what)
+{
+	char *t = xprintf("%s %s", ui->g->warn, what);
+
+	doc_hang(d, S_STALE, 2, 2, t);
+	free(t);
+}
+
+/*
+ * The review's text: the warnings first (what the step does that cannot be taken back),
+ * then the checklist of a step done by hand, then the commands with their values filled in
+ * (secrets as ****), then the check that decides whether it is done.
+ */
 static void
 confirm_doc(struct ui *ui, struct doc *d)
 {
 	size_t s = ui->confirm.step;
 	const struct step *st = &ui->c->steps[s];
-	const struct ui_glyphs *g = ui->g;
-	char *t;
+	bool elided = false;
 
 	doc_newline(d);
 	doc_add(d, S_HEADING, st->title);
+	if (st->effects != 0) {
+		doc_newline(d);
+		doc_newline(d);
+		doc_add(d, S_HEADING, "Before it runs:");
+	}
+	if (st->effects & EFFECT_REBOOT)
+		confirm_warn(ui, d, "it reboots the server: the connection drops until it is back");
+	if (st->effects & EFFECT_TRANSACTION)
+		confirm_warn(ui, d, "it sends blockchain transactions: they spend gas from the wallet");
+	if (st->effects & EFFECT_SUDO)
+		confirm_warn(ui, d, "it runs commands as root (sudo)");
+	/* The engine's estimate of the step's duration, once it has one, goes with this line
+	 * ("it takes about N min"), and is said for any step that has an estimate. */
+	if (st->effects & EFFECT_LONG)
+		confirm_warn(ui, d, "it takes many minutes (x cancels it)");
 	for (size_t k = 0; k < st->nchecklist; k++) {
-		t = xprintf("[ ] %s", st->checklist[k]);
+		char *t = xprintf("[ ] %s", st->checklist[k]);
+
+		if (k == 0) {
+			doc_newline(d);
+			doc_newline(d);
+			doc_add(d, S_HEADING, "Checklist (you do these by hand):");
+		}
 		doc_hang(d, S_NORMAL, 2, 4, t);
 		free(t);
 	}
+	doc_newline(d);
 	if (st->naction > 0) {
 		doc_newline(d);
-		doc_add(d, S_NORMAL, "It runs, in order:");
-		confirm_commands(ui, d, s, RUN_ACTION);
+		doc_add(d, S_HEADING, "It runs, in order:");
+		confirm_commands(ui, d, s, RUN_ACTION, &elided);
 		doc_newline(d);
-		doc_add(d, S_NORMAL, "then its check:");
+		doc_add(d, S_HEADING, "then its check:");
 	} else {
 		doc_newline(d);
-		doc_add(d, S_NORMAL, "Its check:");
+		doc_add(d, S_HEADING, "Its check:");
 	}
-	confirm_commands(ui, d, s, RUN_CHECK);
-	if (st->effects & EFFECT_SUDO) {
-		t = xprintf("%s it runs commands as root (sudo)", g->warn);
-		doc_wrap(d, S_STALE, 0, t);
-		free(t);
-	}
-	if (st->effects & EFFECT_TRANSACTION) {
-		t = xprintf("%s it sends blockchain transactions (they cost gas)", g->warn);
-		doc_wrap(d, S_STALE, 0, t);
-		free(t);
-	}
-	if (st->effects & EFFECT_REBOOT) {
-		t = xprintf("%s it reboots the server", g->warn);
-		doc_wrap(d, S_STALE, 0, t);
-		free(t);
-	}
-	if (st->effects & EFFECT_LONG) {
-		t = xprintf("%s it takes many minutes (x cancels it)", g->warn);
-		doc_wrap(d, S_STALE, 0, t);
+	confirm_commands(ui, d, s, RUN_CHECK, &elided);
+	if (elided) {
+		char *t = xprintf("Long hex values are shortened here (%s): the step's page shows "
+		    "them whole.", ui->g->ellipsis);
+
+		doc_newline(d);
+		doc_wrap(d, S_DIM, 0, t);
 		free(t);
 	}
 }
 
-/* Draw the confirmation. */
+/* Draw the review: its text (scrollable), then the two buttons and the keys. */
 void
 confirm_draw(struct ui *ui)
 {
 	const struct step *st = &ui->c->steps[ui->confirm.step];
-	int w = ui->cols - 8 > 100 ? 100 : ui->cols - 8, h, y, x, body;
+	int w = ui->cols - 8 > 100 ? 100 : ui->cols - 8, h, y, x, body, bx;
+	bool run = ui->confirm.run_focus;
+	const char *verb = st->naction > 0 ? "Run" : "Check";
 	struct doc d;
-	char *title;
+	char *title, *b1, *b2;
 
 	doc_init(&d, w - 4);
 	confirm_doc(ui, &d);
-	h = (int)d.n + 4;
-	if (h > ui->rows - 4)
-		h = ui->rows - 4;
-	body = h - 4;
+	h = (int)d.n + 5;
+	if (h > ui->rows - 2)
+		h = ui->rows - 2;
+	body = h - 5;
 	if (st->naction > 0)
 		title = xprintf("Run the action of %s?", st->id);
 	else
 		title = xprintf("Done by hand? Check %s now?", st->id);
 	centre_box(ui, h, w, title, &y, &x);
 	free(title);
+	ui->confirm.height = body;
 	ui->confirm.scroll = doc_clamp(&d, body, ui->confirm.scroll);
 	doc_draw(ui, &d, y + 1, x + 2, body, w - 4, ui->confirm.scroll);
 	doc_free(&d);
-	draw_str(ui, y + h - 2, x + 2, w - 4, st->naction > 0 ? "y or Enter: run it     n or Esc: "
-	    "do not run it" : "y or Enter: check it now     n or Esc: not yet", S_HEADING);
+	b1 = xprintf("%s %s ", run ? ui->g->pointer : " ", verb);
+	b2 = xprintf("%s Cancel ", run ? " " : ui->g->pointer);
+	bx = x + 2;
+	bx += draw_str(ui, y + h - 3, bx, w - 4, b1, run ? S_SELECTED : S_BAR) + 3;
+	draw_str(ui, y + h - 3, bx, w - 4 - (bx - x - 2), b2, run ? S_BAR : S_SELECTED);
+	free(b1);
+	free(b2);
+	draw_strf(ui, y + h - 2, x + 2, w - 4, S_DIM, "y %s  n/Esc cancel  Enter the marked "
+	    "button  Tab switch  %s PgUp PgDn scroll", st->naction > 0 ? "run" : "check",
+	    ui->g->up_down);
 }
 
-/* Keys of the confirmation. */
+/* Keys of the review. */
 unsigned
 confirm_key(struct ui *ui, struct ui_key k)
 {
 	size_t s = ui->confirm.step;
+	int page = ui->confirm.height > 2 ? ui->confirm.height - 1 : 1;
+	bool enter = KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER);
 
-	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y') || KEY_IS(k, '\r') || KEY_IS(k, '\n') ||
-	    KEY_FN(k, KEY_ENTER)) {
+	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y') || (enter && ui->confirm.run_focus)) {
 		ui->modal = MODAL_NONE;
 		ui->screen = SCREEN_STEP;
 		ui_select(ui, s);
 		return ui_start_run(ui, s, ui->confirm.kind);
 	}
-	if (KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q')) {
+	if (enter || KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q')) {
 		ui->modal = MODAL_NONE;
 		ui_message(ui, S_NORMAL, "%s: not run", ui->c->steps[s].id);
 		return UI_REDRAW;
 	}
-	if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k'))
+	if (KEY_IS(k, '\t') || KEY_FN(k, KEY_BTAB) || KEY_FN(k, KEY_LEFT) ||
+	    KEY_FN(k, KEY_RIGHT) || KEY_IS(k, 'h') || KEY_IS(k, 'l'))
+		ui->confirm.run_focus = !ui->confirm.run_focus;
+	else if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k') || KEY_IS(k, KEY_CTRL('p')))
 		ui->confirm.scroll--;
-	else if (KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j'))
+	else if (KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j') || KEY_IS(k, KEY_CTRL('n')))
 		ui->confirm.scroll++;
+	else if (KEY_FN(k, KEY_PPAGE) || KEY_IS(k, KEY_CTRL('b')))
+		ui->confirm.scroll -= page;
+	else if (KEY_FN(k, KEY_NPAGE) || KEY_IS(k, KEY_CTRL('f')) || KEY_IS(k, ' '))
+		ui->confirm.scroll += page;
+	else
+		return 0;
 	return UI_REDRAW;
 }
 

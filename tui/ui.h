@@ -175,6 +175,8 @@ struct ui {
 		size_t step;
 		enum run_kind kind;
 		int scroll;
+		int height;                /* rows of text at the last draw, for paging */
+		bool run_focus;            /* Enter runs (else Enter cancels) */
 	} confirm;
 	struct {
 		size_t step;

@@ -44,4 +44,38 @@ t_log_save() {
 }
 ok "s saves what the log shows to a new file (0600), never over an existing one" t_log_save
 
+# above A B: in the last shot, the first line with A comes before the first line with B.
+above() {
+	local a b
+	a=$(grep -nF -- "$1" "$TMP/screen" | head -n 1 | cut -d: -f1)
+	b=$(grep -nF -- "$2" "$TMP/screen" | head -n 1 | cut -d: -f1)
+	[ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ] ||
+		{ echo "# not above: '$1' ($a) '$2' ($b)"; sed 's/^/# | /' "$TMP/screen"; return 1; }
+}
+BYTES=6080604052348015600f57600080fd5b50603f80601d6000396000f3fe6080604052600080fdfea2646970667358221220
+
+t_review_gas() {
+	start 100 30 DSTACK_WIZARD_API_TOKEN=tok-abcdefgh12 -- "${C[@]}" && wait_for "1/3 done" &&
+		keys G r && wait_for "Run the action of deploy?" &&
+		above "Before it runs:" "It runs, in order:" &&
+		above "⚠ it sends blockchain transactions: they spend gas" "1. [local] printf" &&
+		has '"0x6080604052…0008140033"' && lacks "$BYTES" && has "Long hex values are shortened" &&
+		has "▸ Cancel" && lacks "▸ Run" && keys Enter && wait_for "deploy: not run" &&
+		[ ! -e "$TMP/home/work/deploy" ] && keys r && wait_for "Run the action of deploy?" &&
+		keys Tab && wait_for "▸ Run" && keys Enter && wait_for "deploy is done" &&
+		[ -e "$TMP/home/work/deploy" ]
+}
+ok "the review of a step that spends gas: warning first, hex shortened, Enter cancels" t_review_gas
+
+t_review_reboot() {
+	start 80 24 -- "${C[@]}" && wait_for "2/3 done" && keys r &&
+		wait_for "Run the action of firmware?" && above "⚠ it reboots the server" "It runs, in order:" &&
+		above "⚠ it reboots the server" "⚠ it runs commands as root" && has "▸ Cancel" &&
+		lacks 'test -f "work/firmware"' && keys PageDown && wait_for 'test -f "work/firmware"' &&
+		keys Escape && wait_for "firmware: not run" && keys g n Enter r &&
+		wait_for "Run the action of noisy?" && has "▸ Run" && lacks "Before it runs" &&
+		keys Escape && wait_for "noisy: not run"
+}
+ok "a step that reboots has Cancel by default and scrolls; one that does not has Run" t_review_reboot
+
 done_testing
