@@ -162,6 +162,14 @@ const char *engine_secret_within(const struct engine *e, const char *text);
 int engine_set_secret(struct engine *e, const char *name, const char *value,
     enum value_source source, char **cause);
 
+/*
+ * The checklist of a step done by hand (engine-checklist.c): engine_ticked says when item k
+ * was ticked (0: it is not); engine_tick ticks it now (on) or unticks it, and saves. Ticks
+ * are the operator's word only: the step's check still decides whether it is done.
+ */
+time_t engine_ticked(const struct engine *e, size_t step, size_t k);
+int engine_tick(struct engine *e, size_t step, size_t k, bool on, char **cause);
+
 /* Status and gating. */
 enum step_status engine_status(const struct engine *e, size_t step);
 const struct state_step *engine_step_state(const struct engine *e, size_t step);

@@ -65,6 +65,12 @@ struct state_attempt {
 	char *log_path;        /* may be NULL */
 };
 
+/* A checklist item of a manual step that the operator ticked, and when. */
+struct state_tick {
+	char *item;            /* the item's text as the step file says it */
+	time_t at;
+};
+
 struct state_step {
 	char *id;
 	enum saved_status status;
@@ -80,6 +86,8 @@ struct state_step {
 	                          among the action's commands for the release; NULL if none */
 	struct state_attempt *attempts;   /* its runs, oldest first (at most STATE_MAX_ATTEMPTS) */
 	size_t nattempts;
+	struct state_tick *ticks;         /* its checklist items ticked, in the order ticked */
+	size_t nticks;
 };
 
 struct state {
@@ -130,6 +138,9 @@ void state_unset_input(struct state *st, const char *name);
  */
 struct state_step *state_get_step(const struct state *st, const char *id);
 struct state_step *state_step(struct state *st, const char *id);
+/* When a checklist item was ticked (0: it is not), and tick (at != 0) or untick it. */
+time_t state_ticked(const struct state_step *s, const char *item);
+void state_tick(struct state_step *s, const char *item, time_t at);
 /* Add a copy of a run to a step's history, dropping the oldest beyond STATE_MAX_ATTEMPTS. */
 void state_add_attempt(struct state_step *s, const struct state_attempt *a);
 

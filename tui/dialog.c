@@ -38,7 +38,7 @@ help_key_line(struct doc *d, const char *key, const char *what)
 
 	doc_newline(d);
 	doc_add(d, S_HEADING, t);
-	doc_add(d, S_NORMAL, what);
+	doc_add_or_wrap(d, S_NORMAL, 21, what);
 	free(t);
 }
 
@@ -85,7 +85,13 @@ help_doc(struct ui *ui, struct doc *d)
 		    "before they run. The log below streams the output: '!' marks standard error, "
 		    "'#' the wizard's own lines. A hint that matches the output shows its cause and "
 		    "fix in a banner. Tab moves between the page and the log; l gives the log the "
-		    "whole screen.");
+		    "whole screen. r shows a review first: what the step does that cannot be "
+		    "undone (a reboot, gas spent, root), then its commands with their values (secrets "
+		    "as ****); y runs it, and Enter takes the marked button, which is Cancel for a "
+		    "step that reboots the server or spends gas. A step done by hand has a checklist: r shows it in the review, "
+		    "where space ticks the marked item (and unticks it). Each tick is kept with its "
+		    "time, so the list survives the reboot it leads to; the check alone decides "
+		    "whether the step is done.");
 	}
 	doc_wrap(d, S_NORMAL, 0, t);
 	free(t);
@@ -100,9 +106,7 @@ help_doc(struct ui *ui, struct doc *d)
 	help_key_line(d, "Tab", "switch panes (the step's page / its log)");
 	help_key_line(d, "Esc", "back to the overview, close a window");
 	help_key_line(d, "c", "run the step's check: is it done?");
-	help_key_line(d, "r", "run the step's action, then its check, after a review: what it "
-	    "does that cannot be undone first (a reboot, gas, root), then its commands with their "
-	    "values; y runs, Enter takes the marked button, which is Cancel for a reboot or gas");
+	help_key_line(d, "r", "run the action, then the check (after a review)");
 	help_key_line(d, "x", "cancel the running step");
 	help_key_line(d, "e", "edit the step's inputs");
 	help_key_line(d, "n / p", "next / previous step (next refuses a locked step and says why)");
@@ -121,6 +125,10 @@ help_doc(struct ui *ui, struct doc *d)
 	if (engine_is_demo(ui->e))
 		help_key_line(d, "D", "the demo's controls: inject or clear the selected step's "
 		    "failure, change the speed");
+	help_key_line(d, "y / Enter", "in the review: run / take the marked button (Cancel for "
+	    "a step that reboots or spends gas)");
+	help_key_line(d, "space", "in the review of a manual step: tick the marked checklist "
+	    "item");
 	help_key_line(d, "C-l", "redraw the screen");
 	help_key_line(d, "? F1", "this help");
 	help_key_line(d, "q C-c", "quit (asks first when a step is running)");
@@ -177,6 +185,8 @@ confirm_open(struct ui *ui, size_t s, enum run_kind kind)
 	ui->confirm.kind = kind;
 	ui->confirm.scroll = 0;
 	ui->confirm.run_focus = !confirm_risky(&ui->c->steps[s]);
+	ui->confirm.item = 0;
+	ui->confirm.follow_item = false;
 	return UI_REDRAW;
 }
 
@@ -267,6 +277,7 @@ confirm_doc(struct ui *ui, struct doc *d)
 {
 	size_t s = ui->confirm.step;
 	const struct step *st = &ui->c->steps[s];
+	const struct ui_glyphs *g = ui->g;
 	bool elided = false;
 
 	doc_newline(d);
@@ -287,15 +298,25 @@ confirm_doc(struct ui *ui, struct doc *d)
 	if (st->effects & EFFECT_LONG)
 		confirm_warn(ui, d, "it takes many minutes (x cancels it)");
 	for (size_t k = 0; k < st->nchecklist; k++) {
-		char *t = xprintf("[ ] %s", st->checklist[k]);
+		time_t at = engine_ticked(ui->e, s, k);
+		char when[32], *t;
+		size_t from = d->n;
 
 		if (k == 0) {
 			doc_newline(d);
 			doc_newline(d);
-			doc_add(d, S_HEADING, "Checklist (you do these by hand):");
+			doc_add(d, S_HEADING, "Checklist");
+			doc_add(d, S_DIM, "  (yours to do: space ticks the marked item; the check "
+			    "decides)");
+			from = d->n;
 		}
-		doc_hang(d, S_NORMAL, 2, 4, t);
+		t = xprintf("%s [%s] %s%s%s%s", k == ui->confirm.item ? g->pointer : " ",
+		    at ? "x" : " ", st->checklist[k], at ? "  (ticked " : "",
+		    at ? fmt_time(at, when, sizeof when) : "", at ? ")" : "");
+		doc_hang(d, k == ui->confirm.item ? S_HEADING : S_NORMAL, 1, 5, t);
 		free(t);
+		for (size_t i = from; i < d->n; i++)
+			d->lines[i].tag = (int)k;
 	}
 	doc_newline(d);
 	if (st->naction > 0) {
@@ -343,6 +364,18 @@ confirm_draw(struct ui *ui)
 	centre_box(ui, h, w, title, &y, &x);
 	free(title);
 	ui->confirm.height = body;
+	if (ui->confirm.follow_item) {
+		/* The marked checklist item in view. */
+		for (size_t i = 0; i < d.n; i++) {
+			if (d.lines[i].tag != (int)ui->confirm.item)
+				continue;
+			if ((int)i < ui->confirm.scroll)
+				ui->confirm.scroll = (int)i;
+			if ((int)i >= ui->confirm.scroll + body)
+				ui->confirm.scroll = (int)i - body + 1;
+		}
+		ui->confirm.follow_item = false;
+	}
 	ui->confirm.scroll = doc_clamp(&d, body, ui->confirm.scroll);
 	doc_draw(ui, &d, y + 1, x + 2, body, w - 4, ui->confirm.scroll);
 	doc_free(&d);
@@ -354,8 +387,26 @@ confirm_draw(struct ui *ui)
 	free(b1);
 	free(b2);
 	draw_strf(ui, y + h - 2, x + 2, w - 4, S_DIM, "y %s  n/Esc cancel  Enter the marked "
-	    "button  Tab switch  %s PgUp PgDn scroll", st->naction > 0 ? "run" : "check",
-	    ui->g->up_down);
+	    "button  Tab switch  %s%s PgUp PgDn scroll", st->naction > 0 ? "run" : "check",
+	    st->nchecklist > 0 ? "space tick  " : "", ui->g->up_down);
+}
+
+/* Tick the marked checklist item, or untick it; saved at once, with the time. */
+static unsigned
+confirm_tick(struct ui *ui)
+{
+	size_t s = ui->confirm.step, k = ui->confirm.item;
+	bool on = engine_ticked(ui->e, s, k) == 0;
+	char *cause = NULL;
+
+	if (engine_tick(ui->e, s, k, on, &cause) != 0) {
+		ui_message(ui, S_ERROR, "not saved: %s", cause);
+		free(cause);
+	} else
+		ui_message(ui, S_NORMAL, "%s: %s", on ? "ticked" : "unticked",
+		    ui->c->steps[s].checklist[k]);
+	ui->confirm.follow_item = true;
+	return UI_REDRAW;
 }
 
 /* Keys of the review. */
@@ -363,14 +414,26 @@ unsigned
 confirm_key(struct ui *ui, struct ui_key k)
 {
 	size_t s = ui->confirm.step;
+	const struct step *st = &ui->c->steps[s];
 	int page = ui->confirm.height > 2 ? ui->confirm.height - 1 : 1;
 	bool enter = KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER);
 
 	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y') || (enter && ui->confirm.run_focus)) {
+		size_t ticked = 0;
+		unsigned r;
+
+		for (size_t i = 0; i < st->nchecklist; i++)
+			ticked += engine_ticked(ui->e, s, i) != 0;
 		ui->modal = MODAL_NONE;
 		ui->screen = SCREEN_STEP;
 		ui_select(ui, s);
-		return ui_start_run(ui, s, ui->confirm.kind);
+		r = ui_start_run(ui, s, ui->confirm.kind);
+		/* The run ticks nothing: say how much of the list is ticked, unless it failed to
+		 * start (and said why). */
+		if (st->nchecklist > 0 && ticked < st->nchecklist && ui_running(ui, s))
+			ui_message(ui, S_NORMAL, "%s: %zu of %zu checklist items ticked; its check "
+			    "decides whether it is done", st->id, ticked, st->nchecklist);
+		return r;
 	}
 	if (enter || KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q')) {
 		ui->modal = MODAL_NONE;
@@ -380,7 +443,17 @@ confirm_key(struct ui *ui, struct ui_key k)
 	if (KEY_IS(k, '\t') || KEY_FN(k, KEY_BTAB) || KEY_FN(k, KEY_LEFT) ||
 	    KEY_FN(k, KEY_RIGHT) || KEY_IS(k, 'h') || KEY_IS(k, 'l'))
 		ui->confirm.run_focus = !ui->confirm.run_focus;
-	else if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k') || KEY_IS(k, KEY_CTRL('p')))
+	else if (st->nchecklist > 0 && KEY_IS(k, ' '))
+		return confirm_tick(ui);
+	else if ((KEY_FN(k, KEY_UP) || KEY_IS(k, 'k') || KEY_IS(k, KEY_CTRL('p'))) &&
+	    ui->confirm.item > 0) {
+		ui->confirm.item--;
+		ui->confirm.follow_item = true;
+	} else if ((KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j') || KEY_IS(k, KEY_CTRL('n'))) &&
+	    ui->confirm.item + 1 < st->nchecklist) {
+		ui->confirm.item++;
+		ui->confirm.follow_item = true;
+	} else if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k') || KEY_IS(k, KEY_CTRL('p')))
 		ui->confirm.scroll--;
 	else if (KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j') || KEY_IS(k, KEY_CTRL('n')))
 		ui->confirm.scroll++;

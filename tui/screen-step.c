@@ -189,10 +189,14 @@ info_doc(struct ui *ui, struct doc *d, size_t s)
 		doc_newline(d);
 		doc_newline(d);
 		doc_add(d, S_HEADING, "Checklist");
-		doc_add(d, S_DIM, "  (you do these by hand)");
+		doc_add(d, S_DIM, "  (yours to do; r shows it, space ticks an item there)");
 		for (size_t k = 0; k < st->nchecklist; k++) {
-			char *t = xprintf("[ ] %s", st->checklist[k]);
+			time_t at = engine_ticked(ui->e, s, k);
+			char when[32], *t;
 
+			t = xprintf("[%s] %s%s%s%s", at ? "x" : " ", st->checklist[k],
+			    at ? "  (ticked " : "", at ? fmt_time(at, when, sizeof when) : "",
+			    at ? ")" : "");
 			doc_hang(d, S_NORMAL, 2, 4, t);
 			free(t);
 		}

@@ -258,8 +258,19 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
 		    kind == RUN_CHECK ? "check" : "action");
 	else if (now == ST_DONE)
 		ui_message(ui, S_OK, "%s is done", st->id);
-	else
-		ui_message(ui, S_ERROR, "%s failed: %s", st->id, us->outcome);
+	else {
+		size_t ticked = 0;
+		char *of = xstrdup("");
+
+		for (size_t k = 0; k < st->nchecklist; k++)
+			ticked += engine_ticked(ui->e, s, k) != 0;
+		if (ticked < st->nchecklist) {
+			free(of);
+			of = xprintf(" (%zu of %zu checklist items ticked)", ticked, st->nchecklist);
+		}
+		ui_message(ui, S_ERROR, "%s failed%s: %s", st->id, of, us->outcome);
+		free(of);
+	}
 	if (ui->quitting && !engine_busy(ui->e))
 		ui->dirty |= UI_QUIT;
 	ui->dirty |= UI_REDRAW;

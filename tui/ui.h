@@ -177,6 +177,8 @@ struct ui {
 		int scroll;
 		int height;                /* rows of text at the last draw, for paging */
 		bool run_focus;            /* Enter runs (else Enter cancels) */
+		size_t item;               /* the marked checklist item */
+		bool follow_item;          /* scroll it into view at the next draw */
 	} confirm;
 	struct {
 		size_t step;

@@ -78,4 +78,47 @@ t_review_reboot() {
 }
 ok "a step that reboots has Cancel by default and scrolls; one that does not has Run" t_review_reboot
 
+# ticks: the number of checklist items the state file holds for firmware.
+ticks() {
+	python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))
+print(len(s["steps"]["firmware"].get("checklist", [])))' "$STATE"
+}
+
+t_tick() {
+	start 100 30 -- "${C[@]}" && wait_for "2/3 done" && keys r &&
+		wait_for "Run the action of firmware?" && has "▸ [ ] Open the firmware setup." &&
+		keys Space && wait_for "[x] Open the firmware setup.  (ticked 2" &&
+		keys Down Space && wait_for "[x] Switch the first setting on.  (ticked" &&
+		has "[ ] Switch the second setting off." && [ "$(ticks)" = 2 ] &&
+		python3 -c 'import json,sys,re; c=json.load(open(sys.argv[1]))["steps"]["firmware"]["checklist"]
+assert [t["item"] for t in c] == ["Open the firmware setup.", "Switch the first setting on."], c
+assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", t["at"]) for t in c), c' "$STATE" &&
+		keys Escape && wait_for "firmware: not run"
+}
+ok "space ticks the marked checklist item in the review; the state keeps each tick's time" t_tick
+
+t_tick_y() {
+	keys r && wait_for "Run the action of firmware?" && keys y &&
+		wait_for "firmware failed (2 of 7 checklist items ticked): check failed" && [ "$(ticks)" = 2 ]
+}
+ok "y runs the action and the check but ticks nothing; the check decides (failed)" t_tick_y
+
+t_tick_reboot() {
+	keys q && wait_for "[exit 0]" && start 100 40 -- "${C[@]}" && wait_for "2/3 done" &&
+		has "Checklist: 2 of 7 ticked, the last 2" && keys Enter &&
+		wait_for "firmware · Firmware settings" &&
+		has "[x] Open the firmware setup.  (ticked 2" && has "[x] Switch the first setting on." &&
+		has "[ ] Switch the second setting off." && touch "$TMP/home/work/firmware" && keys c &&
+		wait_for "firmware is done" && [ "$(ticks)" = 2 ]
+}
+ok "after a restart (the reboot) the ticks show with their times; the check alone makes it done" \
+	t_tick_reboot
+
+t_untick() {
+	keys r && wait_for "Run the action of firmware?" && keys Space &&
+		wait_for "unticked: Open the firmware setup." && has "▸ [ ] Open the firmware setup." &&
+		[ "$(ticks)" = 1 ] && keys Escape
+}
+ok "space again unticks the item" t_untick
+
 done_testing
