@@ -99,7 +99,10 @@ struct state {
 	size_t nsteps;
 	char *notice;               /* e.g. "state file was corrupt; moved to X" (NULL if none) */
 	char *target;               /* the server ("[user@]host[:port]" or "local"), remembered
-	                               from --target; NULL if never given */
+	                               from --target or the server screen; NULL if never given */
+	char *identity;             /* the SSH key file for it, set on the server screen; NULL:
+	                               the agent, then ssh's IdentityFiles */
+	char *known_hosts;          /* the known_hosts file for it; NULL: ssh's */
 };
 
 /*

@@ -4,7 +4,7 @@
  * This file owns the on-disk format. It is the only place that sees cJSON; callers get plain
  * structs. The format, version STATE_SCHEMA = 1:
  *
- *	{ "schema": 1, "target": "user@host:port",
+ *	{ "schema": 1, "target": "user@host:port", "identity": "path", "known_hosts": "path",
  *	  "inputs": { "<name>": { "value": "...", "source": "user" | "capture",
  *	                          "from_step": "<id>", "at": "2026-11-24T10:02:00Z" } },
  *	  "steps":  { "<id>": { "status": "done" | "failed" | "stale" | "none",
@@ -285,6 +285,8 @@ state_free(struct state **stp)
 	free(st->path);
 	free(st->notice);
 	free(st->target);
+	free(st->identity);
+	free(st->known_hosts);
 	free(st);
 	*stp = NULL;
 }
@@ -832,6 +834,12 @@ state_parse(struct state *st, const char *text, size_t len, char **why)
 	item = cJSON_GetObjectItemCaseSensitive(root, "target");
 	if (item != NULL && cJSON_IsString(item) && item->valuestring[0] != '\0')
 		st->target = xstrdup(item->valuestring);
+	item = cJSON_GetObjectItemCaseSensitive(root, "identity");
+	if (item != NULL && cJSON_IsString(item) && item->valuestring[0] != '\0')
+		st->identity = xstrdup(item->valuestring);
+	item = cJSON_GetObjectItemCaseSensitive(root, "known_hosts");
+	if (item != NULL && cJSON_IsString(item) && item->valuestring[0] != '\0')
+		st->known_hosts = xstrdup(item->valuestring);
 
 	inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
 	if (inputs != NULL && !cJSON_IsObject(inputs)) {
@@ -1183,6 +1191,8 @@ state_render(const struct state *st)
 	cJSON_AddNumberToObject(root, "schema", STATE_SCHEMA);
 	if (st->target != NULL)
 		cJSON_AddStringToObject(root, "target", st->target);
+	state_add_string(root, "identity", st->identity);
+	state_add_string(root, "known_hosts", st->known_hosts);
 	inputs = cJSON_AddObjectToObject(root, "inputs");
 	steps = cJSON_AddObjectToObject(root, "steps");
 	if (inputs == NULL || steps == NULL)

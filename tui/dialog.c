@@ -68,6 +68,25 @@ help_doc(struct ui *ui, struct doc *d)
 		help_key_line(d, "Esc", "close the form");
 		return;
 	}
+	if (ui->screen == SCREEN_SERVER) {
+		doc_add(d, S_HEADING, "The server screen");
+		doc_wrap(d, S_NORMAL, 0, "How the wizard reaches the TDX host: the host (an address, "
+		    "a name or an ssh config Host alias; local runs the server steps on this machine; "
+		    "empty: no server), the user, the port, the SSH key file and the known_hosts file "
+		    "(empty: what ssh -G says, and ssh-agent for the key). They are kept in the "
+		    "profile. Test saves them, then runs the pre-flight (the connection, the host key, "
+		    "the login, sudo, the OS, the clock, the disk) and shows each item, with how to "
+		    "fix one that failed. An unknown host key is shown with its fingerprint and "
+		    "trusted only after a yes. server_ip is not the SSH target: it is the public "
+		    "address written into DNS records and configurations; when the host is an IP "
+		    "address and server_ip is not set, server_ip is that address.");
+		help_key_line(d, "Tab Down / S-Tab Up", "next / previous field or button");
+		help_key_line(d, "Enter", "save (on Test: save and test)");
+		help_key_line(d, "C-t", "save and test");
+		help_key_line(d, "C-u", "clear the field");
+		help_key_line(d, "Esc", "back");
+		return;
+	}
 	if (ui->screen == SCREEN_OVERVIEW) {
 		doc_add(d, S_HEADING, "The overview");
 		t = xprintf("Every section with its progress, and every step with its status: %s done, "
@@ -111,6 +130,8 @@ help_doc(struct ui *ui, struct doc *d)
 	help_key_line(d, "e", "edit the step's inputs");
 	help_key_line(d, "n / p", "next / previous step (next refuses a locked step and says why)");
 	help_key_line(d, "g", "go to a step by the start of its id");
+	help_key_line(d, "S", "in the overview: the server screen (how the wizard reaches the TDX "
+	    "host)");
 	help_key_line(d, "l", "the log on the whole screen, or back");
 	help_key_line(d, "/ ?", "search the log towards newer / older lines, as in less; then "
 	    "n: again the same way, N: the other way (in the log, ? searches: F1 is the help)");
@@ -496,11 +517,22 @@ refusal_close(struct ui *ui)
 		ui->modal = MODAL_NONE;
 }
 
+/* The blocker Enter goes to: no server comes first (setting it may give server_ip its
+ * value), else the first one. */
+static const struct blocker *
+refusal_first(const struct ui *ui)
+{
+	for (size_t i = 0; i < ui->refusal.nb; i++)
+		if (ui->refusal.b[i].kind == BLOCK_TARGET)
+			return &ui->refusal.b[i];
+	return &ui->refusal.b[0];
+}
+
 /* What Enter does in the refusal. */
 static char *
 refusal_offer(struct ui *ui)
 {
-	const struct blocker *b = &ui->refusal.b[0];
+	const struct blocker *b = refusal_first(ui);
 
 	switch (b->kind) {
 	case BLOCK_STEP:
@@ -511,8 +543,7 @@ refusal_offer(struct ui *ui)
 	case BLOCK_TARGET:
 		break;
 	}
-	return xstrdup("Start the wizard with --target local to run server steps here.   "
-	    "Esc: close");
+	return xstrdup("Enter: set the server (the server screen)     Esc: close");
 }
 
 /* Draw the refusal. */
@@ -547,7 +578,7 @@ unsigned
 refusal_key(struct ui *ui, struct ui_key k)
 {
 	if (KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER)) {
-		struct blocker b = ui->refusal.b[0];
+		struct blocker b = *refusal_first(ui);
 		size_t step = ui->refusal.step;
 
 		refusal_close(ui);
@@ -560,7 +591,8 @@ refusal_key(struct ui *ui, struct ui_key k)
 			ui_select(ui, step);
 			return form_open(ui, step, b.index, false, RUN_CHECK);
 		case BLOCK_TARGET:
-			break;
+			ui_select(ui, step);
+			return server_open(ui);
 		}
 		return UI_REDRAW;
 	}

@@ -273,7 +273,7 @@ overview_draw(struct ui *ui)
 	draw_msgline(ui);
 	{
 		const char *keys[] = { "Enter", "open", "r", "run", "c", "check", "e", "inputs",
-		    "n/p", "step", "g", "go to", "?", "help", "q", "quit", NULL };
+		    "S", "server", "g", "go to", "?", "help", "q", "quit", NULL };
 
 		draw_keybar(ui, keys);
 	}
@@ -335,5 +335,7 @@ overview_key(struct ui *ui, struct ui_key k)
 		ui->pane = 0;
 		return UI_REDRAW;
 	}
+	if (KEY_IS(k, 'S'))
+		return server_open(ui);
 	return ui_common_key(ui, k);
 }

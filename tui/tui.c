@@ -575,6 +575,8 @@ dispatch_key(struct ui *ui, struct ui_key k)
 		return ui_quit(ui);
 	if (ui->screen == SCREEN_OVERVIEW)
 		return overview_key(ui, k);
+	if (ui->screen == SCREEN_SERVER)
+		return server_key(ui, k);
 	return step_key(ui, k);
 }
 
@@ -770,6 +772,8 @@ ui_draw(struct ui *ui)
 	} else {
 		if (ui->screen == SCREEN_OVERVIEW)
 			overview_draw(ui);
+		else if (ui->screen == SCREEN_SERVER)
+			server_draw(ui);
 		else
 			step_draw(ui);
 		demo_banner_draw(ui);
@@ -920,6 +924,7 @@ static void
 ui_free(struct ui *ui)
 {
 	modal_close(ui);
+	server_close(ui);
 	if (engine_remote(ui->e) != NULL)
 		remote_set_cbs(engine_remote(ui->e), NULL);
 	for (size_t s = 0; s < ui->c->nsteps; s++) {

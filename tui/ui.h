@@ -19,6 +19,7 @@
 #include <wchar.h>
 
 #include "engine.h"
+#include "remote.h"
 #include "ssh.h"
 #include "util.h"
 
@@ -88,7 +89,7 @@ struct ui_key {
 #define KEY_FN(k, code) ((k).fn && (k).c == (wint_t)(code))
 #define KEY_CTRL(ch) ((ch) & 0x1f)
 
-enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP };
+enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP, SCREEN_SERVER };
 enum ui_modal { MODAL_NONE, MODAL_CONFIRM, MODAL_REFUSAL, MODAL_FORM, MODAL_PROMPT, MODAL_QUIT,
 	MODAL_SSH, MODAL_DEMO };
 enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH, PROMPT_SEARCH_BACK, PROMPT_SAVE };
@@ -200,6 +201,16 @@ struct ui {
 		size_t len;
 	} ssh;
 
+	struct {
+		char buf[5][256];          /* host, user, port, key file, known_hosts file */
+		size_t len[5];
+		int cur;                   /* the field or button marked */
+		enum ui_screen back;       /* the screen Esc goes back to */
+		struct remote_pf *pf;      /* the pre-flight Test started, or NULL */
+		bool testing, ok;
+		char *report;              /* its report, one item a line; NULL: none yet */
+	} server;
+
 	char *msg;
 	enum ui_style msg_style;
 
@@ -287,6 +298,12 @@ void ui_doc_status(struct ui *ui, struct doc *d, size_t step, const char *sep);
 /* screen-overview.c */
 void overview_draw(struct ui *ui);
 unsigned overview_key(struct ui *ui, struct ui_key k);
+
+/* screen-server.c */
+unsigned server_open(struct ui *ui);
+void server_close(struct ui *ui);
+void server_draw(struct ui *ui);
+unsigned server_key(struct ui *ui, struct ui_key k);
 
 /* screen-step.c */
 void step_draw(struct ui *ui);
