@@ -729,8 +729,13 @@ approve(struct cli *cl, size_t s)
 	char *cause = NULL, *q;
 	bool yes;
 
-	for (size_t k = 0; k < st->nchecklist; k++)
-		printf("  [ ] %s\n", st->checklist[k]);
+	for (size_t k = 0; k < st->nchecklist; k++) {
+		time_t at = engine_ticked(cl->e, s, k);
+		char when[32];
+
+		printf("  [%s] %s%s%s%s\n", at ? "x" : " ", st->checklist[k], at ? "  (ticked " : "",
+		    at ? iso_time(at, when, sizeof when) : "", at ? ")" : "");
+	}
 	if (engine_commands(cl->e, s, RUN_ACTION, &cmds, &n, &cause) == 0) {
 		if (n > 0)
 			printf("%s will run:\n", st->id);

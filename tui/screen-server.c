@@ -164,7 +164,6 @@ srv_preflight_done(void *data, bool ok, const char *report)
 	engine_note_preflight(ui->e, ok, report);
 	free(ui->server.report);
 	ui->server.report = xstrdup(report);
-	ui->server.ok = ok;
 	ui->server.testing = false;
 	if (!ok && remote_hostkey_refused(engine_remote(ui->e)))
 		ui_message(ui, S_ERROR, "the pre-flight failed: the host key was refused");

@@ -207,7 +207,7 @@ struct ui {
 		int cur;                   /* the field or button marked */
 		enum ui_screen back;       /* the screen Esc goes back to */
 		struct remote_pf *pf;      /* the pre-flight Test started, or NULL */
-		bool testing, ok;
+		bool testing;
 		char *report;              /* its report, one item a line; NULL: none yet */
 	} server;
 

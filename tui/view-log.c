@@ -277,12 +277,13 @@ logview_draw(struct ui *ui, int y, int h)
 		sb_addf(&sb, "following, %llu lines", (unsigned long long)(end - first));
 	else {
 		/* The last line in view. */
-		for (uint64_t seq = top; r < rows && seq < end; seq++)
+		int n = 0;
+
+		for (uint64_t seq = top; n < rows && seq < end; seq++)
 			if (shown(v, lb, seq, NULL)) {
 				last = seq;
-				r++;
+				n++;
 			}
-		r = 0;
 		sb_addf(&sb, "lines %llu-%llu of %llu", (unsigned long long)(top - first + 1),
 		    (unsigned long long)(last - first + 1), (unsigned long long)(end - first));
 	}

@@ -121,4 +121,11 @@ t_untick() {
 }
 ok "space again unticks the item" t_untick
 
+t_tick_cli() {
+	headless "${C[@]}" run firmware --yes &&
+		grep -qE '^  \[x\] Switch the first setting on\.  \(ticked [0-9]{4}-[0-9]{2}-[0-9]{2}T' "$TMP/out" &&
+		grep -qF '  [ ] Open the firmware setup.' "$TMP/out"
+}
+ok "run in another shell shows the checklist as ticked in the wizard" t_tick_cli
+
 done_testing
