@@ -342,6 +342,7 @@ engine_close(struct engine **ep)
 	verify_free(&e->verify);
 	remote_free(&e->remote);
 	server_free(e);
+	free(e->ssh_config);
 	http_free(&e->http);
 	loop_free(&e->loop);
 	state_free(&e->state);

@@ -107,10 +107,10 @@ help_doc(struct ui *ui, struct doc *d)
 		    "whole screen. r shows a review first: what the step does that cannot be "
 		    "undone (a reboot, gas spent, root), then its commands with their values (secrets "
 		    "as ****); y runs it, and Enter takes the marked button, which is Cancel for a "
-		    "step that reboots the server or spends gas. A step done by hand has a checklist: r shows it in the review, "
-		    "where space ticks the marked item (and unticks it). Each tick is kept with its "
-		    "time, so the list survives the reboot it leads to; the check alone decides "
-		    "whether the step is done.");
+		    "step that reboots the server or spends gas. A step done by hand has a "
+		    "checklist: r shows it in the review, where space ticks the marked item (and "
+		    "unticks it). Each tick is kept with its time, so the list survives the reboot it "
+		    "leads to; the check alone decides whether the step is done.");
 	}
 	doc_wrap(d, S_NORMAL, 0, t);
 	free(t);
