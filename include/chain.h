@@ -196,6 +196,7 @@ struct step {
 	char *notes;         /* the presenter's notes (what to say, point at, be asked); or NULL */
 	enum place place;
 	unsigned effects;    /* EFFECT_* */
+	int takes;           /* typical seconds its action takes on real hardware; 0: not said */
 
 	char **requires;     /* step ids, as written */
 	size_t *req;         /* indices into chain->steps */

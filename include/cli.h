@@ -21,6 +21,7 @@ struct cli_opts {
 	bool yes;         /* run --yes: no confirmation */
 	bool all;         /* run --all / check --all */
 	bool color;       /* colour in text output */
+	const char *export_file;   /* inputs --export FILE: write an answers file */
 };
 
 /* Run headless command argv[0] with its arguments on an open engine; returns an exit code. */

@@ -149,6 +149,9 @@ void engine_input(const struct engine *e, size_t input, struct input_value *out)
 int engine_set_input(struct engine *e, const char *name, const char *value,
     enum engine_err *err, char **cause);
 int engine_unset_input(struct engine *e, const char *name, char **cause);
+/* Check a value as engine_set_input does, changing nothing (0, or -1 with *err and *cause). */
+int engine_check_input(const struct engine *e, const char *name, const char *value,
+    enum engine_err *err, char **cause);
 /* The name of a held secret whose value text contains (as given, without its 0x, in any
  * case), or NULL: such a text is refused as a non-secret value (engine_set_input) and hidden
  * where it is typed. */
@@ -277,6 +280,67 @@ const char *engine_dir(const struct engine *e);
 char *engine_server_words(const struct engine *e);
 char *engine_where(const struct engine *e, size_t s);
 char *engine_redact(const struct engine *e, const char *s, size_t len, size_t *outlen);
+/*
+ * Time (engine-time.c). engine_estimate: how long step's action (and the check after it) is
+ * expected to take, in seconds: the mean of this profile's successful runs of it, else the
+ * step file's takes: figure, else 0 with EST_NONE. engine_elapsed_ms: how long its run has
+ * been going, -1 when it is not running. engine_time_left: the estimated seconds left for
+ * the chain (the steps not done, less what a running one has taken); *unknown counts the
+ * steps not done that have no estimate. engine_duration_words: "45 s", "12 min", "1 h 20
+ * min" (allocated).
+ */
+enum estimate_source { EST_NONE, EST_HISTORY, EST_STEP_FILE };
+const char *estimate_source_name(enum estimate_source s);  /* "none", "history", "step-file" */
+long engine_estimate(const struct engine *e, size_t step, enum estimate_source *src);
+long engine_elapsed_ms(const struct engine *e, size_t step);
+long engine_time_left(const struct engine *e, size_t *unknown);
+char *engine_duration_words(long secs);
+
+/*
+ * Run the rest (engine-auto.c): what the wizard does next when it goes on by itself. The
+ * first step not done, in walking order, is *step: AUTO_GO runs its action; any other answer
+ * stops there, and *why (allocated) says why: AUTO_ALL_DONE (*step is nsteps), AUTO_BUSY
+ * (it runs now), AUTO_MANUAL (done by hand), AUTO_INPUT (an input or a secret is missing or
+ * invalid), AUTO_LOCKED (a required step is not done, or no server), AUTO_CONFIRM (it
+ * reboots the server or spends gas: it needs the operator's yes). A run that fails stops
+ * the caller.
+ */
+enum auto_next { AUTO_GO, AUTO_ALL_DONE, AUTO_BUSY, AUTO_MANUAL, AUTO_INPUT, AUTO_LOCKED,
+	AUTO_CONFIRM };
+enum auto_next engine_next_auto(const struct engine *e, size_t *step, char **why);
+
+/*
+ * The finish (engine-summary.c): what the chain built and where to reach it, made from the
+ * profile's inputs and captured values, never a secret. engine_summary fills *out with the
+ * items the chain has (a chain without a step an item comes from leaves it out); value is
+ * NULL while an input it needs has no value. engine_next_steps: what to do next, a sentence
+ * each, into sv.
+ */
+struct summary_item {
+	const char *key;     /* for JSON: "kms_rpc_url", "kms_contract", "attestation", ... */
+	const char *label;   /* "KMS RPC", "DstackKms contract", ... */
+	size_t step;         /* the step that builds it */
+	bool done;           /* that step is done */
+	char *value;         /* the URL, address or verdict; NULL: not known yet */
+	char *link;          /* an address's Sepolia explorer page (not on the demo); or NULL */
+	const char *note;    /* e.g. "on the server only (loopback)"; or NULL */
+};
+size_t engine_summary(const struct engine *e, struct summary_item **out);
+void summary_items_free(struct summary_item **itp, size_t n);
+void engine_next_steps(const struct engine *e, struct strvec *sv);
+
+/*
+ * Answers files (engine-answers.c, answers.h). engine_apply_answers: check every input the
+ * file gives as engine_set_input does, each problem as "file:line:column: ..." (all of them,
+ * -1 with EERR_REFUSED), and set them only when every one is taken. engine_export_answers:
+ * write path (0600) with the remembered target and every input the operator set, never a
+ * secret (each secret input is named in a comment with where it is given instead).
+ */
+struct answers;
+int engine_apply_answers(struct engine *e, const struct answers *a, enum engine_err *err,
+    char **cause);
+int engine_export_answers(const struct engine *e, const char *path, char **cause);
+
 /* Keep a pre-flight's result (preflight.txt in the profile directory), for the bundle. */
 void engine_note_preflight(struct engine *e, bool ok, const char *report);
 

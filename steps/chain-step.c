@@ -18,11 +18,12 @@
 
 enum {
 	TK_ID, TK_SECTION, TK_TITLE, TK_SUMMARY, TK_PLACE, TK_EFFECTS, TK_REQUIRES, TK_INPUTS,
-	TK_GUIDE, TK_CHECKLIST, TK_CHECK, TK_ACTION, TK_CAPTURE, TK_HINTS, TK_NOTES, TK__N
+	TK_GUIDE, TK_CHECKLIST, TK_CHECK, TK_ACTION, TK_CAPTURE, TK_HINTS, TK_NOTES, TK_TAKES,
+	TK__N
 };
 static const char *const step_keys[] = {
 	"id", "section", "title", "summary", "place", "effects", "requires", "inputs", "guide",
-	"checklist", "check", "action", "capture", "hints", "notes"
+	"checklist", "check", "action", "capture", "hints", "notes", "takes"
 };
 
 enum { MK_NAME, MK_RUN, MK_HTTP, MK_TCP, MK_RPC, MK_CWD, MK_ENV, MK_STDIN, MK_EXPECT,
@@ -185,6 +186,62 @@ load_timeout(struct loader *ld, const struct ynode *n, int *out)
 bad:
 	err_node(ld, n, "timeout must be a positive whole number of seconds, got '%s'",
 	    q(ld, n->s));
+}
+
+/*
+ * Parse takes: how long the action typically takes on real hardware, as whole numbers with a
+ * unit each, largest first ("15m", "1h30m", "90s"); at most a week.
+ */
+static void
+load_takes(struct loader *ld, const struct ynode *n, int *out)
+{
+	static const char units[] = "hms";
+	static const unsigned long mult[] = { 3600, 60, 1 };
+	unsigned long total = 0, v;
+	size_t last = 0;
+	const char *s;
+	bool digits;
+
+	if (n == NULL)
+		return;
+	if (n->kind != Y_SCALAR || ynull(n)) {
+		err_node(ld, n, "takes must be a duration such as 15m, 1h30m or 90s, got %s",
+		    ykind_name(n));
+		return;
+	}
+	s = n->s;
+	if (*s == '\0')
+		goto bad;
+	while (*s != '\0') {
+		const char *u;
+
+		v = 0;
+		digits = false;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			v = v * 10 + (unsigned long)(*s - '0');
+			digits = true;
+			if (v > MAX_TIMEOUT)
+				goto big;
+		}
+		if (!digits || *s == '\0' || (u = strchr(units, *s)) == NULL ||
+		    (size_t)(u - units) < last)
+			goto bad;
+		last = (size_t)(u - units) + 1;
+		total += v * mult[u - units];
+		if (total > MAX_TIMEOUT)
+			goto big;
+		s++;
+	}
+	if (total == 0)
+		goto bad;
+	*out = (int)total;
+	return;
+big:
+	err_node(ld, n, "takes is more than a week");
+	return;
+bad:
+	err_node(ld, n, "takes must be a duration such as 15m, 1h30m or 90s (hours, minutes, "
+	    "seconds, largest first), got '%s'", q(ld, n->s));
 }
 
 /* Is s an environment variable name: [A-Za-z_][A-Za-z0-9_]* ? */
@@ -717,6 +774,7 @@ load_step(struct loader *ld, struct pstep *ps, const struct ynode *root)
 	st->summary = ystr(ld, f[TK_SUMMARY].val);
 	st->guide = ystr(ld, f[TK_GUIDE].val);
 	st->notes = ystr(ld, f[TK_NOTES].val);
+	load_takes(ld, f[TK_TAKES].val, &st->takes);
 	st->place = PLACE_LOCAL;
 	if (f[TK_PLACE].key == NULL)
 		err_node(ld, root, "step has no 'place'");

@@ -5,6 +5,9 @@
  *   engine-gate.c    gating and staleness: blockers, statuses
  *   engine-build.c   a step's commands made runnable (run_cmd)
  *   engine-run.c     running checks and actions, captures, the pre-flight
+ *   engine-auto.c    run the rest: which step runs next by itself, or why it stops
+ *   engine-summary.c what the chain built and where to reach it (the finish screen)
+ *   engine-time.c    estimates: how long a step will take, the time left for the chain
  *   engine-profile.c the profile shared by several processes: the lock around every change
  *                    of the state, noticing others' changes, the interactive session's claim
  */

@@ -232,16 +232,15 @@ key_wallet(const struct engine *e, int *wallet)
 	return k;
 }
 
-/* Set a non-secret input typed by the operator. */
+/* Would the non-secret input name take value, as set does? Changes nothing. */
 int
-engine_set_input(struct engine *e, const char *name, const char *value, enum engine_err *err,
-    char **cause)
+engine_check_input(const struct engine *e, const char *name, const char *value,
+    enum engine_err *err, char **cause)
 {
 	int idx = chain_input_index(e->chain, name), k, w;
 	const struct input_def *d;
 	const char *held;
 	struct verdict v;
-	int rc;
 
 	*err = EERR_USAGE;
 	if (idx < 0) {
@@ -310,8 +309,21 @@ engine_set_input(struct engine *e, const char *name, const char *value, enum eng
 			    ENGINE_KEY_INPUT, addr);
 		}
 	}
+	*err = EERR_NONE;
+	return 0;
+}
+
+/* Set a non-secret input the operator gave, once engine_check_input takes it. */
+int
+engine_set_input(struct engine *e, const char *name, const char *value, enum engine_err *err,
+    char **cause)
+{
+	int rc;
+
+	if (engine_check_input(e, name, value, err, cause) != 0)
+		return -1;
 	*err = EERR_BAD_FILE;
-	rc = store_input(e, idx, value, SRC_USER, NULL, cause);
+	rc = store_input(e, chain_input_index(e->chain, name), value, SRC_USER, NULL, cause);
 	if (rc == 0)
 		*err = EERR_NONE;
 	return rc;

@@ -228,8 +228,9 @@ static int
 cmd_status(struct cli *cl, int argc, char **argv)
 {
 	const struct chain *c = engine_chain(cl->e);
-	size_t sec = (size_t)-1;
-	char *version;
+	size_t sec = (size_t)-1, unknown;
+	char *version, *words;
+	long left;
 
 	if (argc != 1)
 		return cli_extra_args(argc, argv, "status [--json]");
@@ -247,6 +248,8 @@ cmd_status(struct cli *cl, int argc, char **argv)
 			const struct state_step *ss = engine_step_state(cl->e, i);
 			cJSON *o = cJSON_CreateObject(), *bl;
 			struct blocker *b;
+			enum estimate_source src;
+			long est, el;
 			size_t nb;
 			char buf[32];
 
@@ -261,6 +264,12 @@ cmd_status(struct cli *cl, int argc, char **argv)
 				cJSON_AddStringToObject(o, "message", ss->message);
 			if (ss && ss->log_path)
 				cJSON_AddStringToObject(o, "log", ss->log_path);
+			est = engine_estimate(cl->e, i, &src);
+			if (src != EST_NONE)
+				cJSON_AddNumberToObject(o, "estimate_s", (double)est);
+			cJSON_AddStringToObject(o, "estimate_from", estimate_source_name(src));
+			if ((el = engine_elapsed_ms(cl->e, i)) >= 0)
+				cJSON_AddNumberToObject(o, "elapsed_ms", (double)el);
 			bl = cJSON_AddArrayToObject(o, "blockers");
 			nb = engine_blockers(cl->e, i, &b);
 			for (size_t k = 0; k < nb; k++)
@@ -268,6 +277,9 @@ cmd_status(struct cli *cl, int argc, char **argv)
 			blockers_free(&b, nb);
 			cJSON_AddItemToArray(steps, o);
 		}
+		left = engine_time_left(cl->e, &unknown);
+		cJSON_AddNumberToObject(root, "time_left_s", (double)left);
+		cJSON_AddNumberToObject(root, "steps_without_estimate", (double)unknown);
 		print_json(root);
 		free(version);
 		return EXIT_OK;
@@ -302,6 +314,16 @@ cmd_status(struct cli *cl, int argc, char **argv)
 		if ((s == ST_FAILED || s == ST_STALE) && ss && ss->message)
 			printf("           %s\n", ss->message);
 	}
+	left = engine_time_left(cl->e, &unknown);
+	words = engine_duration_words(left);
+	if (left > 0 || unknown == 0)
+		printf("\nestimated time left: %s", left > 0 ? words : "none");
+	else
+		printf("\nestimated time left: unknown");
+	if (unknown > 0)
+		printf(" (%zu step%s without an estimate)", unknown, unknown == 1 ? "" : "s");
+	putchar('\n');
+	free(words);
 	return EXIT_OK;
 }
 
@@ -883,7 +905,19 @@ cmd_inputs(struct cli *cl, int argc, char **argv)
 	cJSON *root;
 
 	if (argc != 1)
-		return cli_extra_args(argc, argv, "inputs [--json], which lists every input");
+		return cli_extra_args(argc, argv, "inputs [--json] | inputs --export FILE");
+	if (cl->o->export_file != NULL) {
+		char *cause = NULL;
+
+		if (engine_export_answers(cl->e, cl->o->export_file, &cause) != 0) {
+			fprintf(stderr, "dstack-wizard: inputs --export: %s\n", cause);
+			free(cause);
+			return EXIT_BAD_FILE;
+		}
+		printf("==> wrote the answers file %s (the target and the inputs you set; no "
+		    "secret)\n", cl->o->export_file);
+		return EXIT_OK;
+	}
 	root = cl->o->json ? cJSON_CreateArray() : NULL;
 
 	for (size_t i = 0; i < c->ninputs; i++) {
@@ -1030,6 +1064,70 @@ cmd_preflight(struct cli *cl, int argc, char **argv)
 	return cl->pf_ok ? EXIT_OK : EXIT_FAILED;
 }
 
+/* summary [--json]: what the chain built and where to reach it, and what to do next. */
+static int
+cmd_summary(struct cli *cl, int argc, char **argv)
+{
+	const struct chain *c = engine_chain(cl->e);
+	struct summary_item *it;
+	struct strvec next = {0};
+	size_t n;
+
+	if (argc != 1)
+		return cli_extra_args(argc, argv, "summary [--json]");
+	n = engine_summary(cl->e, &it);
+	engine_next_steps(cl->e, &next);
+	if (cl->o->json) {
+		cJSON *root = cJSON_CreateObject(), *items = cJSON_AddObjectToObject(root, "built");
+		cJSON *nx = cJSON_AddArrayToObject(root, "next");
+		size_t done = 0;
+
+		for (size_t i = 0; i < c->nsteps; i++)
+			done += engine_status(cl->e, i) == ST_DONE;
+		cJSON_AddStringToObject(root, "profile", engine_profile(cl->e));
+		cJSON_AddNumberToObject(root, "steps", (double)c->nsteps);
+		cJSON_AddNumberToObject(root, "done", (double)done);
+		for (size_t i = 0; i < n; i++) {
+			cJSON *o = cJSON_AddObjectToObject(items, it[i].key);
+
+			cJSON_AddStringToObject(o, "label", it[i].label);
+			if (it[i].value != NULL)
+				cJSON_AddStringToObject(o, "value", it[i].value);
+			else
+				cJSON_AddNullToObject(o, "value");
+			if (it[i].link != NULL)
+				cJSON_AddStringToObject(o, "explorer", it[i].link);
+			if (it[i].note != NULL)
+				cJSON_AddStringToObject(o, "note", it[i].note);
+			cJSON_AddStringToObject(o, "step", c->steps[it[i].step].id);
+			cJSON_AddStringToObject(o, "status",
+			    step_status_name(engine_status(cl->e, it[i].step)));
+		}
+		for (size_t i = 0; i < next.n; i++)
+			cJSON_AddItemToArray(nx, cJSON_CreateString(next.v[i]));
+		print_json(root);
+	} else {
+		printf("What was built (profile %s):\n", engine_profile(cl->e));
+		for (size_t i = 0; i < n; i++) {
+			printf("  %-28s %s", it[i].label, it[i].value != NULL ? it[i].value :
+			    "(not known yet)");
+			if (!it[i].done && it[i].value != NULL && strcmp(it[i].key, "attestation") != 0)
+				printf(" (%s is not done)", c->steps[it[i].step].id);
+			putchar('\n');
+			if (it[i].note != NULL)
+				printf("  %-28s %s\n", "", it[i].note);
+			if (it[i].link != NULL)
+				printf("  %-28s %s\n", "", it[i].link);
+		}
+		printf("\nNext:\n");
+		for (size_t i = 0; i < next.n; i++)
+			printf("  - %s\n", next.v[i]);
+	}
+	summary_items_free(&it, n);
+	sv_free(&next);
+	return EXIT_OK;
+}
+
 /* export ansible DIR: the chain as an Ansible project (steps/export-ansible.c). */
 static int
 cmd_export(struct cli *cl, int argc, char **argv)
@@ -1056,7 +1154,7 @@ static const struct {
 	{ "list", cmd_list }, { "status", cmd_status }, { "inputs", cmd_inputs },
 	{ "why", cmd_why }, { "check", cmd_check }, { "run", cmd_run },
 	{ "set", cmd_set }, { "unset", cmd_unset }, { "preflight", cmd_preflight },
-	{ "export", cmd_export },
+	{ "export", cmd_export }, { "summary", cmd_summary },
 };
 
 bool

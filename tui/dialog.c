@@ -1,7 +1,7 @@
 /*
  * dialog.c: the small windows over a screen: the help (F1 or ?) with the key map and the
  * current screen's help; the review before an action (what it does that cannot be taken
- * back first, then its checklist and its commands, with Cancel as the default when it
+ * back and how long it takes first, then its checklist and its commands, with Cancel as the default when it
  * reboots the server or spends gas); the refusal of a locked step, naming every blocker
  * and offering to go to the first; the one-line prompts (go to a step, search the log); the
  * quit question while a step runs; and the "terminal too small" screen.
@@ -97,6 +97,12 @@ help_doc(struct ui *ui, struct doc *d)
 		    "requires are done and its inputs are valid; the pane below says what is "
 		    "missing.", g->mark[ST_DONE], g->mark[ST_FAILED], g->mark[ST_READY],
 		    g->mark[ST_LOCKED], g->mark[ST_STALE], g->mark[ST_RUNNING], g->mark[ST_CHECKING]);
+	} else if (ui->screen == SCREEN_FINISH) {
+		doc_add(d, S_HEADING, "The finish");
+		t = xstrdup("What the chain built and where to reach it: the KMS's RPC and auth-api, "
+		    "the contracts (with their Sepolia explorer pages), the gateway's RPC and app "
+		    "URLs, the hello-world app and the attestation verdict, all from the values the "
+		    "steps captured; then what to do next. Esc goes back to the overview.");
 	} else {
 		doc_add(d, S_HEADING, "The step screen");
 		t = xstrdup("The step's guide, what it requires, its inputs, and the exact commands of "
@@ -150,6 +156,11 @@ help_doc(struct ui *ui, struct doc *d)
 	    "a step that reboots or spends gas)");
 	help_key_line(d, "space", "in the review of a manual step: tick the marked checklist "
 	    "item");
+	help_key_line(d, "R", "run the rest: each step that needs no one, in turn; stops at "
+	    "a failure, a MANUAL step, a missing input or a step that reboots or spends gas, "
+	    "and says why");
+	help_key_line(d, "F", "the finish: what was built and where to reach it (n on the "
+	    "last step too)");
 	help_key_line(d, "C-l", "redraw the screen");
 	help_key_line(d, "? F1", "this help");
 	help_key_line(d, "q C-c", "quit (asks first when a step is running)");
@@ -299,11 +310,14 @@ confirm_doc(struct ui *ui, struct doc *d)
 	size_t s = ui->confirm.step;
 	const struct step *st = &ui->c->steps[s];
 	const struct ui_glyphs *g = ui->g;
+	enum estimate_source src;
 	bool elided = false;
+	long est;
 
+	est = engine_estimate(ui->e, s, &src);
 	doc_newline(d);
 	doc_add(d, S_HEADING, st->title);
-	if (st->effects != 0) {
+	if (st->effects != 0 || est > 0) {
 		doc_newline(d);
 		doc_newline(d);
 		doc_add(d, S_HEADING, "Before it runs:");
@@ -314,9 +328,15 @@ confirm_doc(struct ui *ui, struct doc *d)
 		confirm_warn(ui, d, "it sends blockchain transactions: they spend gas from the wallet");
 	if (st->effects & EFFECT_SUDO)
 		confirm_warn(ui, d, "it runs commands as root (sudo)");
-	/* The engine's estimate of the step's duration, once it has one, goes with this line
-	 * ("it takes about N min"), and is said for any step that has an estimate. */
-	if (st->effects & EFFECT_LONG)
+	if (est > 0) {
+		char *words = engine_duration_words(est);
+		char *t = xprintf("it takes about %s (%s; x cancels it)", words,
+		    src == EST_HISTORY ? "as its earlier runs here did" : "typical on real hardware");
+
+		confirm_warn(ui, d, t);
+		free(t);
+		free(words);
+	} else if (st->effects & EFFECT_LONG)
 		confirm_warn(ui, d, "it takes many minutes (x cancels it)");
 	for (size_t k = 0; k < st->nchecklist; k++) {
 		time_t at = engine_ticked(ui->e, s, k);

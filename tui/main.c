@@ -1,8 +1,8 @@
 /*
  * main.c: the command line. Options are GNU style (getopt_long, anywhere on the line); a
- * headless command (list, status, why, check, run, set, unset, inputs, report, bundle,
- * tutorial, notes, replay) runs without the screen; with no command on a terminal the wizard
- * opens. With --record the wizard runs in a child on a pseudo-terminal (record.c).
+ * headless command (list, status, why, check, run, summary, set, unset, inputs, report,
+ * bundle, tutorial, notes, replay) runs without the screen; with no command on a terminal
+ * the wizard opens. With --record the wizard runs in a child on a pseudo-terminal (record.c).
  */
 #include "config.h"
 
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "answers.h"
 #include "cli.h"
 #include "cli-docs.h"
 #include "engine.h"
@@ -43,9 +44,12 @@ usage(FILE *f)
 "                       eight at once, each step's output printed whole, in order)\n"
 "  run STEP [--yes]     run a step's action, then its check\n"
 "  run --all [--yes]    run every step that is not done, in order, stopping at a failure\n"
+"  summary [--json]     what was built and where to reach it (KMS and gateway URLs,\n"
+"                       contract addresses, the app's URL, the attestation verdict)\n"
 "  set NAME VALUE       set an input (validated; secrets are refused here)\n"
 "  unset NAME           forget an input's value\n"
 "  inputs [--json]      every input, its value, where it came from, and whether it is valid\n"
+"  inputs --export FILE write an answers file from the profile (no secret in it)\n"
 "  export ansible DIR   write the chain for the release in use as an Ansible project\n"
 "                       (site.yml, a task file per step, the profile's inputs; secrets\n"
 "                       come from DSTACK_WIZARD_<NAME> when it runs)\n"
@@ -82,7 +86,11 @@ usage(FILE *f)
 "      --ssh-config FILE  the ssh config file for ssh -G (-F; default: ssh's own; 'none'\n"
 "                       for none)\n"
 "      --secret-file NAME=PATH  read the secret input NAME from PATH (mode 0600 required)\n"
-"      --json           JSON output (list, status, inputs)\n"
+"      --answers FILE   take the target and inputs from FILE (YAML: target:, inputs:\n"
+"                       NAME: VALUE) before anything runs; each value checked as set\n"
+"                       checks it, problems as FILE:LINE:COLUMN; never a secret\n"
+"      --export FILE    with inputs: write an answers file\n"
+"      --json           JSON output (list, status, inputs, summary)\n"
 "  -y, --yes            do not ask for confirmation\n"
 "      --all            with run: every step that is not done\n"
 "      --no-color       no colour (also when NO_COLOR is set)\n"
@@ -115,7 +123,7 @@ usage(FILE *f)
 "\n"
 "Exit status: 0 ok; 1 a check or an action failed; 2 usage error; 3 refused (a step is\n"
 "locked, an input is invalid, or the server's host key is unknown or changed); 4 bad\n"
-"chain file, or a state file that cannot be read or written.\n"
+"chain or answers file, or a state file that cannot be read or written.\n"
 "\n"
 "State: $XDG_STATE_HOME/dstack-wizard/PROFILE/state.json (default ~/.local/state/...),\n"
 "with a log file per run under logs/. Several processes may share a profile: each change\n"
@@ -127,7 +135,7 @@ usage(FILE *f)
 enum { OPT_SECRET_FILE = 256, OPT_JSON, OPT_ALL, OPT_NO_COLOR, OPT_STATE_DIR, OPT_ASCII,
 	OPT_STEP, OPT_DEMO, OPT_DEMO_SPEED, OPT_DEMO_FAIL, OPT_IDENTITY, OPT_KNOWN_HOSTS,
 	OPT_ACCEPT_NEW, OPT_SSH_CONFIG, OPT_RECORD, OPT_SPEED, OPT_IDLE_LIMIT, OPT_OUTPUT,
-	OPT_VALUES, OPT_FOLLOW, OPT_PRESENTER };
+	OPT_VALUES, OPT_FOLLOW, OPT_PRESENTER, OPT_ANSWERS, OPT_EXPORT };
 
 /* --demo, --demo-speed X, --demo-fail ID: the simulated host (steps/demo.c). */
 static int
@@ -196,6 +204,8 @@ main(int argc, char **argv)
 		{ "values", no_argument, NULL, OPT_VALUES },
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		{ "presenter", no_argument, NULL, OPT_PRESENTER },
+		{ "answers", required_argument, NULL, OPT_ANSWERS },
+		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -208,7 +218,8 @@ main(int argc, char **argv)
 	struct strvec secret_files = {0}, env_secrets = {0};
 	struct engine *e = NULL;
 	struct record *rec = NULL;
-	const char *record = NULL;
+	const char *record = NULL, *answers_path = NULL;
+	struct answers *ans = NULL;
 	char *cause = NULL;
 	double speed = 0, idle = 0;
 	bool no_color = false;
@@ -290,6 +301,12 @@ main(int argc, char **argv)
 		case OPT_PRESENTER:
 			to.presenter = true;
 			break;
+		case OPT_ANSWERS:
+			answers_path = optarg;
+			break;
+		case OPT_EXPORT:
+			co.export_file = optarg;
+			break;
 		case OPT_SPEED:
 		case OPT_IDLE_LIMIT:
 			if (replay_option(c == OPT_SPEED ? "--speed" : "--idle-limit", optarg,
@@ -355,6 +372,11 @@ main(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	if (co.export_file != NULL && (argc == 0 || strcmp(argv[0], "inputs") != 0)) {
+		fprintf(stderr, "dstack-wizard: --export FILE goes with inputs\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (to.presenter && argc > 0) {
 		fprintf(stderr, "dstack-wizard: --presenter opens the interactive wizard; it does "
 		    "not go with '%s'\n", argv[0]);
@@ -390,6 +412,24 @@ main(int argc, char **argv)
 			return record_relay(&rec);
 		}
 	}
+	/* An answers file gives the target and the inputs before anything runs. */
+	if (answers_path != NULL) {
+		if (answers_load(answers_path, &ans, &cause) != 0) {
+			fprintf(stderr, "%s\n", cause);
+			free(cause);
+			rc = EXIT_BAD_FILE;
+			goto out;
+		}
+		if (ans->target != NULL && eo.target != NULL && strcmp(ans->target, eo.target) != 0) {
+			fprintf(stderr, "dstack-wizard: %s:%d:%d: the target %s differs from --target "
+			    "%s\n", ans->file, ans->target_line, ans->target_col, ans->target,
+			    eo.target);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (ans->target != NULL)
+			eo.target = ans->target;
+	}
 	co.color = !no_color && isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL;
 	to.color = !no_color && (getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
 	/* --demo --target USER@127.0.0.1:PORT: the demo's server steps go through that sshd. */
@@ -404,11 +444,19 @@ main(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "dstack-wizard: %s\n", cause);
 		free(cause);
+		answers_free(&ans);
 		return err == EERR_USAGE ? EXIT_USAGE : err == EERR_REFUSED ? EXIT_REFUSED :
 		    EXIT_BAD_FILE;
 	}
 	if (engine_notice(e) != NULL)
 		fprintf(stderr, "dstack-wizard: %s\n", engine_notice(e));
+	if (ans != NULL && engine_apply_answers(e, ans, &err, &cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
+		free(cause);
+		engine_close(&e);
+		answers_free(&ans);
+		return err == EERR_REFUSED ? EXIT_REFUSED : EXIT_BAD_FILE;
+	}
 
 	if (to.target == NULL && engine_remote(e) != NULL)
 		to.target = remote_label(engine_remote(e));   /* the remembered target */
@@ -423,9 +471,11 @@ main(int argc, char **argv)
 	} else
 		rc = cli_run(e, argc, argv, &co);
 	engine_close(&e);
+	answers_free(&ans);
 	return rc;
 out:
 	engine_env_free(&env_secrets);
 	sv_free(&secret_files);
+	answers_free(&ans);
 	return rc;
 }

@@ -1,7 +1,8 @@
 /*
  * screen-overview.c: the overview. The title bar names the chain, the profile and the
  * target; the list shows every section with its progress and every step with its status
- * mark, place badge, title and status word; the pane below shows the selected step: its
+ * mark, place badge, title and status word; the line above the pane below ends with the
+ * estimated time left for the chain; that pane shows the selected step: its
  * summary, its history (done when, why it failed, drift), and, when it is locked, exactly
  * what is missing (engine_blockers).
  */
@@ -114,6 +115,29 @@ ov_step(struct ui *ui, int y, size_t s, bool selected, int idw, int w)
 	x += 8;
 	draw_clip(ui, y, x, right - x - 1, st->title, base);
 	draw_str(ui, y, right, 9, word, selected ? base : style_of_status(status));
+}
+
+/*
+ * The estimated time left for the chain, at the right end of the line from x to end, when
+ * some step not done has an estimate ("+" when some have none) and there is room.
+ */
+static void
+ov_time_left(struct ui *ui, int y, int x, int end)
+{
+	size_t unknown;
+	long secs = engine_time_left(ui->e, &unknown);
+	char *words, *t;
+	int w;
+
+	if (secs <= 0)
+		return;
+	words = engine_duration_words(secs);
+	t = xprintf(" chain: ~%s%s left ", words, unknown > 0 ? "+" : "");
+	w = text_width(t, strlen(t));
+	if (end - w >= x)
+		draw_str(ui, y, end - w, w, t, S_HEADING);
+	free(t);
+	free(words);
 }
 
 /* The selected step's details, as a document. */
@@ -264,6 +288,7 @@ overview_draw(struct ui *ui)
 	    style_of_status(engine_status(ui->e, ui->sel)));
 	draw_str(ui, dy, x, 1, " ", S_NORMAL);
 	free(head);
+	ov_time_left(ui, dy, x + 2, dx + dw - 2);
 	doc_init(&d, dw - 2);
 	ov_detail(ui, &d, ui->sel);
 	ui->detail_scroll = doc_clamp(&d, detail_h - 1, ui->detail_scroll);
@@ -272,8 +297,8 @@ overview_draw(struct ui *ui)
 
 	draw_msgline(ui);
 	{
-		const char *keys[] = { "Enter", "open", "r", "run", "c", "check", "e", "inputs",
-		    "S", "server", "g", "go to", "?", "help", "q", "quit", NULL };
+		const char *keys[] = { "Enter", "open", "r", "run", "R", "rest", "c", "check", "e",
+		    "inputs", "S", "server", "g", "go to", "?", "help", "q", "quit", NULL };
 
 		draw_keybar(ui, keys);
 	}

@@ -135,6 +135,36 @@ ui_step_note(struct ui *ui, size_t s, char *buf, size_t len)
 }
 
 /*
+ * Add a step's time to d: how long its run has been going (and the estimate), or, before it
+ * runs, how long it is expected to take and where that figure comes from.
+ */
+static void
+ui_doc_time(struct ui *ui, struct doc *d, size_t s)
+{
+	enum estimate_source src;
+	long est = engine_estimate(ui->e, s, &src), el = engine_elapsed_ms(ui->e, s);
+	char *words = src != EST_NONE ? engine_duration_words(est) : NULL, *t;
+	bool act;
+
+	if (el >= 0) {
+		el /= 1000;
+		act = ui->steps[s].kind == RUN_ACTION && words != NULL;
+		t = xprintf("time: %ld:%02ld%s%s", el / 60, el % 60, act ? " of about " : "",
+		    act ? words : "");
+	} else if (words != NULL && engine_status(ui->e, s) != ST_DONE)
+		t = xprintf("takes about %s (%s)", words, src == EST_HISTORY ?
+		    "from this profile's earlier runs" : "typical on real hardware");
+	else
+		t = NULL;
+	if (t != NULL) {
+		doc_newline(d);
+		doc_add(d, S_DIM, t);
+	}
+	free(t);
+	free(words);
+}
+
+/*
  * Add a step's status to d: its mark and name, then (after sep) its note, and the command
  * running now. Shared by the overview's detail pane and the step screen.
  */
@@ -158,6 +188,7 @@ ui_doc_status(struct ui *ui, struct doc *d, size_t s, const char *sep)
 		doc_wrap(d, S_CMD, 2, t);
 		free(t);
 	}
+	ui_doc_time(ui, d, s);
 }
 
 /* Forget what the session knew about a step's last run. */
@@ -203,6 +234,10 @@ on_cmd_start(void *data, size_t step, enum run_kind kind, size_t index, const st
 }
 
 static void recheck_next(void *data);
+static void autorun_next(void *data);
+static bool all_done(struct ui *ui);
+static int start_run(struct ui *ui, size_t s, enum run_kind kind, bool recheck, char **cause);
+static void autorun_stop(struct ui *ui, enum ui_style st, const char *fmt, ...) DW_PRINTF(3, 4);
 
 /* A run ended: remember its hints and outcome; go on with re-checks. */
 static void
@@ -256,7 +291,10 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
 	else if (res->canceled)
 		ui_message(ui, S_ERROR, "%s: %s canceled", st->id,
 		    kind == RUN_CHECK ? "check" : "action");
-	else if (now == ST_DONE)
+	else if (now == ST_DONE && all_done(ui) && ui->modal == MODAL_NONE) {
+		ui_message(ui, S_OK, "%s is done, and with it every step", st->id);
+		ui_open_finish(ui);
+	} else if (now == ST_DONE)
 		ui_message(ui, S_OK, "%s is done", st->id);
 	else {
 		size_t ticked = 0;
@@ -271,9 +309,127 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
 		ui_message(ui, S_ERROR, "%s failed%s: %s", st->id, of, us->outcome);
 		free(of);
 	}
+	if (ui->autorun && s == ui->autorun_step && !us->recheck) {
+		if (now == ST_DONE && unsaved == NULL && !ui->quitting) {
+			if (ui->autorun_timer == 0)
+				ui->autorun_timer = loop_add_timer(ui->loop, 0, autorun_next, ui);
+		} else if (res->canceled)
+			autorun_stop(ui, S_ERROR, "run the rest stopped: %s was canceled", st->id);
+		else
+			autorun_stop(ui, S_ERROR, "run the rest stopped: %s failed: %s", st->id,
+			    us->outcome);
+	}
 	if (ui->quitting && !engine_busy(ui->e))
 		ui->dirty |= UI_QUIT;
 	ui->dirty |= UI_REDRAW;
+}
+
+/* Is every step done? */
+static bool
+all_done(struct ui *ui)
+{
+	for (size_t s = 0; s < ui->c->nsteps; s++)
+		if (engine_status(ui->e, s) != ST_DONE)
+			return false;
+	return true;
+}
+
+/* A second passed while a step runs: redraw its time; again while one runs. */
+static void
+on_tick(void *data)
+{
+	struct ui *ui = data;
+
+	ui->tick_timer = 0;
+	if (!engine_busy(ui->e))
+		return;
+	ui->dirty |= UI_REDRAW;
+	ui->tick_timer = loop_add_timer(ui->loop, 1000, on_tick, ui);
+}
+
+/* Stop running the rest, saying why. */
+static void
+autorun_stop(struct ui *ui, enum ui_style st, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	ui->autorun = false;
+	if (ui->autorun_timer != 0) {
+		loop_del_timer(ui->loop, ui->autorun_timer);
+		ui->autorun_timer = 0;
+	}
+	va_start(ap, fmt);
+	why = xvprintf(fmt, ap);
+	va_end(ap);
+	ui_message(ui, st, "%s", why);
+	free(why);
+	ui->dirty |= UI_REDRAW;
+}
+
+/*
+ * Run the rest: start the next step that needs no one, or stop at the first that does (done
+ * by hand, a missing input, a yes to give), select it and say why.
+ */
+static void
+autorun_next(void *data)
+{
+	struct ui *ui = data;
+	enum auto_next an;
+	char *why = NULL, *cause = NULL;
+	size_t s, left = 0;
+
+	ui->autorun_timer = 0;
+	if (!ui->autorun)
+		return;
+	an = engine_next_auto(ui->e, &s, &why);
+	if (an == AUTO_BUSY) {
+		/* A re-check of it runs: go on when it ends. */
+		ui->autorun_step = s;
+		free(why);
+		return;
+	}
+	if (s < ui->c->nsteps)
+		ui_select(ui, s);
+	if (an == AUTO_ALL_DONE)
+		autorun_stop(ui, S_OK, "run the rest: %s", why);
+	else if (an != AUTO_GO)
+		autorun_stop(ui, S_STALE, "run the rest stopped: %s", why);
+	else if (start_run(ui, s, RUN_ACTION, false, &cause) != 0) {
+		char *nl = cause != NULL ? strchr(cause, '\n') : NULL;
+
+		if (nl != NULL)
+			*nl = '\0';
+		autorun_stop(ui, S_ERROR, "run the rest stopped: %s", cause ? cause :
+		    "could not start");
+	} else {
+		for (size_t k = s; k < ui->c->nsteps; k++)
+			left += engine_status(ui->e, k) != ST_DONE;
+		ui->autorun_step = s;
+		ui_message(ui, S_NORMAL, "running the rest: %s (%zu not done; x cancels)",
+		    ui->c->steps[s].id, left);
+	}
+	free(cause);
+	free(why);
+	ui->dirty |= UI_REDRAW;
+}
+
+/* R: go on through the ready steps by themselves, until one needs the operator. */
+unsigned
+ui_run_rest(struct ui *ui)
+{
+	if (engine_readonly(ui->e) != NULL) {
+		ui_message(ui, S_ERROR, "%s", engine_readonly(ui->e));
+		return UI_REDRAW;
+	}
+	if (ui->autorun) {
+		ui_message(ui, S_NORMAL, "the rest is running already; x cancels it");
+		return UI_REDRAW;
+	}
+	ui->autorun = true;
+	ui->autorun_step = SIZE_MAX;
+	autorun_next(ui);
+	return UI_REDRAW;
 }
 
 /* Start a run through the engine. */
@@ -296,6 +452,8 @@ start_run(struct ui *ui, size_t s, enum run_kind kind, bool recheck, char **caus
 		us->drift = false;
 	if (ui->log.step == s)
 		logview_show(ui, s);
+	if (ui->tick_timer == 0)
+		ui->tick_timer = loop_add_timer(ui->loop, 1000, on_tick, ui);
 	return 0;
 }
 
@@ -368,6 +526,10 @@ ui_cancel(struct ui *ui)
 	for (size_t s = 0; s < ui->c->nsteps && target == SIZE_MAX; s++)
 		if (ui_running(ui, s) && !ui->steps[s].recheck)
 			target = s;
+	if (target == SIZE_MAX && ui->autorun) {
+		autorun_stop(ui, S_NORMAL, "run the rest stopped: canceled");
+		return UI_REDRAW;
+	}
 	if (target == SIZE_MAX) {
 		ui_message(ui, S_NORMAL, "nothing is running");
 		return UI_REDRAW;
@@ -456,10 +618,8 @@ ui_next(struct ui *ui)
 	size_t next = ui->sel + 1, nb;
 	struct blocker *b;
 
-	if (next >= ui->c->nsteps) {
-		ui_message(ui, S_NORMAL, "%s is the last step", ui->c->steps[ui->sel].id);
-		return UI_REDRAW;
-	}
+	if (next >= ui->c->nsteps)
+		return ui_open_finish(ui);
 	nb = engine_blockers(ui->e, next, &b);
 	blockers_free(&b, nb);
 	if (nb > 0 && engine_status(ui->e, next) != ST_DONE) {
@@ -498,6 +658,10 @@ ui_common_key(struct ui *ui, struct ui_key k)
 		return ui_request_run(ui, ui->sel, RUN_CHECK);
 	case 'r':
 		return ui_request_run(ui, ui->sel, RUN_ACTION);
+	case 'R':
+		return ui_run_rest(ui);
+	case 'F':
+		return ui_open_finish(ui);
 	case 'x':
 		return ui_cancel(ui);
 	case 'e':
@@ -577,6 +741,8 @@ dispatch_key(struct ui *ui, struct ui_key k)
 		return overview_key(ui, k);
 	if (ui->screen == SCREEN_SERVER)
 		return server_key(ui, k);
+	if (ui->screen == SCREEN_FINISH)
+		return finish_key(ui, k);
 	return step_key(ui, k);
 }
 
@@ -774,6 +940,8 @@ ui_draw(struct ui *ui)
 			overview_draw(ui);
 		else if (ui->screen == SCREEN_SERVER)
 			server_draw(ui);
+		else if (ui->screen == SCREEN_FINISH)
+			finish_draw(ui);
 		else
 			step_draw(ui);
 		demo_banner_draw(ui);
@@ -1053,6 +1221,10 @@ tui_run(struct engine *e, const struct tui_opts *o)
 		loop_del_timer(ui.loop, ui.draw_timer);
 	if (ui.recheck_timer != 0)
 		loop_del_timer(ui.loop, ui.recheck_timer);
+	if (ui.tick_timer != 0)
+		loop_del_timer(ui.loop, ui.tick_timer);
+	if (ui.autorun_timer != 0)
+		loop_del_timer(ui.loop, ui.autorun_timer);
 	tui_restore();
 	delscreen(tui_screen);
 	tui_screen = NULL;

@@ -89,7 +89,7 @@ struct ui_key {
 #define KEY_FN(k, code) ((k).fn && (k).c == (wint_t)(code))
 #define KEY_CTRL(ch) ((ch) & 0x1f)
 
-enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP, SCREEN_SERVER };
+enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP, SCREEN_SERVER, SCREEN_FINISH };
 enum ui_modal { MODAL_NONE, MODAL_CONFIRM, MODAL_REFUSAL, MODAL_FORM, MODAL_PROMPT, MODAL_QUIT,
 	MODAL_SSH, MODAL_DEMO };
 enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH, PROMPT_SEARCH_BACK, PROMPT_SAVE };
@@ -222,6 +222,11 @@ struct ui {
 	uint64_t recheck_timer;
 	bool quitting;
 
+	bool autorun;              /* running the rest: each ready step in turn, by itself */
+	size_t autorun_step;       /* the step it runs now */
+	uint64_t autorun_timer;    /* the next step is due */
+	uint64_t tick_timer;       /* a second passed while a step runs: redraw its time */
+
 	bool presenter;            /* --presenter: the notes pane beside the screens */
 	int notes_w;               /* its width (cols is what is left), 0: no pane */
 	bool notes_narrow;         /* too narrow for it, and said so */
@@ -284,6 +289,7 @@ void ui_message(struct ui *ui, enum ui_style st, const char *fmt, ...) DW_PRINTF
 unsigned ui_request_run(struct ui *ui, size_t step, enum run_kind kind);
 unsigned ui_start_run(struct ui *ui, size_t step, enum run_kind kind);
 unsigned ui_cancel(struct ui *ui);
+unsigned ui_run_rest(struct ui *ui);
 unsigned ui_quit(struct ui *ui);
 unsigned ui_quit_now(struct ui *ui, bool force);
 unsigned ui_common_key(struct ui *ui, struct ui_key k);
@@ -308,6 +314,11 @@ unsigned server_key(struct ui *ui, struct ui_key k);
 /* screen-step.c */
 void step_draw(struct ui *ui);
 unsigned step_key(struct ui *ui, struct ui_key k);
+
+/* screen-finish.c */
+void finish_draw(struct ui *ui);
+unsigned finish_key(struct ui *ui, struct ui_key k);
+unsigned ui_open_finish(struct ui *ui);
 
 /* view-log.c */
 struct logbuf *logview_buf(struct ui *ui, size_t step);

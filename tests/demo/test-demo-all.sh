@@ -20,6 +20,28 @@ ok "run --all again resumes at the failed step and ends with every step done" \
 	 out_has "every step is done"'
 ok "status: every step done" \
 	'demo 0 status && out_lacks "^  (ready|locked|failed|stale) " && out_has "^  done +attestation-verification "'
+# summary_is KEY VALUE-REGEX: summary --json's built.KEY.value matches, its step is done.
+summary_is() {
+	jq -e --arg k "$1" --arg re "$2" '.built[$k] | (.value | test($re)) and .status == "done"' \
+		"$TMP/out" >/dev/null || { echo "# summary: $1 is not /$2/:"; jq ".built[\"$1\"]" "$TMP/out"; return 1; }
+}
+ok "summary --json: what was built, from the captured values, never a secret" \
+	'demo 0 inputs --json && KMS=$(jq -r ".[] | select(.name == \"kms_contract_address\") | .value" "$TMP/out") &&
+	 APP=$(jq -r ".[] | select(.name == \"hello_app_id\") | .value" "$TMP/out") &&
+	 BASE=$(jq -r ".[] | select(.name == \"base_domain\") | .value" "$TMP/out") &&
+	 [ -n "$KMS" ] && [ -n "$APP" ] && ID=${APP#0x} && ID=${ID,,} &&
+	 demo 0 summary --json && summary_is kms_contract "^$KMS\$" &&
+	 summary_is kms_rpc_url "^https://kms\\.$BASE:8083\$" &&
+	 summary_is kms_auth_api_url "^http://127\\.0\\.0\\.1:8084/\$" &&
+	 summary_is app_implementation "^0x[0-9a-fA-F]{40}\$" &&
+	 summary_is gateway_rpc_url "^https://.*:9202\$" &&
+	 summary_is hello_url "^https://$ID\\.$BASE:9204/\$" &&
+	 summary_is attestation "^verified" &&
+	 jq -e ".built.kms_contract.explorer == null" "$TMP/out" >/dev/null &&
+	 jq -e ".done == .steps and (.next | length) >= 2" "$TMP/out" >/dev/null &&
+	 out_lacks "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" &&
+	 demo 0 summary && out_has "^  DstackKms contract +$KMS\$" && out_has "^Next:" &&
+	 out_has "Open https://$ID\\.$BASE:9204/"'
 ok "the KMS answers on the demo host: onboarded, keys on chain" \
 	'demo 0 check kms-cvm-deployment && out_has "holds: .k256_pubkey" && out_has "holds: .status == \"ok\""'
 # kms_demo_json: the demo VMM's record (demo.json) of the one VM named kms.

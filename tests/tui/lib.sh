@@ -125,10 +125,12 @@ steady() {
 	return 0
 }
 
-# mask FILE: dates and clock times out, trailing blanks off.
+# mask FILE: dates, clock times and durations of seconds (estimates from the test's own
+# runs) out, trailing blanks off.
 mask() {
 	sed -E -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}/YYYY-MM-DD HH:MM/g' \
-		-e 's/\([0-9]+\.[0-9]+ s\)/(N s)/g' -e 's/[[:space:]]+$//' "$1"
+		-e 's/\([0-9]+\.[0-9]+ s\)/(N s)/g' -e 's/(about |~)[0-9] s/\1N s/g' \
+		-e 's/time: [0-9]+:[0-9]{2}/time: M:SS/g' -e 's/[[:space:]]+$//' "$1"
 }
 
 # golden NAME [-e]: the steady screen equals tests/tui/golden/NAME.txt.

@@ -59,6 +59,7 @@ t_review_gas() {
 		keys G r && wait_for "Run the action of deploy?" &&
 		above "Before it runs:" "It runs, in order:" &&
 		above "⚠ it sends blockchain transactions: they spend gas" "1. [local] printf" &&
+		has "⚠ it takes about 10 min (typical on real hardware; x cancels it)" &&
 		has '"0x6080604052…0008140033"' && lacks "$BYTES" && has "Long hex values are shortened" &&
 		has "▸ Cancel" && lacks "▸ Run" && keys Enter && wait_for "deploy: not run" &&
 		[ ! -e "$TMP/home/work/deploy" ] && keys r && wait_for "Run the action of deploy?" &&
@@ -73,7 +74,8 @@ t_review_reboot() {
 		above "⚠ it reboots the server" "⚠ it runs commands as root" && has "▸ Cancel" &&
 		lacks 'test -f "work/firmware"' && keys PageDown && wait_for 'test -f "work/firmware"' &&
 		keys Escape && wait_for "firmware: not run" && keys g n Enter r &&
-		wait_for "Run the action of noisy?" && has "▸ Run" && lacks "Before it runs" &&
+		wait_for "Run the action of noisy?" && has "▸ Run" && lacks "reboots" &&
+		has "⚠ it takes about 1 s (as its earlier runs here did; x cancels it)" &&
 		keys Escape && wait_for "noisy: not run"
 }
 ok "a step that reboots has Cancel by default and scrolls; one that does not has Run" t_review_reboot
@@ -115,7 +117,8 @@ ok "after a restart (the reboot) the ticks show with their times; the check alon
 	t_tick_reboot
 
 t_untick() {
-	keys r && wait_for "Run the action of firmware?" && keys Space &&
+	wait_for "Every step is done." && keys Escape && wait_gone "Every step is done." &&
+		keys r && wait_for "Run the action of firmware?" && keys Space &&
 		wait_for "unticked: Open the firmware setup." && has "▸ [ ] Open the firmware setup." &&
 		[ "$(ticks)" = 1 ] && keys Escape
 }

@@ -846,6 +846,54 @@ test_timeouts(void **state)
 	free(cause);
 }
 
+/* takes: is a duration with units, largest first; errors name file:line:column. */
+static void
+test_takes(void **state)
+{
+	struct chain *c = NULL;
+	char *cause = NULL;
+	static const char *const bad[][2] = {
+		{ "15", "takes must be a duration such as 15m, 1h30m or 90s (hours, minutes, "
+		    "seconds, largest first), got '15'" },
+		{ "0m", "takes must be a duration such as 15m, 1h30m or 90s (hours, minutes, "
+		    "seconds, largest first), got '0m'" },
+		{ "5m1h", "takes must be a duration such as 15m, 1h30m or 90s (hours, minutes, "
+		    "seconds, largest first), got '5m1h'" },
+		{ "m", "takes must be a duration such as 15m, 1h30m or 90s (hours, minutes, "
+		    "seconds, largest first), got 'm'" },
+		{ "2d", "takes must be a duration such as 15m, 1h30m or 90s (hours, minutes, "
+		    "seconds, largest first), got '2d'" },
+		{ "[1m]", "takes must be a duration such as 15m, 1h30m or 90s, got a list" },
+		{ "169h", "takes is more than a week" },
+		{ "99999999999999999999s", "takes is more than a week" },
+	};
+
+	put(state, "chain.yaml", base_chain);
+	put(state, "s.yaml", "id: s\nsection: one\ntitle: T\nplace: local\n"
+	    "takes: 1h30m\ncheck: [\"true\"]\n");
+	assert_int_equal(chain_load(*state, &c, &cause), 0);
+	assert_int_equal(c->steps[0].takes, 5400);
+	chain_free(&c);
+	put(state, "s.yaml", "id: s\nsection: one\ntitle: T\nplace: local\n"
+	    "takes: 90s\ncheck: [\"true\"]\n");
+	assert_int_equal(chain_load(*state, &c, &cause), 0);
+	assert_int_equal(c->steps[0].takes, 90);
+	chain_free(&c);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *text = xprintf("id: s\nsection: one\ntitle: T\nplace: local\n"
+		    "takes: %s\ncheck: [\"true\"]\n", bad[i][0]);
+		char *want = xprintf("s.yaml:5:8: %s", bad[i][1]);
+
+		put(state, "s.yaml", text);
+		cause = load_fail(*state);
+		assert_line(cause, want);
+		assert_int_equal(count_lines(cause), 1);
+		free(cause);
+		free(want);
+		free(text);
+	}
+}
+
 /* Duplicate step ids name both places; duplicate inputs in a step's list. */
 static void
 test_duplicates(void **state)
@@ -1557,6 +1605,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_enums, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_takes, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_duplicates, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_unknown_refs, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_cycles, setup_dir, teardown_dir),
