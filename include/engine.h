@@ -170,6 +170,14 @@ const char *engine_secret_within(const struct engine *e, const char *text);
 int engine_set_secret(struct engine *e, const char *name, const char *value,
     enum value_source source, char **cause);
 
+/*
+ * The checklist of a step done by hand (engine-checklist.c): engine_ticked says when item k
+ * was ticked (0: it is not); engine_tick ticks it now (on) or unticks it, and saves. Ticks
+ * are the operator's word only: the step's check still decides whether it is done.
+ */
+time_t engine_ticked(const struct engine *e, size_t step, size_t k);
+int engine_tick(struct engine *e, size_t step, size_t k, bool on, char **cause);
+
 /* Status and gating. */
 enum step_status engine_status(const struct engine *e, size_t step);
 const struct state_step *engine_step_state(const struct engine *e, size_t step);
@@ -217,6 +225,24 @@ void run_cmds_free(struct run_cmd **cmds, size_t n);
  * tree, <bindir>/../share/dstack-wizard when that directory exists (an installed or
  * unpacked tree, wherever it is), else the configured pkgdatadir. */
 const char *engine_datadir(void);
+/*
+ * The server (engine-server.c): the target ("[user@]host[:port]", an ssh config Host alias,
+ * "local", or NULL: none), the SSH key file and the known_hosts file (NULL: ssh's own), as
+ * given with --target or set on the server screen; remembered in the profile. The strings
+ * engine_server gives are the engine's. engine_set_server connects anew (the first command
+ * or pre-flight makes the connection) and saves; refused (-1, *cause) while a step runs.
+ * engine_server_ip: the target's address when it is an IP (server_ip's default), or NULL.
+ */
+struct engine_server {
+	const char *target;
+	const char *identity;
+	const char *known_hosts;
+};
+void engine_server(const struct engine *e, struct engine_server *out);
+int engine_set_server(struct engine *e, const struct engine_server *s, char **cause);
+const char *engine_server_ip(const struct engine *e);
+#define ENGINE_SERVER_IP_INPUT "server_ip"
+
 /* The SSH side of the server (remote.h), or NULL (no target, or --target local). */
 struct remote *engine_remote(struct engine *e);
 /* Run the loop (at most timeout_ms) until every input verification (verify: contract_code)

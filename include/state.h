@@ -86,6 +86,12 @@ struct state_pair {
 	char *value;
 };
 
+/* A checklist item of a manual step that the operator ticked, and when. */
+struct state_tick {
+	char *item;            /* the item's text as the step file says it */
+	time_t at;
+};
+
 struct state_step {
 	char *id;
 	enum saved_status status;
@@ -108,6 +114,8 @@ struct state_step {
 	 * were recorded. */
 	struct state_pair *made;
 	size_t nmade;
+	struct state_tick *ticks;         /* its checklist items ticked, in the order ticked */
+	size_t nticks;
 };
 
 struct state {
@@ -119,7 +127,10 @@ struct state {
 	size_t nsteps;
 	char *notice;               /* e.g. "state file was corrupt; moved to X" (NULL if none) */
 	char *target;               /* the server ("[user@]host[:port]" or "local"), remembered
-	                               from --target; NULL if never given */
+	                               from --target or the server screen; NULL if never given */
+	char *identity;             /* the SSH key file for it, set on the server screen; NULL:
+	                               the agent, then ssh's IdentityFiles */
+	char *known_hosts;          /* the known_hosts file for it; NULL: ssh's */
 };
 
 /*
@@ -158,6 +169,9 @@ void state_unset_input(struct state *st, const char *name);
  */
 struct state_step *state_get_step(const struct state *st, const char *id);
 struct state_step *state_step(struct state *st, const char *id);
+/* When a checklist item was ticked (0: it is not), and tick (at != 0) or untick it. */
+time_t state_ticked(const struct state_step *s, const char *item);
+void state_tick(struct state_step *s, const char *item, time_t at);
 /* Add a copy of a run to a step's history, dropping the oldest beyond STATE_MAX_ATTEMPTS. */
 void state_add_attempt(struct state_step *s, const struct state_attempt *a);
 /* Add a copy of a cause of staleness (step or input; was and why may be NULL) unless one for

@@ -69,6 +69,12 @@ struct engine {
 	struct http *http;           /* libcurl multi for probes, in the loop */
 	char *notice;
 	struct remote *remote;       /* --target [user@]host[:port]: the server over SSH */
+	/* engine-server.c: the server in use, as given (--target, or the profile's), and how
+	 * to reach it again when the server screen changes it. */
+	char *srv_target, *srv_identity, *srv_known_hosts, *ssh_config;
+	bool accept_new;
+	char *server_ip;             /* the target's address when it is an IP: server_ip's
+	                                default; NULL otherwise */
 	struct verify *verify;       /* verdicts of `verify: contract_code` inputs */
 	struct demo *demo;            /* --demo: the simulated host, or NULL */
 	struct remote_pf *pf;        /* the pre-flight every waiting server step waits for */
@@ -97,6 +103,12 @@ enum {
 };
 
 /* engine-profile.c: every change of e->state goes between these two (they nest). */
+/* engine-server.c */
+int server_remote_new(struct engine *e, bool demo, const char *t, const char *identity,
+    const char *known_hosts, struct remote **out, char **cause);
+void server_in_use(struct engine *e, const char *t, const char *identity,
+    const char *known_hosts);
+void server_free(struct engine *e);
 void update_begin(struct engine *e);
 int update_end(struct engine *e, char **cause);
 int profile_open(struct engine *e, char **cause);

@@ -139,6 +139,10 @@ value_of(const struct engine *e, size_t i, enum value_source *src, int depth)
 		*src = si->source;
 		return xstrdup(si->value);
 	}
+	if (e->server_ip != NULL && strcmp(d->name, ENGINE_SERVER_IP_INPUT) == 0) {
+		*src = SRC_DEFAULT;
+		return xstrdup(e->server_ip);
+	}
 	if (depth > EXPAND_DEPTH || (def = input_default(e, d)) == NULL)
 		return NULL;
 	v = expand(e, def, 0, depth, &missing);

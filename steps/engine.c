@@ -8,7 +8,6 @@
 
 #include "engine.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,63 +149,22 @@ engine_demo(const struct engine *e)
 	return e->demo;
 }
 
-/* Is host a loopback address (127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6)? */
-static bool
-is_loopback_address(const char *host)
-{
-	struct in6_addr a6;
-	struct in_addr a4;
-
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) != 1)
-		return false;
-	if (IN6_IS_ADDR_LOOPBACK(&a6))
-		return true;
-	return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-}
-
 /*
- * The demo host behind an SSH target: the sandbox and the demo server are on this machine,
- * so the target must be this machine's loopback (the address it connects to, after the ssh
- * config's HostName). Supervised commands keep their files in the sandbox.
- */
-static int
-engine_demo_remote(struct engine *e, const char *t, char **cause)
-{
-	const struct ssh_target *st = ssh_conn_target(remote_conn(e->remote));
-	const char *host = st->hostname != NULL ? st->hostname : st->host;
-	const char *dir = getenv("DSTACK_WIZARD_REMOTE_DIR");
-	struct ssh_opts so = {0};
-	char *remote_dir;
-
-	if (host == NULL || !is_loopback_address(host)) {
-		set_cause(cause, "--demo --target %s: the demo host is simulated on this machine, "
-		    "so its SSH target must be a loopback address (127.0.0.0/8 or ::1), not %s", t,
-		    host != NULL ? host : "(none)");
-		remote_free(&e->remote);
-		return -1;
-	}
-	remote_dir = dir != NULL && *dir != '\0' ? xstrdup(dir) : xprintf("%s/sandbox/remote",
-	    e->dir);
-	so.remote_dir = remote_dir;
-	ssh_conn_set_opts(remote_conn(e->remote), &so);
-	free(remote_dir);
-	return 0;
-}
-
-/*
- * The target: --target, else the one remembered in the profile's state. "local" runs server
- * commands on this machine; anything else is an SSH target, remembered for next time. With
- * --demo, only an SSH target on the loopback goes (not remembered): the demo's server
- * commands then run through sshd, in the same sandbox.
+ * The target: --target, else the one remembered in the profile's state (with the identity
+ * and known_hosts file remembered with it, unless given). "local" runs server commands on
+ * this machine; anything else is an SSH target, remembered for next time (a new one forgets
+ * the identity and known_hosts file remembered for the old one). With --demo, only an SSH
+ * target on the loopback goes (not remembered): the demo's server commands then run through
+ * sshd, in the same sandbox.
  */
 static int
 engine_remote_open(struct engine *e, const struct engine_opts *o, char **cause)
 {
-	struct remote_opts ro = {0};
-	const char *t = o->target;
+	const char *t = o->target, *identity = o->identity, *known_hosts = o->known_hosts;
+	bool same;
 
+	e->ssh_config = o->ssh_config != NULL ? xstrdup(o->ssh_config) : NULL;
+	e->accept_new = o->accept_new_host_key;
 	if (t == NULL && !o->demo)
 		t = e->state->target;
 	if (t == NULL)
@@ -214,32 +172,32 @@ engine_remote_open(struct engine *e, const struct engine_opts *o, char **cause)
 	if (o->demo && strcmp(t, "local") == 0)
 		return set_cause(cause, "--demo runs the server steps on its simulated host; it does "
 		    "not go with --target local (an SSH target on the loopback is allowed)");
+	same = e->state->target != NULL && strcmp(e->state->target, t) == 0;
+	if (same && identity == NULL)
+		identity = e->state->identity;
+	if (same && known_hosts == NULL)
+		known_hosts = e->state->known_hosts;
 	if (strcmp(t, "local") == 0) {
 		e->target_local = true;   /* for this run only: not remembered */
+		server_in_use(e, t, NULL, NULL);
 		return 0;
 	}
-	ro.target = t;
-	ro.identity = o->identity;
-	ro.known_hosts = o->known_hosts;
-	ro.ssh_config = o->ssh_config;
-	ro.accept_new = o->accept_new_host_key;
-	if (remote_new(e->loop, &ro, &e->remote, cause) != 0) {
+	if (server_remote_new(e, o->demo, t, identity, known_hosts, &e->remote, cause) != 0) {
 		char *why = *cause;
 
 		*cause = xprintf("--target %s: %s", t, why);
 		free(why);
 		return -1;
 	}
-	if (o->demo)
-		return engine_demo_remote(e, t, cause);
-	if (o->target != NULL && (e->state->target == NULL ||
-	    strcmp(e->state->target, o->target) != 0)) {
-		update_begin(e);
-		free(e->state->target);
-		e->state->target = xstrdup(o->target);
-		return update_end(e, cause);
-	}
-	return 0;
+	server_in_use(e, t, identity, known_hosts);
+	if (o->demo || same)
+		return 0;
+	update_begin(e);
+	free(e->state->target);
+	e->state->target = xstrdup(t);
+	freep(&e->state->identity);
+	freep(&e->state->known_hosts);
+	return update_end(e, cause);
 }
 
 /* The SSH side of the server, or NULL (no target, or --target local). */
@@ -383,6 +341,8 @@ engine_close(struct engine **ep)
 	profile_close(e);
 	verify_free(&e->verify);
 	remote_free(&e->remote);
+	server_free(e);
+	free(e->ssh_config);
 	http_free(&e->http);
 	loop_free(&e->loop);
 	state_free(&e->state);

@@ -4,7 +4,7 @@
  * This file owns the on-disk format. It is the only place that sees cJSON; callers get plain
  * structs. The format, version STATE_SCHEMA = 1:
  *
- *	{ "schema": 1, "target": "user@host:port",
+ *	{ "schema": 1, "target": "user@host:port", "identity": "path", "known_hosts": "path",
  *	  "inputs": { "<name>": { "value": "...", "source": "user" | "capture",
  *	                          "from_step": "<id>", "at": "2026-11-24T10:02:00Z" } },
  *	  "steps":  { "<id>": { "status": "done" | "failed" | "canceled" | "stale" | "none",
@@ -18,9 +18,13 @@
  *	                                        "duration_ms": N, "where": "...", "outcome": "...",
  *	                                        "exit_code": N, "message": "...",
  *	                                        "hints": [ { "say": "...", "fix": "..." } ],
- *	                                        "log": "path" } ] } } }
+ *	                                        "log": "path" } ],
+ *	                        "checklist": [ { "item": "...", "at": T } ] } } }
  *
  * Times are ISO 8601 UTC as iso_time() writes them; zero times and NULL strings are left out.
+ * A step's "checklist" holds the items of its checklist the operator ticked (by their text, so
+ * that an item reworded in the step file is no longer ticked), each with the time; "item" and
+ * "at" are required.
  * A step's "attempts" are its last STATE_MAX_ATTEMPTS runs, oldest first (a longer list read
  * keeps its last ones); an attempt's "kind" and "outcome" are required. A cause in "stale_by"
  * names a step or an input ("was" left out: the input had no value). A "canceled" step was
@@ -267,6 +271,9 @@ state_step_clear(struct state_step *s)
 	free(s->attempts);
 	state_clear_causes(s);
 	state_clear_made(s);
+	for (size_t i = 0; i < s->nticks; i++)
+		free(s->ticks[i].item);
+	free(s->ticks);
 	memset(s, 0, sizeof *s);
 }
 
@@ -355,6 +362,8 @@ state_free(struct state **stp)
 	free(st->path);
 	free(st->notice);
 	free(st->target);
+	free(st->identity);
+	free(st->known_hosts);
 	free(st);
 	*stp = NULL;
 }
@@ -660,6 +669,65 @@ state_read_attempt(const cJSON *item, struct state_attempt *a, const char **what
 	return 0;
 }
 
+/* When a checklist item was ticked; 0 when it is not. */
+time_t
+state_ticked(const struct state_step *s, const char *item)
+{
+	for (size_t i = 0; i < s->nticks; i++)
+		if (strcmp(s->ticks[i].item, item) == 0)
+			return s->ticks[i].at;
+	return 0;
+}
+
+/* Tick a checklist item at a time (again: the new time), or untick it (at 0). */
+void
+state_tick(struct state_step *s, const char *item, time_t at)
+{
+	size_t i;
+
+	for (i = 0; i < s->nticks; i++)
+		if (strcmp(s->ticks[i].item, item) == 0)
+			break;
+	if (i < s->nticks && at == 0) {
+		free(s->ticks[i].item);
+		memmove(&s->ticks[i], &s->ticks[i + 1], (s->nticks - i - 1) * sizeof *s->ticks);
+		s->nticks--;
+		return;
+	}
+	if (at == 0)
+		return;
+	if (i == s->nticks) {
+		s->ticks = xreallocarray(s->ticks, s->nticks + 1, sizeof *s->ticks);
+		s->ticks[s->nticks++].item = xstrdup(item);
+	}
+	s->ticks[i].at = at;
+}
+
+/* Read a step's "checklist" (optional): the items ticked, each once. */
+static int
+state_read_ticks(const cJSON *item, struct state_step *s, char **why)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(item, "checklist"), *t;
+
+	if (list == NULL)
+		return 0;
+	if (!cJSON_IsArray(list))
+		return state_bad(why, "step", s->id, "\"checklist\" is not a list");
+	cJSON_ArrayForEach(t, list) {
+		const cJSON *text = cJSON_GetObjectItemCaseSensitive(t, "item");
+		time_t at = 0;
+
+		if (!cJSON_IsObject(t) || !cJSON_IsString(text) || text->valuestring == NULL ||
+		    state_get_time(t, "at", &at) != 0 || at == 0)
+			return state_bad(why, "step", s->id, "a \"checklist\" entry needs an "
+			    "\"item\" string and an \"at\" time");
+		if (state_ticked(s, text->valuestring) != 0)
+			return state_bad(why, "step", s->id, "a \"checklist\" item is there twice");
+		state_tick(s, text->valuestring, at);
+	}
+	return 0;
+}
+
 /* Read a step's "attempts" (optional), keeping the last STATE_MAX_ATTEMPTS. */
 static int
 state_read_attempts(const cJSON *item, struct state_step *s, char **why)
@@ -795,7 +863,8 @@ state_read_step(const cJSON *item, struct state_step *s, char **why)
 		return state_bad(why, "step", id, "\"log\" is not a string");
 	if (state_get_string(item, "job", &s->job) != 0)
 		return state_bad(why, "step", id, "\"job\" is not a string");
-	if (state_read_causes(item, s, why) != 0 || state_read_made(item, s, why) != 0)
+	if (state_read_causes(item, s, why) != 0 || state_read_made(item, s, why) != 0 ||
+	    state_read_ticks(item, s, why) != 0)
 		return -1;
 	return state_read_attempts(item, s, why);
 }
@@ -895,6 +964,12 @@ state_parse(struct state *st, const char *text, size_t len, char **why)
 	item = cJSON_GetObjectItemCaseSensitive(root, "target");
 	if (item != NULL && cJSON_IsString(item) && item->valuestring[0] != '\0')
 		st->target = xstrdup(item->valuestring);
+	item = cJSON_GetObjectItemCaseSensitive(root, "identity");
+	if (item != NULL && cJSON_IsString(item) && item->valuestring[0] != '\0')
+		st->identity = xstrdup(item->valuestring);
+	item = cJSON_GetObjectItemCaseSensitive(root, "known_hosts");
+	if (item != NULL && cJSON_IsString(item) && item->valuestring[0] != '\0')
+		st->known_hosts = xstrdup(item->valuestring);
 
 	inputs = cJSON_GetObjectItemCaseSensitive(root, "inputs");
 	if (inputs != NULL && !cJSON_IsObject(inputs)) {
@@ -1268,6 +1343,8 @@ state_render(const struct state *st)
 	cJSON_AddNumberToObject(root, "schema", STATE_SCHEMA);
 	if (st->target != NULL)
 		cJSON_AddStringToObject(root, "target", st->target);
+	state_add_string(root, "identity", st->identity);
+	state_add_string(root, "known_hosts", st->known_hosts);
 	inputs = cJSON_AddObjectToObject(root, "inputs");
 	steps = cJSON_AddObjectToObject(root, "steps");
 	if (inputs == NULL || steps == NULL)
@@ -1324,6 +1401,19 @@ state_render(const struct state *st)
 		}
 		if (s->nattempts > 0)
 			state_render_attempts(obj, s);
+		if (s->nticks > 0) {
+			cJSON *list = cJSON_AddArrayToObject(obj, "checklist"), *t;
+
+			if (list == NULL)
+				fatal("out of memory (cJSON)");
+			for (size_t k = 0; k < s->nticks; k++) {
+				if ((t = cJSON_CreateObject()) == NULL)
+					fatal("out of memory (cJSON)");
+				cJSON_AddItemToArray(list, t);
+				cJSON_AddStringToObject(t, "item", s->ticks[k].item);
+				state_add_time(t, "at", s->ticks[k].at);
+			}
+		}
 	}
 
 	text = cJSON_Print(root);

@@ -761,8 +761,13 @@ approve(struct cli *cl, size_t s, enum run_kind kind)
 	char *cause = NULL, *q;
 	bool yes;
 
-	for (size_t k = 0; k < st->nchecklist; k++)
-		printf("  [ ] %s\n", st->checklist[k]);
+	for (size_t k = 0; k < st->nchecklist; k++) {
+		time_t at = engine_ticked(cl->e, s, k);
+		char when[32];
+
+		printf("  [%s] %s%s%s%s\n", at ? "x" : " ", st->checklist[k], at ? "  (ticked " : "",
+		    at ? iso_time(at, when, sizeof when) : "", at ? ")" : "");
+	}
 	for (int pass = kind == RUN_REPLACE ? RUN_REPLACE : RUN_ACTION; pass >= RUN_ACTION;
 	    pass--) {
 		if (engine_commands(cl->e, s, (enum run_kind)pass, &cmds, &n, &cause) != 0) {

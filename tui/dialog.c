@@ -1,7 +1,8 @@
 /*
  * dialog.c: the small windows over a screen: the help (F1 or ?) with the key map and the
- * current screen's help; the confirmation before an action (its commands, checklist and
- * effects: sudo, transactions, reboot); the refusal of a locked step, naming every blocker
+ * current screen's help; the review before an action (what it does that cannot be taken
+ * back and how long it takes first, then its checklist and its commands, with Cancel as the default when it
+ * reboots the server or spends gas); the refusal of a locked step, naming every blocker
  * and offering to go to the first; the one-line prompts (go to a step, search the log); the
  * quit question while a step runs; and the "terminal too small" screen.
  */
@@ -10,6 +11,7 @@
 #include "ui.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +38,7 @@ help_key_line(struct doc *d, const char *key, const char *what)
 
 	doc_newline(d);
 	doc_add(d, S_HEADING, t);
-	doc_add(d, S_NORMAL, what);
+	doc_add_or_wrap(d, S_NORMAL, 21, what);
 	free(t);
 }
 
@@ -66,6 +68,25 @@ help_doc(struct ui *ui, struct doc *d)
 		help_key_line(d, "Esc", "close the form");
 		return;
 	}
+	if (ui->screen == SCREEN_SERVER) {
+		doc_add(d, S_HEADING, "The server screen");
+		doc_wrap(d, S_NORMAL, 0, "How the wizard reaches the TDX host: the host (an address, "
+		    "a name or an ssh config Host alias; local runs the server steps on this machine; "
+		    "empty: no server), the user, the port, the SSH key file and the known_hosts file "
+		    "(empty: what ssh -G says, and ssh-agent for the key). They are kept in the "
+		    "profile. Test saves them, then runs the pre-flight (the connection, the host key, "
+		    "the login, sudo, the OS, the clock, the disk) and shows each item, with how to "
+		    "fix one that failed. An unknown host key is shown with its fingerprint and "
+		    "trusted only after a yes. server_ip is not the SSH target: it is the public "
+		    "address written into DNS records and configurations; when the host is an IP "
+		    "address and server_ip is not set, server_ip is that address.");
+		help_key_line(d, "Tab Down / S-Tab Up", "next / previous field or button");
+		help_key_line(d, "Enter", "save (on Test: save and test)");
+		help_key_line(d, "C-t", "save and test");
+		help_key_line(d, "C-u", "clear the field");
+		help_key_line(d, "Esc", "back");
+		return;
+	}
 	if (ui->screen == SCREEN_OVERVIEW) {
 		doc_add(d, S_HEADING, "The overview");
 		t = xprintf("Every section with its progress, and every step with its status: %s done, "
@@ -90,7 +111,13 @@ help_doc(struct ui *ui, struct doc *d)
 		    "before they run. The log below streams the output: '!' marks standard error, "
 		    "'#' the wizard's own lines. A hint that matches the output shows its cause and "
 		    "fix in a banner. Tab moves between the page and the log; l gives the log the "
-		    "whole screen.");
+		    "whole screen. r shows a review first: what the step does that cannot be "
+		    "undone (a reboot, gas spent, root), then its commands with their values (secrets "
+		    "as ****); y runs it, and Enter takes the marked button, which is Cancel for a "
+		    "step that reboots the server or spends gas. A step done by hand has a "
+		    "checklist: r shows it in the review, where space ticks the marked item (and "
+		    "unticks it). Each tick is kept with its time, so the list survives the reboot it "
+		    "leads to; the check alone decides whether the step is done.");
 	}
 	doc_wrap(d, S_NORMAL, 0, t);
 	free(t);
@@ -107,21 +134,31 @@ help_doc(struct ui *ui, struct doc *d)
 	help_key_line(d, "c", "run the step's check: is it done?");
 	if (ui->screen == SCREEN_OVERVIEW)
 		help_key_line(d, "C", "re-check every stale, failed or canceled step");
-	help_key_line(d, "r", "run the step's action, then its check (asks first)");
+	help_key_line(d, "r", "run the action, then the check (after a review)");
 	help_key_line(d, "x", "cancel the running step");
 	help_key_line(d, "e", "edit the step's inputs");
 	help_key_line(d, "n / p", "next / previous step (next refuses a locked step and says why)");
 	help_key_line(d, "g", "go to a step by the start of its id");
+	help_key_line(d, "S", "in the overview: the server screen (how the wizard reaches the TDX "
+	    "host)");
 	help_key_line(d, "l", "the log on the whole screen, or back");
-	help_key_line(d, "/", "search the log; then n / N: older / newer match");
+	help_key_line(d, "/ ?", "search the log towards newer / older lines, as in less; then "
+	    "n: again the same way, N: the other way (in the log, ? searches: F1 is the help)");
 	help_key_line(d, "gg / G", "in the log: the top / the end (G follows new output)");
 	help_key_line(d, "f", "in the log: follow new output, or stop");
+	help_key_line(d, "o", "in the log: the output only (no echoed commands, no lines of the "
+	    "wizard's own), or everything");
+	help_key_line(d, "s", "in the log: save what it shows to a new file (0600)");
 	t = xprintf("%s", g->left_right);
 	help_key_line(d, t, "in the log: scroll sideways");
 	free(t);
 	if (engine_is_demo(ui->e))
 		help_key_line(d, "D", "the demo's controls: inject or clear the selected step's "
 		    "failure, change the speed");
+	help_key_line(d, "y / Enter", "in the review: run / take the marked button (Cancel for "
+	    "a step that reboots or spends gas)");
+	help_key_line(d, "space", "in the review of a manual step: tick the marked checklist "
+	    "item");
 	help_key_line(d, "R", "run the rest: each step that needs no one, in turn; stops at "
 	    "a failure, a MANUAL step, a missing input or a step that reboots or spends gas, "
 	    "and says why");
@@ -166,7 +203,15 @@ help_key(struct ui *ui, struct ui_key k)
 	return UI_REDRAW;
 }
 
-/* Ask before an action. */
+/* Does running the step need a deliberate yes (it reboots the server or spends gas)? */
+static bool
+confirm_risky(const struct step *st)
+{
+	return (st->effects & (EFFECT_REBOOT | EFFECT_TRANSACTION)) != 0;
+}
+
+/* Ask before an action: the review. Cancel has the focus when the step reboots the server,
+ * spends gas or replaces what it deployed. */
 unsigned
 confirm_open(struct ui *ui, size_t s, enum run_kind kind)
 {
@@ -174,12 +219,47 @@ confirm_open(struct ui *ui, size_t s, enum run_kind kind)
 	ui->confirm.step = s;
 	ui->confirm.kind = kind;
 	ui->confirm.scroll = 0;
+	ui->confirm.run_focus = kind != RUN_REPLACE && !confirm_risky(&ui->c->steps[s]);
+	ui->confirm.item = 0;
+	ui->confirm.follow_item = false;
 	return UI_REDRAW;
+}
+
+/*
+ * A command as the review shows it: each run of more than CONFIRM_HEX_MAX hex digits (a
+ * bytecode, a quote, a key) shortened to its first and last digits, so that the commands
+ * stay readable; an address (40 digits) or a 64-digit hash stays whole. Allocated.
+ */
+#define CONFIRM_HEX_MAX 64
+#define CONFIRM_HEX_KEEP 10
+static char *
+confirm_elide(struct ui *ui, const char *s, bool *elided)
+{
+	struct strbuf sb = {0};
+
+	while (*s != '\0') {
+		size_t n = strspn(s, "0123456789abcdefABCDEF");
+
+		if (n > CONFIRM_HEX_MAX) {
+			sb_addf(&sb, "%.*s%s%.*s", CONFIRM_HEX_KEEP, s, ui->g->ellipsis,
+			    CONFIRM_HEX_KEEP, s + n - CONFIRM_HEX_KEEP);
+			*elided = true;
+		} else if (n > 0)
+			sb_add(&sb, s, n);
+		s += n;
+		/* The rest of a word that is not all hex, then what follows it. */
+		n = strcspn(s, "0123456789abcdefABCDEF");
+		if (n == 0 && *s != '\0')
+			n = 1;
+		sb_add(&sb, s, n);
+		s += n;
+	}
+	return sb_detach(&sb);
 }
 
 /* Add numbered commands to a document. */
 static void
-confirm_commands(struct ui *ui, struct doc *d, size_t s, enum run_kind kind)
+confirm_commands(struct ui *ui, struct doc *d, size_t s, enum run_kind kind, bool *elided)
 {
 	struct run_cmd *cmds;
 	size_t n;
@@ -191,89 +271,152 @@ confirm_commands(struct ui *ui, struct doc *d, size_t s, enum run_kind kind)
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char *t = xprintf("%zu. %s", i + 1, cmds[i].display);
+		char *shown = confirm_elide(ui, cmds[i].display, elided), *num, *line, *p;
+		int hang;
 
-		doc_hang(d, S_CMD, 2, 3, t);
-		free(t);
+		/* Every line of a script under the first, after the number. */
+		num = xprintf("%zu. ", i + 1);
+		hang = (int)strlen(num);
+		for (p = shown, line = num; p != NULL; ) {
+			char *nl = strchr(p, '\n');
+			char *t = xprintf("%s%.*s", line, nl ? (int)(nl - p) : (int)strlen(p), p);
+
+			doc_hang(d, S_CMD, line == num ? 2 : 2 + hang, hang, t);
+			free(t);
+			line = "";
+			p = nl ? nl + 1 : NULL;
+		}
+		free(num);
+		free(shown);
 	}
 	run_cmds_free(&cmds, n);
 }
 
-/* The confirmation's text. */
+/* Add one warning. */
+static void
+confirm_warn(struct ui *ui, struct doc *d, const char *what)
+{
+	char *t = xprintf("%s %s", ui->g->warn, what);
+
+	doc_hang(d, S_STALE, 2, 2, t);
+	free(t);
+}
+
+/*
+ * The review's text: the warnings first (what the step does that cannot be taken back),
+ * then the checklist of a step done by hand, then the commands with their values filled in
+ * (secrets as ****), then the check that decides whether it is done.
+ */
 static void
 confirm_doc(struct ui *ui, struct doc *d)
 {
 	size_t s = ui->confirm.step;
 	const struct step *st = &ui->c->steps[s];
 	const struct ui_glyphs *g = ui->g;
-	char *t, *other;
+	enum estimate_source src;
+	bool elided = false, replace = ui->confirm.kind == RUN_REPLACE;
+	long est;
 
+	est = engine_estimate(ui->e, s, &src);
 	doc_newline(d);
 	doc_add(d, S_HEADING, st->title);
-	if (ui->confirm.kind == RUN_REPLACE) {
-		other = engine_mismatch(ui->e, s);
-		t = xprintf("%s It was %s: its action would keep what is deployed. Replacing it "
-		    "removes it first:", g->warn, other != NULL ? other : "deployed before");
+	if (st->effects != 0 || est > 0 || replace) {
 		doc_newline(d);
-		doc_wrap(d, S_STALE, 0, t);
+		doc_newline(d);
+		doc_add(d, S_HEADING, "Before it runs:");
+	}
+	if (replace) {
+		char *other = engine_mismatch(ui->e, s);
+		char *t = xprintf("it was %s: its action would keep what is deployed, so replacing "
+		    "it removes that first", other != NULL ? other : "deployed before");
+
+		confirm_warn(ui, d, t);
 		free(t);
 		free(other);
-		confirm_commands(ui, d, s, RUN_REPLACE);
 	}
-	for (size_t k = 0; k < st->nchecklist; k++) {
-		t = xprintf("[ ] %s", st->checklist[k]);
-		doc_hang(d, S_NORMAL, 2, 4, t);
+	if (st->effects & EFFECT_REBOOT)
+		confirm_warn(ui, d, "it reboots the server: the connection drops until it is back");
+	if (st->effects & EFFECT_TRANSACTION)
+		confirm_warn(ui, d, "it sends blockchain transactions: they spend gas from the wallet");
+	if (st->effects & EFFECT_SUDO)
+		confirm_warn(ui, d, "it runs commands as root (sudo)");
+	if (est > 0) {
+		char *words = engine_duration_words(est);
+		char *t = xprintf("it takes about %s (%s; x cancels it)", words,
+		    src == EST_HISTORY ? "as its earlier runs here did" : "typical on real hardware");
+
+		confirm_warn(ui, d, t);
 		free(t);
+		free(words);
+	} else if (st->effects & EFFECT_LONG)
+		confirm_warn(ui, d, "it takes many minutes (x cancels it)");
+	for (size_t k = 0; k < st->nchecklist; k++) {
+		time_t at = engine_ticked(ui->e, s, k);
+		char when[32], *t;
+		size_t from = d->n;
+
+		if (k == 0) {
+			doc_newline(d);
+			doc_newline(d);
+			doc_add(d, S_HEADING, "Checklist");
+			doc_add(d, S_DIM, "  (yours to do: space ticks the marked item; the check "
+			    "decides)");
+			from = d->n;
+		}
+		t = xprintf("%s [%s] %s%s%s%s", k == ui->confirm.item ? g->pointer : " ",
+		    at ? "x" : " ", st->checklist[k], at ? "  (ticked " : "",
+		    at ? fmt_time(at, when, sizeof when) : "", at ? ")" : "");
+		doc_hang(d, k == ui->confirm.item ? S_HEADING : S_NORMAL, 1, 5, t);
+		free(t);
+		for (size_t i = from; i < d->n; i++)
+			d->lines[i].tag = (int)k;
+	}
+	doc_newline(d);
+	if (replace) {
+		doc_newline(d);
+		doc_add(d, S_HEADING, "It removes what is deployed:");
+		confirm_commands(ui, d, s, RUN_REPLACE, &elided);
+		doc_newline(d);
 	}
 	if (st->naction > 0) {
 		doc_newline(d);
-		doc_add(d, S_NORMAL, "It runs, in order:");
-		confirm_commands(ui, d, s, RUN_ACTION);
+		doc_add(d, S_HEADING, replace ? "then deploys it again:" : "It runs, in order:");
+		confirm_commands(ui, d, s, RUN_ACTION, &elided);
 		doc_newline(d);
-		doc_add(d, S_NORMAL, "then its check:");
+		doc_add(d, S_HEADING, "then its check:");
 	} else {
 		doc_newline(d);
-		doc_add(d, S_NORMAL, "Its check:");
+		doc_add(d, S_HEADING, "Its check:");
 	}
-	confirm_commands(ui, d, s, RUN_CHECK);
-	if (st->effects & EFFECT_SUDO) {
-		t = xprintf("%s it runs commands as root (sudo)", g->warn);
-		doc_wrap(d, S_STALE, 0, t);
-		free(t);
-	}
-	if (st->effects & EFFECT_TRANSACTION) {
-		t = xprintf("%s it sends blockchain transactions (they cost gas)", g->warn);
-		doc_wrap(d, S_STALE, 0, t);
-		free(t);
-	}
-	if (st->effects & EFFECT_REBOOT) {
-		t = xprintf("%s it reboots the server", g->warn);
-		doc_wrap(d, S_STALE, 0, t);
-		free(t);
-	}
-	if (st->effects & EFFECT_LONG) {
-		t = xprintf("%s it takes many minutes (x cancels it)", g->warn);
-		doc_wrap(d, S_STALE, 0, t);
+	confirm_commands(ui, d, s, RUN_CHECK, &elided);
+	if (elided) {
+		char *t = xprintf("Long hex values are shortened here (%s): the step's page shows "
+		    "them whole.", ui->g->ellipsis);
+
+		doc_newline(d);
+		doc_wrap(d, S_DIM, 0, t);
 		free(t);
 	}
 }
 
-/* Draw the confirmation. */
+/* Draw the review: its text (scrollable), then the two buttons and the keys. */
 void
 confirm_draw(struct ui *ui)
 {
 	const struct step *st = &ui->c->steps[ui->confirm.step];
-	int w = ui->cols - 8 > 100 ? 100 : ui->cols - 8, h, y, x, body;
+	int w = ui->cols - 8 > 100 ? 100 : ui->cols - 8, h, y, x, body, bx;
+	bool run = ui->confirm.run_focus, replace = ui->confirm.kind == RUN_REPLACE;
+	const char *verb = replace ? "Replace" : st->naction > 0 ? "Run" : "Check";
 	struct doc d;
-	char *title;
+	char *title, *b1, *b2;
 
 	doc_init(&d, w - 4);
 	confirm_doc(ui, &d);
-	h = (int)d.n + 4;
-	if (h > ui->rows - 4)
-		h = ui->rows - 4;
-	body = h - 4;
-	if (ui->confirm.kind == RUN_REPLACE)
+	h = (int)d.n + 5;
+	if (h > ui->rows - 2)
+		h = ui->rows - 2;
+	body = h - 5;
+	if (replace)
 		title = xprintf("Replace what %s deployed?", st->id);
 	else if (st->naction > 0)
 		title = xprintf("Run the action of %s?", st->id);
@@ -281,39 +424,108 @@ confirm_draw(struct ui *ui)
 		title = xprintf("Done by hand? Check %s now?", st->id);
 	centre_box(ui, h, w, title, &y, &x);
 	free(title);
+	ui->confirm.height = body;
+	if (ui->confirm.follow_item) {
+		/* The marked checklist item in view. */
+		for (size_t i = 0; i < d.n; i++) {
+			if (d.lines[i].tag != (int)ui->confirm.item)
+				continue;
+			if ((int)i < ui->confirm.scroll)
+				ui->confirm.scroll = (int)i;
+			if ((int)i >= ui->confirm.scroll + body)
+				ui->confirm.scroll = (int)i - body + 1;
+		}
+		ui->confirm.follow_item = false;
+	}
 	ui->confirm.scroll = doc_clamp(&d, body, ui->confirm.scroll);
 	doc_draw(ui, &d, y + 1, x + 2, body, w - 4, ui->confirm.scroll);
 	doc_free(&d);
-	draw_str(ui, y + h - 2, x + 2, w - 4, ui->confirm.kind == RUN_REPLACE ? "y: replace it     "
-	    "n, Esc or Enter: cancel" : st->naction > 0 ? "y or Enter: run it     n or Esc: "
-	    "do not run it" : "y or Enter: check it now     n or Esc: not yet", S_HEADING);
+	b1 = xprintf("%s %s ", run ? ui->g->pointer : " ", verb);
+	b2 = xprintf("%s Cancel ", run ? " " : ui->g->pointer);
+	bx = x + 2;
+	bx += draw_str(ui, y + h - 3, bx, w - 4, b1, run ? S_SELECTED : S_BAR) + 3;
+	draw_str(ui, y + h - 3, bx, w - 4 - (bx - x - 2), b2, run ? S_BAR : S_SELECTED);
+	free(b1);
+	free(b2);
+	draw_strf(ui, y + h - 2, x + 2, w - 4, S_DIM, "y %s  n/Esc cancel  Enter the marked "
+	    "button  Tab switch  %s%s PgUp PgDn scroll", replace ? "replace" : st->naction > 0 ?
+	    "run" : "check", st->nchecklist > 0 ? "space tick  " : "", ui->g->up_down);
 }
 
-/* Keys of the confirmation. */
+/* Tick the marked checklist item, or untick it; saved at once, with the time. */
+static unsigned
+confirm_tick(struct ui *ui)
+{
+	size_t s = ui->confirm.step, k = ui->confirm.item;
+	bool on = engine_ticked(ui->e, s, k) == 0;
+	char *cause = NULL;
+
+	if (engine_tick(ui->e, s, k, on, &cause) != 0) {
+		ui_message(ui, S_ERROR, "not saved: %s", cause);
+		free(cause);
+	} else
+		ui_message(ui, S_NORMAL, "%s: %s", on ? "ticked" : "unticked",
+		    ui->c->steps[s].checklist[k]);
+	ui->confirm.follow_item = true;
+	return UI_REDRAW;
+}
+
+/* Keys of the review. */
 unsigned
 confirm_key(struct ui *ui, struct ui_key k)
 {
 	size_t s = ui->confirm.step;
-	/* A replacement removes what runs: only y does it, Enter cancels. */
+	const struct step *st = &ui->c->steps[s];
+	int page = ui->confirm.height > 2 ? ui->confirm.height - 1 : 1;
 	bool enter = KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER);
 	bool replace = ui->confirm.kind == RUN_REPLACE;
 
-	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y') || (enter && !replace)) {
+	if (KEY_IS(k, 'y') || KEY_IS(k, 'Y') || (enter && ui->confirm.run_focus)) {
+		size_t ticked = 0;
+		unsigned r;
+
+		for (size_t i = 0; i < st->nchecklist; i++)
+			ticked += engine_ticked(ui->e, s, i) != 0;
 		ui->modal = MODAL_NONE;
 		ui->screen = SCREEN_STEP;
 		ui_select(ui, s);
-		return ui_start_run(ui, s, ui->confirm.kind);
+		r = ui_start_run(ui, s, ui->confirm.kind);
+		/* The run ticks nothing: say how much of the list is ticked, unless it failed to
+		 * start (and said why). */
+		if (st->nchecklist > 0 && ticked < st->nchecklist && ui_running(ui, s))
+			ui_message(ui, S_NORMAL, "%s: %zu of %zu checklist items ticked; its check "
+			    "decides whether it is done", st->id, ticked, st->nchecklist);
+		return r;
 	}
-	if (KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q') || enter) {
+	if (enter || KEY_IS(k, 'n') || KEY_IS(k, 'N') || KEY_IS(k, '\033') || KEY_IS(k, 'q')) {
 		ui->modal = MODAL_NONE;
 		ui_message(ui, S_NORMAL, "%s: not %s", ui->c->steps[s].id, replace ? "replaced" :
 		    "run");
 		return UI_REDRAW;
 	}
-	if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k'))
+	if (KEY_IS(k, '\t') || KEY_FN(k, KEY_BTAB) || KEY_FN(k, KEY_LEFT) ||
+	    KEY_FN(k, KEY_RIGHT) || KEY_IS(k, 'h') || KEY_IS(k, 'l'))
+		ui->confirm.run_focus = !ui->confirm.run_focus;
+	else if (st->nchecklist > 0 && KEY_IS(k, ' '))
+		return confirm_tick(ui);
+	else if ((KEY_FN(k, KEY_UP) || KEY_IS(k, 'k') || KEY_IS(k, KEY_CTRL('p'))) &&
+	    ui->confirm.item > 0) {
+		ui->confirm.item--;
+		ui->confirm.follow_item = true;
+	} else if ((KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j') || KEY_IS(k, KEY_CTRL('n'))) &&
+	    ui->confirm.item + 1 < st->nchecklist) {
+		ui->confirm.item++;
+		ui->confirm.follow_item = true;
+	} else if (KEY_FN(k, KEY_UP) || KEY_IS(k, 'k') || KEY_IS(k, KEY_CTRL('p')))
 		ui->confirm.scroll--;
-	else if (KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j'))
+	else if (KEY_FN(k, KEY_DOWN) || KEY_IS(k, 'j') || KEY_IS(k, KEY_CTRL('n')))
 		ui->confirm.scroll++;
+	else if (KEY_FN(k, KEY_PPAGE) || KEY_IS(k, KEY_CTRL('b')))
+		ui->confirm.scroll -= page;
+	else if (KEY_FN(k, KEY_NPAGE) || KEY_IS(k, KEY_CTRL('f')) || KEY_IS(k, ' '))
+		ui->confirm.scroll += page;
+	else
+		return 0;
 	return UI_REDRAW;
 }
 
@@ -347,11 +559,22 @@ refusal_close(struct ui *ui)
 		ui->modal = MODAL_NONE;
 }
 
+/* The blocker Enter goes to: no server comes first (setting it may give server_ip its
+ * value), else the first one. */
+static const struct blocker *
+refusal_first(const struct ui *ui)
+{
+	for (size_t i = 0; i < ui->refusal.nb; i++)
+		if (ui->refusal.b[i].kind == BLOCK_TARGET)
+			return &ui->refusal.b[i];
+	return &ui->refusal.b[0];
+}
+
 /* What Enter does in the refusal. */
 static char *
 refusal_offer(struct ui *ui)
 {
-	const struct blocker *b = &ui->refusal.b[0];
+	const struct blocker *b = refusal_first(ui);
 
 	switch (b->kind) {
 	case BLOCK_STEP:
@@ -362,8 +585,7 @@ refusal_offer(struct ui *ui)
 	case BLOCK_TARGET:
 		break;
 	}
-	return xstrdup("Start the wizard with --target local to run server steps here.   "
-	    "Esc: close");
+	return xstrdup("Enter: set the server (the server screen)     Esc: close");
 }
 
 /* Draw the refusal. */
@@ -398,7 +620,7 @@ unsigned
 refusal_key(struct ui *ui, struct ui_key k)
 {
 	if (KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER)) {
-		struct blocker b = ui->refusal.b[0];
+		struct blocker b = *refusal_first(ui);
 		size_t step = ui->refusal.step;
 
 		refusal_close(ui);
@@ -411,7 +633,8 @@ refusal_key(struct ui *ui, struct ui_key k)
 			ui_select(ui, step);
 			return form_open(ui, step, b.index, false, RUN_CHECK);
 		case BLOCK_TARGET:
-			break;
+			ui_select(ui, step);
+			return server_open(ui);
 		}
 		return UI_REDRAW;
 	}
@@ -430,6 +653,13 @@ prompt_open(struct ui *ui, enum ui_prompt kind)
 	ui->prompt.kind = kind;
 	ui->prompt.len = 0;
 	ui->prompt.buf[0] = '\0';
+	if (kind == PROMPT_SAVE) {
+		char *name = logview_save_name(ui);
+
+		snprintf(ui->prompt.buf, sizeof ui->prompt.buf, "%s", name);
+		ui->prompt.len = strlen(ui->prompt.buf);
+		free(name);
+	}
 	return UI_REDRAW;
 }
 
@@ -455,7 +685,9 @@ void
 prompt_draw(struct ui *ui)
 {
 	int y = ui->rows - 2, x;
-	const char *label = ui->prompt.kind == PROMPT_GOTO ? "Go to step: " : "Search the log: /";
+	static const char *const labels[] = { "Go to step: ", "Search newer lines: /",
+		"Search older lines: ?", "Save the log to: " };
+	const char *label = labels[ui->prompt.kind];
 
 	draw_fill(ui, y, 0, ui->cols, S_NORMAL);
 	x = 1 + draw_str(ui, y, 1, ui->cols - 2, label, S_HEADING);
@@ -479,8 +711,11 @@ prompt_key(struct ui *ui, struct ui_key k)
 	}
 	if (KEY_IS(k, '\r') || KEY_IS(k, '\n') || KEY_FN(k, KEY_ENTER)) {
 		ui->modal = MODAL_NONE;
-		if (ui->prompt.kind == PROMPT_SEARCH)
-			return logview_search(ui, ui->prompt.buf, true);
+		if (ui->prompt.kind == PROMPT_SEARCH || ui->prompt.kind == PROMPT_SEARCH_BACK)
+			return logview_search(ui, ui->prompt.buf,
+			    ui->prompt.kind == PROMPT_SEARCH_BACK);
+		if (ui->prompt.kind == PROMPT_SAVE)
+			return logview_save(ui, ui->prompt.buf);
 		if (ui->prompt.len > 0) {
 			int idx = goto_find(ui, ui->prompt.buf);
 

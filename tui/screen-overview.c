@@ -162,6 +162,24 @@ ov_detail(struct ui *ui, struct doc *d, size_t s)
 		doc_wrap(d, S_STALE, 2, t);
 		free(t);
 	}
+	if (st->nchecklist > 0) {
+		size_t ticked = 0;
+		time_t last = 0;
+		char when[32], *t;
+
+		for (size_t k = 0; k < st->nchecklist; k++) {
+			time_t at = engine_ticked(ui->e, s, k);
+
+			ticked += at != 0;
+			if (at > last)
+				last = at;
+		}
+		t = last ? xprintf("Checklist: %zu of %zu ticked, the last %s", ticked,
+		    st->nchecklist, fmt_time(last, when, sizeof when)) :
+		    xprintf("Checklist: %zu items, none ticked yet", st->nchecklist);
+		doc_wrap(d, S_NORMAL, 0, t);
+		free(t);
+	}
 	nb = engine_blockers(ui->e, s, &b);
 	nmiss = engine_missing_secrets(ui->e, s, &miss);
 	if (nb > 0) {
@@ -280,7 +298,7 @@ overview_draw(struct ui *ui)
 	draw_msgline(ui);
 	{
 		const char *keys[] = { "Enter", "open", "r", "run", "R", "rest", "c", "check", "e",
-		    "inputs", "n/p", "step", "g", "go to", "?", "help", "q", "quit", NULL };
+		    "inputs", "S", "server", "g", "go to", "?", "help", "q", "quit", NULL };
 
 		draw_keybar(ui, keys);
 	}
@@ -344,5 +362,7 @@ overview_key(struct ui *ui, struct ui_key k)
 	}
 	if (KEY_IS(k, 'C'))
 		return ui_recheck_bad(ui);
+	if (KEY_IS(k, 'S'))
+		return server_open(ui);
 	return ui_common_key(ui, k);
 }

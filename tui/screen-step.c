@@ -189,10 +189,14 @@ info_doc(struct ui *ui, struct doc *d, size_t s)
 		doc_newline(d);
 		doc_newline(d);
 		doc_add(d, S_HEADING, "Checklist");
-		doc_add(d, S_DIM, "  (you do these by hand)");
+		doc_add(d, S_DIM, "  (yours to do; r shows it, space ticks an item there)");
 		for (size_t k = 0; k < st->nchecklist; k++) {
-			char *t = xprintf("[ ] %s", st->checklist[k]);
+			time_t at = engine_ticked(ui->e, s, k);
+			char when[32], *t;
 
+			t = xprintf("[%s] %s%s%s%s", at ? "x" : " ", st->checklist[k],
+			    at ? "  (ticked " : "", at ? fmt_time(at, when, sizeof when) : "",
+			    at ? ")" : "");
 			doc_hang(d, S_NORMAL, 2, 4, t);
 			free(t);
 		}
@@ -283,10 +287,10 @@ step_draw(struct ui *ui)
 	}
 	draw_msgline(ui);
 	if (ui->pane == 1 || ui->log.full) {
-		const char *keys[] = { "Tab", "info", "gg/G", "top/end", "/", "search",
-		    ui->log.search ? "n/N" : "f", ui->log.search ? "match" : "follow", "l",
-		    ui->log.full ? "split" : "full", "x", "cancel", "Esc", "back", "?", "help",
-		    NULL };
+		const char *keys[] = { "Tab", "info", "/?", "search", ui->log.search ? "n/N" :
+		    "f", ui->log.search ? "match" : "follow", "o", ui->log.output_only ? "all" :
+		    "output", "s", "save", "l", ui->log.full ? "split" : "full", "x", "cancel",
+		    "Esc", "back", "F1", "help", NULL };
 
 		draw_keybar(ui, keys);
 	} else {

@@ -301,8 +301,19 @@ on_done(void *data, size_t s, enum run_kind kind, const struct run_result *res,
 		ui_open_finish(ui);
 	} else if (now == ST_DONE)
 		ui_message(ui, S_OK, "%s is done", st->id);
-	else
-		ui_message(ui, S_ERROR, "%s failed: %s", st->id, us->outcome);
+	else {
+		size_t ticked = 0;
+		char *of = xstrdup("");
+
+		for (size_t k = 0; k < st->nchecklist; k++)
+			ticked += engine_ticked(ui->e, s, k) != 0;
+		if (ticked < st->nchecklist) {
+			free(of);
+			of = xprintf(" (%zu of %zu checklist items ticked)", ticked, st->nchecklist);
+		}
+		ui_message(ui, S_ERROR, "%s failed%s: %s", st->id, of, us->outcome);
+		free(of);
+	}
 	if (ui->autorun && s == ui->autorun_step && !us->recheck) {
 		if (now == ST_DONE && unsaved == NULL && !ui->quitting) {
 			if (ui->autorun_timer == 0)
@@ -740,6 +751,8 @@ dispatch_key(struct ui *ui, struct ui_key k)
 		return ui_quit(ui);
 	if (ui->screen == SCREEN_OVERVIEW)
 		return overview_key(ui, k);
+	if (ui->screen == SCREEN_SERVER)
+		return server_key(ui, k);
 	if (ui->screen == SCREEN_FINISH)
 		return finish_key(ui, k);
 	return step_key(ui, k);
@@ -991,6 +1004,8 @@ ui_draw(struct ui *ui)
 	} else {
 		if (ui->screen == SCREEN_OVERVIEW)
 			overview_draw(ui);
+		else if (ui->screen == SCREEN_SERVER)
+			server_draw(ui);
 		else if (ui->screen == SCREEN_FINISH)
 			finish_draw(ui);
 		else
@@ -1143,6 +1158,7 @@ static void
 ui_free(struct ui *ui)
 {
 	modal_close(ui);
+	server_close(ui);
 	if (engine_remote(ui->e) != NULL)
 		remote_set_cbs(engine_remote(ui->e), NULL);
 	for (size_t s = 0; s < ui->c->nsteps; s++) {

@@ -19,6 +19,7 @@
 #include <wchar.h>
 
 #include "engine.h"
+#include "remote.h"
 #include "ssh.h"
 #include "util.h"
 
@@ -88,10 +89,10 @@ struct ui_key {
 #define KEY_FN(k, code) ((k).fn && (k).c == (wint_t)(code))
 #define KEY_CTRL(ch) ((ch) & 0x1f)
 
-enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP, SCREEN_FINISH };
+enum ui_screen { SCREEN_OVERVIEW, SCREEN_STEP, SCREEN_SERVER, SCREEN_FINISH };
 enum ui_modal { MODAL_NONE, MODAL_CONFIRM, MODAL_REFUSAL, MODAL_FORM, MODAL_PROMPT, MODAL_QUIT,
 	MODAL_SSH, MODAL_DEMO };
-enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH };
+enum ui_prompt { PROMPT_GOTO, PROMPT_SEARCH, PROMPT_SEARCH_BACK, PROMPT_SAVE };
 
 /* One field of the input form. */
 struct ui_field {
@@ -119,7 +120,9 @@ struct ui_logview {
 	uint64_t top;              /* first line shown when not following */
 	int hscroll;
 	bool full;                 /* full screen */
+	bool output_only;          /* hide the wizard's own lines (echoed commands, results) */
 	char *search;              /* current pattern; NULL: none */
+	bool back;                 /* it was searched for towards older lines (?) */
 	uint64_t match;            /* seq of the current match; UINT64_MAX: none */
 	int height;                /* rows at the last draw, for paging */
 };
@@ -174,6 +177,10 @@ struct ui {
 		size_t step;
 		enum run_kind kind;
 		int scroll;
+		int height;                /* rows of text at the last draw, for paging */
+		bool run_focus;            /* Enter runs (else Enter cancels) */
+		size_t item;               /* the marked checklist item */
+		bool follow_item;          /* scroll it into view at the next draw */
 	} confirm;
 	struct {
 		size_t step;
@@ -194,6 +201,16 @@ struct ui {
 		char buf[256];             /* the passphrase typed (wiped) */
 		size_t len;
 	} ssh;
+
+	struct {
+		char buf[5][256];          /* host, user, port, key file, known_hosts file */
+		size_t len[5];
+		int cur;                   /* the field or button marked */
+		enum ui_screen back;       /* the screen Esc goes back to */
+		struct remote_pf *pf;      /* the pre-flight Test started, or NULL */
+		bool testing;
+		char *report;              /* its report, one item a line; NULL: none yet */
+	} server;
 
 	char *msg;
 	enum ui_style msg_style;
@@ -292,6 +309,12 @@ void ui_doc_status(struct ui *ui, struct doc *d, size_t step, const char *sep);
 void overview_draw(struct ui *ui);
 unsigned overview_key(struct ui *ui, struct ui_key k);
 
+/* screen-server.c */
+unsigned server_open(struct ui *ui);
+void server_close(struct ui *ui);
+void server_draw(struct ui *ui);
+unsigned server_key(struct ui *ui, struct ui_key k);
+
 /* screen-step.c */
 void step_draw(struct ui *ui);
 unsigned step_key(struct ui *ui, struct ui_key k);
@@ -307,6 +330,8 @@ void logview_show(struct ui *ui, size_t step);
 void logview_draw(struct ui *ui, int y, int h);
 unsigned logview_key(struct ui *ui, struct ui_key k);
 unsigned logview_search(struct ui *ui, const char *pattern, bool older);
+char *logview_save_name(struct ui *ui);
+unsigned logview_save(struct ui *ui, const char *name);
 void logview_free(struct ui *ui);
 
 /* form.c */

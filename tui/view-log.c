@@ -3,18 +3,23 @@
  * in this session, or else the tail of the last run's log file (so a re-entered wizard shows
  * why a step failed, and the hints that matched). Streams are told apart by a mark and a
  * colour: "  " stdout, "! " stderr, "# " the wizard's own lines. The view follows new output
- * until scrolled; gg/G, paging, sideways scrolling, and a case-insensitive `/` search with
- * n/N and highlighted matches.
+ * until scrolled; gg/G, paging, sideways scrolling, a filter that shows the output only (no
+ * echoed commands, no lines of the wizard's own), a case-insensitive search as in less (`/`
+ * towards newer lines, `?` towards older, n again the same way, N the other way) with
+ * highlighted matches, and `s` writes what the pane shows to a file.
  */
 #include "config.h"
 
 #include "rx.h"
 #include "ui.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "logbuf.h"
 #include "transport.h"
@@ -121,19 +126,62 @@ logview_show(struct ui *ui, size_t s)
 	v->top = 0;
 	v->hscroll = 0;
 	v->match = UINT64_MAX;
+	v->back = false;
 	freep(&v->search);
 	(void)logview_buf(ui, s);
 }
 
-/* The first line in view. */
+/* Is line seq there and shown (the filter hides the wizard's own lines)? */
+static bool
+shown(const struct ui_logview *v, const struct logbuf *lb, uint64_t seq, struct logline *ll)
+{
+	struct logline tmp;
+
+	if (ll == NULL)
+		ll = &tmp;
+	if (logbuf_get(lb, seq, ll) != 0)
+		return false;
+	return !v->output_only || ll->stream != STREAM_META;
+}
+
+/* The line n shown lines before (n < 0) or after seq, stopping at the ends. */
+static uint64_t
+step_shown(const struct ui_logview *v, const struct logbuf *lb, uint64_t seq, long n)
+{
+	uint64_t first = logbuf_first(lb), end = logbuf_end(lb), at = seq;
+
+	for (uint64_t q = seq; n < 0 && q > first; ) {
+		if (shown(v, lb, --q, NULL)) {
+			at = q;
+			n++;
+		}
+	}
+	for (uint64_t q = seq; n > 0 && q + 1 < end; ) {
+		if (shown(v, lb, ++q, NULL)) {
+			at = q;
+			n--;
+		}
+	}
+	return at;
+}
+
+/* The first line in view: the one that puts the last shown line at the bottom when
+ * following, else the one scrolled to (no further down than that). */
 static uint64_t
 view_top(const struct ui_logview *v, const struct logbuf *lb, int rows)
 {
-	uint64_t first = logbuf_first(lb), end = logbuf_end(lb), top, max;
+	uint64_t first = logbuf_first(lb), end = logbuf_end(lb), max = end, top;
+	int seen = 0;
 
 	if (rows < 1)
 		rows = 1;
-	max = end > first + (uint64_t)rows ? end - (uint64_t)rows : first;
+	for (uint64_t q = end; q > first && seen < rows; )
+		if (shown(v, lb, --q, NULL)) {
+			max = q;
+			seen++;
+		}
+	if (max == end)
+		max = first;
 	top = v->follow ? max : v->top;
 	if (top < first)
 		top = first;
@@ -196,7 +244,9 @@ logview_draw(struct ui *ui, int y, int h)
 	int rows = h - 1;
 	char *left, *right;
 	const char *kind = us->kind == RUN_CHECK ? "check" : "action";
-	uint64_t top = 0, first = 0, end = 0;
+	uint64_t top = 0, first = 0, end = 0, last = 0;
+	struct strbuf sb = {0};
+	int r = 0;
 
 	if (h < 2)
 		return;
@@ -217,18 +267,28 @@ logview_draw(struct ui *ui, int y, int h)
 		left = xprintf("Log %s last run of %s (from its log file)", ui->g->dot, st->id);
 	else
 		left = xprintf("Log %s %s", ui->g->dot, st->id);
+	if (v->output_only)
+		sb_adds(&sb, "output only  ");
+	if (v->search != NULL)
+		sb_addf(&sb, "%s%s  ", v->back ? "?" : "/", v->search);
 	if (lb == NULL || end == first)
-		right = xstrdup("");
+		sb_reset(&sb);
 	else if (v->follow)
-		right = xprintf("%s%s%sfollowing, %llu lines", v->search ? "/" : "",
-		    v->search ? v->search : "", v->search ? "  " : "",
-		    (unsigned long long)(end - first));
-	else
-		right = xprintf("%s%s%slines %llu-%llu of %llu", v->search ? "/" : "",
-		    v->search ? v->search : "", v->search ? "  " : "",
-		    (unsigned long long)(top - first + 1),
-		    (unsigned long long)(top - first + (uint64_t)rows < end - first ?
-		    top - first + (uint64_t)rows : end - first), (unsigned long long)(end - first));
+		sb_addf(&sb, "following, %llu lines", (unsigned long long)(end - first));
+	else {
+		/* The last line in view. */
+		int n = 0;
+
+		for (uint64_t seq = top; n < rows && seq < end; seq++)
+			if (shown(v, lb, seq, NULL)) {
+				last = seq;
+				n++;
+			}
+		sb_addf(&sb, "lines %llu-%llu of %llu", (unsigned long long)(top - first + 1),
+		    (unsigned long long)(last - first + 1), (unsigned long long)(end - first));
+	}
+	right = xstrdup(sb_str(&sb));
+	sb_free(&sb);
 	draw_fill(ui, y, 0, ui->cols, focus ? S_SELECTED : S_BAR);
 	{
 		int rw = text_width(right, strlen(right));
@@ -245,52 +305,73 @@ logview_draw(struct ui *ui, int y, int h)
 		    "check, r its action.", S_DIM);
 		return;
 	}
-	for (int r = 0; r < rows; r++) {
+	for (uint64_t seq = top; r < rows && seq < end; seq++) {
 		struct logline ll;
-		uint64_t seq = top + (uint64_t)r;
 
-		if (seq >= end)
-			break;
-		if (logbuf_get(lb, seq, &ll) != 0)
+		if (!shown(v, lb, seq, &ll))
 			continue;
-		draw_line(ui, y + 1 + r, &ll, seq == v->match);
+		draw_line(ui, y + 1 + r++, &ll, seq == v->match);
 	}
+	if (r == 0)
+		draw_str(ui, y + 1, 2, ui->cols - 4, "No output yet (o shows the commands too).",
+		    S_DIM);
 }
 
-/* Scroll by delta lines; reaching the end turns following back on. */
+/* Scroll by delta shown lines; reaching the end turns following back on. */
 static unsigned
 scroll_by(struct ui *ui, struct logbuf *lb, long delta)
 {
 	struct ui_logview *v = &ui->log;
 	int rows = v->height > 0 ? v->height : 10;
-	uint64_t cur = view_top(v, lb, rows), first = logbuf_first(lb), end = logbuf_end(lb);
-	uint64_t max = end > first + (uint64_t)rows ? end - (uint64_t)rows : first;
+	uint64_t cur = view_top(v, lb, rows), max;
 
-	if (delta < 0)
-		cur = cur - first > (uint64_t)-delta ? cur - (uint64_t)-delta : first;
-	else
-		cur = cur + (uint64_t)delta < max ? cur + (uint64_t)delta : max;
-	v->top = cur;
-	v->follow = delta > 0 && cur == max;
+	v->follow = true;
+	max = view_top(v, lb, rows);
+	v->top = step_shown(v, lb, cur, delta);
+	if (v->top > max)
+		v->top = max;
+	v->follow = delta > 0 && v->top == max;
 	return UI_REDRAW;
 }
 
-/* Search the log (case-insensitive) for a new pattern, or the next match of the last one. */
+/* Does a shown line from seq on, one way, contain the pattern? Its seq, or UINT64_MAX. */
+static uint64_t
+search_from(const struct ui_logview *v, const struct logbuf *lb, uint64_t seq, bool older)
+{
+	uint64_t first = logbuf_first(lb), end = logbuf_end(lb);
+	struct logline ll;
+
+	for (; seq >= first && seq < end; seq = older ? seq - 1 : seq + 1) {
+		if (shown(v, lb, seq, &ll) && strcasestr(ll.text, v->search) != NULL)
+			return seq;
+		if (older && seq == first)
+			break;
+	}
+	return UINT64_MAX;
+}
+
+/*
+ * Search the log (case-insensitive) as less does: a new pattern towards older lines (?) or
+ * newer ones (/), from the lines in view; then again the same way (n) or the other way (N).
+ */
 unsigned
 logview_search(struct ui *ui, const char *pattern, bool older)
 {
 	struct ui_logview *v = &ui->log;
 	struct logbuf *lb = logview_buf(ui, v->step);
 	int rows = v->height > 0 ? v->height : 10;
-	uint64_t first, end, from;
+	uint64_t first, end, from, seq;
+	const char *way;
 
 	if (pattern != NULL && *pattern != '\0') {
 		free(v->search);
 		v->search = xstrdup(pattern);
 		v->match = UINT64_MAX;
+		v->back = older;
 	}
 	if (v->search == NULL)
 		return UI_REDRAW;
+	way = v->back ? "?" : "/";
 	if (lb == NULL || logbuf_end(lb) == logbuf_first(lb)) {
 		ui_message(ui, S_ERROR, "the log is empty");
 		return UI_REDRAW;
@@ -298,31 +379,93 @@ logview_search(struct ui *ui, const char *pattern, bool older)
 	first = logbuf_first(lb);
 	end = logbuf_end(lb);
 	if (v->match != UINT64_MAX && v->match >= first && v->match < end) {
-		if (older && v->match == first)
-			goto none;
-		from = older ? v->match - 1 : v->match + 1;
+		if ((older && v->match == first) || (!older && v->match + 1 == end))
+			seq = UINT64_MAX;
+		else
+			seq = search_from(v, lb, older ? v->match - 1 : v->match + 1, older);
 	} else {
 		uint64_t top = view_top(v, lb, rows);
 
-		from = older ? (top + (uint64_t)rows < end ? top + (uint64_t)rows - 1 : end - 1) : top;
+		from = older ? step_shown(v, lb, top, rows - 1) : top;
+		seq = search_from(v, lb, from, older);
 	}
-	for (uint64_t seq = from; seq >= first && seq < end; seq = older ? seq - 1 : seq + 1) {
-		struct logline ll;
+	if (seq == UINT64_MAX) {
+		if (search_from(v, lb, first, false) == UINT64_MAX)
+			ui_message(ui, S_ERROR, "%s%s: no match%s", way, v->search, v->output_only ?
+			    " in the output (o shows the commands too)" : "");
+		else
+			ui_message(ui, S_ERROR, "%s%s: no %s match", way, v->search,
+			    older ? "older" : "newer");
+		return UI_REDRAW;
+	}
+	v->match = seq;
+	v->follow = false;
+	v->top = step_shown(v, lb, seq, -(long)rows / 2);
+	ui_message(ui, S_NORMAL, "%s%s: line %llu of %llu (n: again, N: the other way, Esc "
+	    "clears)", way, v->search, (unsigned long long)(seq - first + 1),
+	    (unsigned long long)(end - first));
+	return UI_REDRAW;
+}
 
-		if (logbuf_get(lb, seq, &ll) == 0 && strcasestr(ll.text, v->search) != NULL) {
-			v->match = seq;
-			v->follow = false;
-			v->top = seq > first + (uint64_t)rows / 2 ? seq - (uint64_t)rows / 2 : first;
-			ui_message(ui, S_NORMAL, "/%s: line %llu of %llu (n older, N newer, Esc clears)",
-			    v->search, (unsigned long long)(seq - first + 1),
-			    (unsigned long long)(end - first));
-			return UI_REDRAW;
-		}
-		if (older && seq == first)
-			break;
+/* The file the log is saved to by default: the step's id in the current directory. */
+char *
+logview_save_name(struct ui *ui)
+{
+	size_t s = ui->log.step < ui->c->nsteps ? ui->log.step : ui->sel;
+
+	return xprintf("%s.log", ui->c->steps[s].id);
+}
+
+/*
+ * Write the lines the pane shows (the filter applies; secrets are already "****" in the
+ * ring) to a new file, 0600; an existing file is left alone. "~/" is the home directory.
+ */
+unsigned
+logview_save(struct ui *ui, const char *name)
+{
+	struct ui_logview *v = &ui->log;
+	struct logbuf *lb = logview_buf(ui, v->step);
+	const char *home = getenv("HOME");
+	struct logline ll;
+	uint64_t nlines = 0;
+	char *path;
+	FILE *f;
+	int fd;
+
+	if (lb == NULL || logbuf_end(lb) == logbuf_first(lb)) {
+		ui_message(ui, S_ERROR, "the log is empty: nothing to save");
+		return UI_REDRAW;
 	}
-none:
-	ui_message(ui, S_ERROR, "/%s: no %s match", v->search, older ? "older" : "newer");
+	if (*name == '\0') {
+		ui_message(ui, S_ERROR, "not saved: no file name");
+		return UI_REDRAW;
+	}
+	if (str_has_prefix(name, "~/") && home != NULL)
+		path = xprintf("%s/%s", home, name + 2);
+	else
+		path = xstrdup(name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
+		ui_message(ui, S_ERROR, "not saved: %s: %s%s", path, strerror(errno),
+		    errno == EEXIST ? " (give another name)" : "");
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		return UI_REDRAW;
+	}
+	for (uint64_t seq = logbuf_first(lb); seq < logbuf_end(lb); seq++) {
+		if (!shown(v, lb, seq, &ll))
+			continue;
+		fprintf(f, "%s%s\n", ll.stream == STREAM_ERR ? "! " : ll.stream == STREAM_META ?
+		    "# " : "  ", ll.text);
+		nlines++;
+	}
+	if (fclose(f) != 0)
+		ui_message(ui, S_ERROR, "not saved: %s: %s", path, strerror(errno));
+	else
+		ui_message(ui, S_OK, "saved %llu line%s%s to %s", (unsigned long long)nlines,
+		    nlines == 1 ? "" : "s", v->output_only ? " of output" : "", path);
+	free(path);
 	return UI_REDRAW;
 }
 
@@ -349,6 +492,17 @@ logview_key(struct ui *ui, struct ui_key k)
 	ui->pending_g = false;
 	if (KEY_IS(k, '/'))
 		return prompt_open(ui, PROMPT_SEARCH);
+	if (KEY_IS(k, '?'))
+		return prompt_open(ui, PROMPT_SEARCH_BACK);
+	if (KEY_IS(k, 's'))
+		return prompt_open(ui, PROMPT_SAVE);
+	if (KEY_IS(k, 'o')) {
+		v->output_only = !v->output_only;
+		v->match = UINT64_MAX;
+		ui_message(ui, S_NORMAL, v->output_only ? "the log shows the output only (o: the "
+		    "commands too)" : "the log shows the commands and the output");
+		return UI_REDRAW;
+	}
 	if (KEY_IS(k, '\033') && v->search != NULL) {
 		freep(&v->search);
 		v->match = UINT64_MAX;
@@ -356,7 +510,7 @@ logview_key(struct ui *ui, struct ui_key k)
 		return UI_REDRAW;
 	}
 	if (v->search != NULL && (KEY_IS(k, 'n') || KEY_IS(k, 'N')))
-		return logview_search(ui, NULL, KEY_IS(k, 'n'));
+		return logview_search(ui, NULL, KEY_IS(k, 'n') ? v->back : !v->back);
 	if (KEY_FN(k, KEY_LEFT)) {
 		v->hscroll = v->hscroll > 8 ? v->hscroll - 8 : 0;
 		return UI_REDRAW;

@@ -44,7 +44,7 @@ t_replace_cancel() {
 	headless "${C[@]}" set domain b.example && wait_for "↻ vm" && keys End &&
 		wait_for "▸ ↻ vm" && keys r && wait_for "Replace what vm deployed?" &&
 		has "deployed for domain=a.example, now b.example" && has "rm -v" &&
-		has "y: replace it     n, Esc or Enter: cancel" && keys Enter &&
+		has "▸ Cancel" && has "y replace  n/Esc cancel" && keys Enter &&
 		wait_gone "Replace what vm deployed?" && wait_for "vm: not replaced" &&
 		grep -qx a.example "$W/vm"
 }

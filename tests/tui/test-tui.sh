@@ -97,11 +97,11 @@ t_resize() {
 ok "resizing during a run re-lays out (120x40, too small, 80x24) and output keeps coming" t_resize
 
 t_follow_search() {
-	keys Tab && wait_for "▸Log" && keys k && wait_for "lines " && keys / "tick 5" Enter &&
-		wait_for "/tick 5: line" && keys Escape && wait_gone "/tick 5" && keys g g &&
+	keys Tab && wait_for "▸Log" && keys k && wait_for "lines " && keys "?" "tick 5" Enter &&
+		wait_for "?tick 5: line" && keys Escape && wait_gone "?tick 5" && keys g g &&
 		wait_for "lines 1-" && keys G && wait_for "following"
 }
-ok "the log scrolls back (follow stops), / searches it, gg goes to the top, G follows" \
+ok "the log scrolls back (follow stops), ? searches it back, gg goes to the top, G follows" \
 	t_follow_search
 
 t_full_log() {

@@ -683,6 +683,41 @@ expect_moved_aside(const struct fixture *f, const char *text, size_t len, const 
 	unlink(f->path);
 }
 
+/* A manual step's ticked checklist items keep their times through a save and a load; an
+ * untick removes one; a bad entry makes the file not valid. */
+static void
+test_checklist(void **ctx)
+{
+	struct fixture *f = *ctx;
+	struct state *st = state_new(f->path), *back;
+	struct state_step *s = state_step(st, "tdx-bios-configuration");
+	static const char bad[] = "{\"schema\":1,\"steps\":{\"x\":{\"status\":\"none\","
+	    "\"checklist\":[{\"item\":\"TDX on\"}]}}}";
+	static const char twice[] = "{\"schema\":1,\"steps\":{\"x\":{\"status\":\"none\","
+	    "\"checklist\":[{\"item\":\"a\",\"at\":\"2026-12-06T10:00:00Z\"},{\"item\":\"a\","
+	    "\"at\":\"2026-12-06T10:00:01Z\"}]}}}";
+
+	state_tick(s, "SGX: enabled", 1795000000);
+	state_tick(s, "TDX: enabled", 1795000060);
+	state_tick(s, "Save and power-cycle", 1795000120);
+	state_tick(s, "TDX: enabled", 0);
+	state_tick(s, "never ticked", 0);
+	state_tick(s, "SGX: enabled", 1795000180);
+	assert_int_equal(s->nticks, 2);
+	save_ok(st);
+	back = load_ok(f->path);
+	assert_int_equal(back->steps[0].nticks, 2);
+	assert_string_equal(back->steps[0].ticks[0].item, "SGX: enabled");
+	assert_int_equal(state_ticked(&back->steps[0], "SGX: enabled"), 1795000180);
+	assert_int_equal(state_ticked(&back->steps[0], "Save and power-cycle"), 1795000120);
+	assert_int_equal(state_ticked(&back->steps[0], "TDX: enabled"), 0);
+	state_free(&back);
+	state_free(&st);
+	unlink(f->path);
+	expect_moved_aside(f, bad, strlen(bad), "checklist");
+	expect_moved_aside(f, twice, strlen(twice), "twice");
+}
+
 /* Invalid JSON and wrong types are moved aside with a notice, never dropped. */
 static void
 test_corrupt(void **ctx)
@@ -1362,6 +1397,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attempts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checklist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_backslash_u0000_is_text, setup, teardown),
