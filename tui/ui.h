@@ -287,13 +287,16 @@ void doc_add_or_wrap(struct doc *d, enum ui_style st, int indent, const char *te
 void doc_draw(struct ui *ui, const struct doc *d, int y, int x, int h, int w, int scroll);
 int doc_clamp(const struct doc *d, int h, int scroll);
 
-/* tui.c: actions shared by the screens. */
+/* tui.c and run.c: actions shared by the screens. */
 void ui_message(struct ui *ui, enum ui_style st, const char *fmt, ...) DW_PRINTF(3, 4);
 unsigned ui_request_run(struct ui *ui, size_t step, enum run_kind kind);
 unsigned ui_recheck_bad(struct ui *ui);
 unsigned ui_start_run(struct ui *ui, size_t step, enum run_kind kind);
 unsigned ui_cancel(struct ui *ui);
 unsigned ui_run_rest(struct ui *ui);
+/* run.c: forget what the session knew of a step's last run; the re-check's next step. */
+void ui_forget_run(struct ui_step *us);
+void ui_recheck_next(void *data);
 unsigned ui_quit(struct ui *ui);
 unsigned ui_quit_now(struct ui *ui, bool force);
 unsigned ui_common_key(struct ui *ui, struct ui_key k);
