@@ -344,6 +344,24 @@ tut_page(const struct tutorial *t, struct strbuf *sb, size_t i)
 	}
 	if (n > 0)
 		sb_adds(sb, "\n");
+	n = 0;
+	for (size_t k = 0; k < st->nreplace; k++) {
+		if (!vcond_holds(st->replace[k].when, t->version))
+			continue;
+		if (n == 0) {
+			sb_adds(sb, "## Replacing what it deployed\n\nWhat the action deploys is made "
+			    "from ");
+			for (size_t m = 0; m < st->nmade_from; m++) {
+				sb_adds(sb, m == 0 ? "" : m + 1 == st->nmade_from ? " and " : ", ");
+				md_code(sb, t->c->inputs[st->made_from[m]].name, false);
+			}
+			sb_adds(sb, ". When one of them has changed since, the action would keep what "
+			    "is deployed; `dstack-wizard run ");
+			sb_adds(sb, st->id);
+			sb_adds(sb, " --replace` (or `r` in the wizard) first removes it with:\n\n");
+		}
+		tut_command(t, sb, ++n, &st->replace[k]);
+	}
 	sb_adds(sb, "## How to verify\n\nThe step is done when every check passes (the wizard "
 	    "runs them all, even after one fails):\n\n");
 	for (size_t k = 0; k < st->ncheck; k++)

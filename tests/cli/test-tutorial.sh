@@ -34,7 +34,7 @@ for f in files:
         bad.append("no page for " + sid)
         continue
     text = open(page).read()
-    for kind in ("action", "check"):
+    for kind in ("action", "check", "replace"):
         for cmd in step.get(kind) or []:
             if isinstance(cmd, str):
                 cmd = {"run": cmd}
@@ -46,7 +46,7 @@ for f in files:
             if holds(cmd) and want not in text:
                 bad.append("%s: %s command missing: %.60r" % (sid, kind, want))
             if not holds(cmd) and want not in [c if isinstance(c, str) else c.get("run", "")
-                                               for k in ("action", "check")
+                                               for k in ("action", "check", "replace")
                                                for c in (step.get(k) or []) if holds(c)] \
                     and want in text:
                 bad.append("%s: a command for another release is shown: %.60r" % (sid, want))
