@@ -100,6 +100,7 @@ cmd_status(struct cli *cl, int argc, char **argv)
 			cJSON *o = cJSON_CreateObject(), *bl;
 			struct blocker *b;
 			enum estimate_source src;
+			char *other;
 			long est, el;
 			size_t nb;
 			char buf[32];
@@ -115,6 +116,9 @@ cmd_status(struct cli *cl, int argc, char **argv)
 				cJSON_AddStringToObject(o, "message", ss->message);
 			if (ss && ss->log_path)
 				cJSON_AddStringToObject(o, "log", ss->log_path);
+			if ((other = engine_mismatch(cl->e, i)) != NULL)
+				cJSON_AddStringToObject(o, "replace", other);
+			free(other);
 			est = engine_estimate(cl->e, i, &src);
 			if (src != EST_NONE)
 				cJSON_AddNumberToObject(o, "estimate_s", (double)est);

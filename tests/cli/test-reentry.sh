@@ -76,10 +76,14 @@ ok "the VM is deployed for a.example and done" \
 	'wiz 0 "${C[@]}" set domain a.example && wiz 0 "${C[@]}" run vm --yes &&
 	 out_has "Created VM for a.example" && [ "$(status_of vm)" = done ]'
 
-ok "another domain: status says what the VM was deployed for, and how to replace it" \
+ok "another domain: status (and --json) says what the VM was deployed for, how to replace it" \
 	'wiz 0 "${C[@]}" set domain b.example && [ "$(status_of vm)" = stale ] &&
 	 wiz 0 "${C[@]}" status &&
-	 out_has "deployed for domain=a.example, now b.example: replace it \(run vm --replace\)"'
+	 out_has "deployed for domain=a.example, now b.example: replace it \(run vm --replace\)" &&
+	 wiz 0 "${C[@]}" status --json &&
+	 python3 -c "import json, sys; s = {x[\"id\"]: x for x in json.load(sys.stdin)[\"steps\"]}
+assert s[\"vm\"][\"replace\"] == \"deployed for domain=a.example, now b.example\", s[\"vm\"]
+assert \"replace\" not in s[\"base\"]" <"$TMP/out"'
 
 ok "its action is refused (it would keep the old VM), naming --replace; nothing ran" \
 	'wiz 3 "${C[@]}" run vm --yes &&
