@@ -46,16 +46,20 @@ static void
 ov_title(struct ui *ui)
 {
 	size_t done = 0;
-	char *left, *right, *version = engine_version(ui->e), *rel;
+	char *left, *right, *version = engine_version(ui->e), *rel, *where;
 
 	for (size_t i = 0; i < ui->c->nsteps; i++)
 		done += engine_status(ui->e, i) == ST_DONE;
 	rel = version != NULL ? xprintf(" %s dstack %s", ui->g->dot, version) : xstrdup("");
 	/* Where the steps run and the release come before the chain's title, which may be cut. */
-	left = xprintf("dstack-wizard %s %s%s %s profile %s%s %s %s", ui->g->dot,
-	    engine_is_demo(ui->e) ? "DEMO: simulated TDX host" : ui->target ? "target " :
-	    "no server", engine_is_demo(ui->e) || !ui->target ? "" : ui->target, ui->g->dot,
+	if (engine_is_demo(ui->e))
+		where = engine_remote(ui->e) != NULL ? xprintf("DEMO: simulated TDX host over SSH to "
+		    "%s", remote_label(engine_remote(ui->e))) : xstrdup("DEMO: simulated TDX host");
+	else
+		where = ui->target ? xprintf("target %s", ui->target) : xstrdup("no server");
+	left = xprintf("dstack-wizard %s %s %s profile %s%s %s %s", ui->g->dot, where, ui->g->dot,
 	    engine_profile(ui->e), rel, ui->g->dot, ui->c->title ? ui->c->title : "the dstack chain");
+	free(where);
 	free(rel);
 	free(version);
 	if (engine_readonly(ui->e) != NULL)

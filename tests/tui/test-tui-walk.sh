@@ -106,7 +106,8 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 assert (s["target"], s["identity"], s["known_hosts"]) == tuple(sys.argv[2:5]), s
 PY
-		keys Escape && wait_gone "Server: how the wizard reaches the TDX host"
+		keys Escape && wait_gone "Server: how the wizard reaches the TDX host" &&
+		wait_for "DEMO: simulated TDX host over SSH to $SSHD_USER@127.0.0.1:$SSHD_PORT"
 }
 ok "S: the server screen sets the test sshd; Test accepts its host key and runs the pre-flight" \
 	t_server
