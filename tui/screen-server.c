@@ -150,7 +150,9 @@ srv_save(struct ui *ui)
 	else if (strcmp(t, "local") == 0)
 		ui_message(ui, S_OK, "saved: server steps run on this machine");
 	else
-		ui_message(ui, S_OK, "saved: server %s", remote_label(engine_remote(ui->e)));
+		ui_message(ui, S_OK, "saved: server %s%s", remote_label(engine_remote(ui->e)),
+		    engine_is_demo(ui->e) ? " (for this session: a demo started again takes its "
+		    "target from --target only)" : "");
 	free(t);
 	return 0;
 }
