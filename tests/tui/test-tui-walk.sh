@@ -12,17 +12,11 @@
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/tui/lib.sh"
 . "$top_srcdir/tests/lib/sshd.sh"
 
-STATE="$TMP/state/dstack-wizard/demo/state.json"
-SANDBOX="$TMP/state/dstack-wizard/demo/sandbox"
+# The demo profile's STATE and SANDBOX, and server_pid, as the demo tests have them.
+XDG_STATE_HOME="$TMP/state"
+. "$top_srcdir/tests/demo/lib.sh"
 SCREENS="$TMP/screens"
 
-# The demo server of this sandbox, if one runs.
-server_pid() {
-	local pid
-	pid=$(cat "$SANDBOX/server.pid" 2>/dev/null) || return 1
-	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -q server.py "/proc/$pid/cmdline" 2>/dev/null &&
-		echo "$pid"
-}
 walk_cleanup() {
 	local pid
 	tm kill-server 2>/dev/null
